@@ -1,0 +1,76 @@
+//! Text encodings used on the wire: base64url without padding for bytes in JSON, lowercase hex
+//! for identifiers. Serde helpers so that types can carry raw bytes and still read as JSON.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::crypto::CryptoError;
+
+/// Encodes bytes as base64url without padding (RFC 4648 section 5).
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding.
+pub fn unb64(text: &str) -> Result<Vec<u8>, CryptoError> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .map_err(|_| CryptoError::Malformed)
+}
+
+/// Decodes base64url into exactly `N` bytes.
+pub fn unb64_array<const N: usize>(text: &str) -> Result<[u8; N], CryptoError> {
+    unb64(text)?.try_into().map_err(|_| CryptoError::Malformed)
+}
+
+/// Serde adapter: `Vec<u8>` as a base64url string.
+pub mod b64_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes bytes as base64url.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::b64(bytes))
+    }
+
+    /// Deserializes base64url into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        super::unb64(&text).map_err(|_| serde::de::Error::custom("invalid base64url"))
+    }
+}
+
+/// Serde adapter: `[u8; N]` as a base64url string.
+pub mod b64_array {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes a byte array as base64url.
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::b64(bytes))
+    }
+
+    /// Deserializes base64url into exactly `N` bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+        let text = String::deserialize(d)?;
+        super::unb64_array(&text)
+            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in base64url")))
+    }
+}
+
+/// Serde adapter: `[u8; N]` as lowercase hex.
+pub mod hex_array {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes a byte array as lowercase hex.
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    /// Deserializes lowercase or uppercase hex into exactly `N` bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; N];
+        hex::decode_to_slice(text.trim(), &mut out)
+            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,128 @@
+//! Case conversation messages. A unit's reply is signed with the unit's Ed25519 key and then
+//! sealed to the case's reply key, so only the reporter reads it and knows which unit wrote it.
+//! A reporter's follow-up is sealed to the unit like a report; it is anonymous and unsigned, and
+//! the server admits it only with the case secret.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::codename::CaseKeys;
+use crate::crypto::random::RandomSource;
+use crate::crypto::Suite;
+use crate::envelope::{Envelope, Kind};
+use crate::keys::{EncryptionPublicKey, EncryptionSecretKey, SigningKey, VerifyingKey};
+use crate::report::{CaseId, MessageId, MAX_TEXT_CHARS};
+use crate::signed::{self, Signed};
+use crate::{Error, Result};
+
+/// One message in a case, in either direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseMessage {
+    /// The case it belongs to.
+    pub case_id: CaseId,
+    /// Its id; also the envelope's message id.
+    pub message_id: MessageId,
+    /// The unit that wrote it (replies) or that it is for (follow-ups).
+    pub unit_id: String,
+    /// The text.
+    pub text: String,
+    /// When the author sent it, by the author's clock.
+    pub sent_at: DateTime<Utc>,
+}
+
+impl CaseMessage {
+    fn validate(&self) -> Result<()> {
+        if self.text.trim().is_empty() {
+            return Err(Error::invalid("message.text", "is required"));
+        }
+        if self.text.chars().count() > MAX_TEXT_CHARS {
+            return Err(Error::invalid(
+                "message.text",
+                format!("is longer than {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_envelope(&self, envelope: &Envelope, case_id: CaseId) -> Result<()> {
+        if self.case_id != case_id {
+            return Err(Error::invalid("message.case_id", "belongs to another case"));
+        }
+        if self.message_id.0 != envelope.message_id || self.unit_id != envelope.unit_id {
+            return Err(Error::invalid("message", "does not match its envelope"));
+        }
+        Ok(())
+    }
+}
+
+/// Signs a unit's reply and seals it to the case's reply key.
+pub fn seal_reply_with_rng(
+    message: &CaseMessage,
+    unit_key: &SigningKey,
+    reply_key: &EncryptionPublicKey,
+    rng: &mut dyn RandomSource,
+) -> Result<Envelope> {
+    message.validate()?;
+    let signed = serde_json::to_vec(&Signed::sign(signed::Context::Reply, message, unit_key)?)?;
+    let (envelope, _) = Envelope::seal_with_rng(
+        Suite::X25519_CHACHA,
+        Kind::Reply,
+        &message.unit_id,
+        reply_key,
+        message.message_id.0,
+        &signed,
+        rng,
+    )?;
+    Ok(envelope)
+}
+
+/// Opens a reply with the case's keys and checks the unit's signature with `unit_key` (from the
+/// directory, for the unit the envelope names).
+pub fn open_reply(envelope: &Envelope, case: &CaseKeys, unit_key: &VerifyingKey) -> Result<CaseMessage> {
+    if envelope.kind != Kind::Reply {
+        return Err(Error::invalid("envelope.kind", "not a reply"));
+    }
+    let (json, _) = envelope.open(&case.reply_key)?;
+    let signed: Signed = serde_json::from_slice(&json)?;
+    let message: CaseMessage = signed.verify(signed::Context::Reply, unit_key)?;
+    message.check_envelope(envelope, case.case_id)?;
+    message.validate()?;
+    Ok(message)
+}
+
+/// Seals a reporter's follow-up to the unit.
+pub fn seal_follow_up_with_rng(
+    message: &CaseMessage,
+    unit_key: &EncryptionPublicKey,
+    rng: &mut dyn RandomSource,
+) -> Result<Envelope> {
+    message.validate()?;
+    let json = serde_json::to_vec(message)?;
+    let (envelope, _) = Envelope::seal_with_rng(
+        Suite::X25519_CHACHA,
+        Kind::FollowUp,
+        &message.unit_id,
+        unit_key,
+        message.message_id.0,
+        &json,
+        rng,
+    )?;
+    Ok(envelope)
+}
+
+/// Opens a follow-up at the unit's desk and checks it belongs to `case_id`.
+pub fn open_follow_up(
+    envelope: &Envelope,
+    case_id: CaseId,
+    unit_key: &EncryptionSecretKey,
+) -> Result<CaseMessage> {
+    if envelope.kind != Kind::FollowUp {
+        return Err(Error::invalid("envelope.kind", "not a follow-up"));
+    }
+    let (json, _) = envelope.open(unit_key)?;
+    let message: CaseMessage = serde_json::from_slice(&json)?;
+    message.check_envelope(envelope, case_id)?;
+    message.validate()?;
+    Ok(message)
+}

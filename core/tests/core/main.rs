@@ -1,0 +1,13 @@
+//! Integration tests of tipline-core: one binary, one module per concern.
+#![allow(clippy::unwrap_used)]
+
+mod attachment;
+mod codename;
+mod directory;
+mod envelope;
+mod golden;
+mod hpke_interop;
+mod hpke_vectors;
+mod message;
+mod signed_docs;
+mod support;

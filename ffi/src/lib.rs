@@ -1,0 +1,1 @@
+//! uniffi bindings over tipline-core: see issue "Bindings"; nothing is exported yet.

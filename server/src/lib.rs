@@ -1,0 +1,1 @@
+//! The intake server: not built yet (see the README).
