@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show a report travel from citizen to desk and a reply come back, step by step.
+    Demo,
     /// Seal and open envelopes: test another implementation against this one.
     #[command(subcommand)]
     Envelope(cmd::envelope::EnvelopeCommand),
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
     let result = match cli.command {
+        Command::Demo => cmd::demo::run(&out),
         Command::Envelope(c) => cmd::envelope::run(c, &out),
         Command::Unit(c) => cmd::unit::run(c, &out),
     };

@@ -120,10 +120,35 @@ fn bench_hpke_open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    bench_hpke_seal,
-    bench_hpke_open,
-    // envelope and attachment benchmarks:
-);
+/// The whole path a phone runs for a 2 KiB tip: validate, serialise, pad, seal into an envelope.
+fn bench_envelope_seal(c: &mut Criterion) {
+    let unit = tipline_core::keys::EncryptionSecretKey::generate().expect("unit key");
+    let case = tipline_core::codename::Codename::generate()
+        .expect("codename")
+        .derive()
+        .expect("case");
+    let report = tipline_core::report::Report {
+        category: "radicalisation".into(),
+        text: "x".repeat(PT_LEN),
+        when: None,
+        place: None,
+        people: vec![],
+        contact: None,
+        language: "en".into(),
+        attachments: vec![],
+        case_id: case.case_id,
+        reply_key: case.reply_key.public_key(),
+    };
+    let mut group = c.benchmark_group("envelope");
+    group.throughput(Throughput::Bytes(PT_LEN as u64));
+    group.bench_function("seal_report_2KiB", |b| {
+        b.iter(|| {
+            tipline_core::envelope::seal_report(black_box(&report), "bench-unit", &unit.public_key())
+                .expect("seal")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_hpke_seal, bench_hpke_open, bench_envelope_seal,);
 criterion_main!(benches);

@@ -222,7 +222,7 @@ impl UnitKeyFile {
         Ok(UnitPublicKeys {
             unit_id: self.unit_id.clone(),
             encryption_key: self.encryption_key().public_key(),
-            signing_key: self.signing_key()?.verifying_key(),
+            verifying_key: self.signing_key()?.verifying_key(),
         })
     }
 }
@@ -236,5 +236,5 @@ pub struct UnitPublicKeys {
     /// X25519 public key that reports are sealed to.
     pub encryption_key: EncryptionPublicKey,
     /// Ed25519 public key that checks the unit's replies and alerts.
-    pub signing_key: VerifyingKey,
+    pub verifying_key: VerifyingKey,
 }

@@ -20,5 +20,6 @@ pub mod message;
 pub mod receipt;
 pub mod report;
 pub mod signed;
+pub mod stamp;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod demo;
 pub mod envelope;
 pub mod unit;
 

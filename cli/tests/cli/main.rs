@@ -174,3 +174,25 @@ fn test_errors_are_clear_and_exit_non_zero() {
             .success()
     );
 }
+
+#[test]
+fn test_demo_runs_every_step_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tipline(dir.path(), &["demo"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for needle in [
+        "verified the directory",
+        "sealed report",
+        "codename",
+        "decrypted report",
+        "SHA-256 verified",
+        "read:",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(tipline(dir.path(), &["--json", "demo"]))).unwrap();
+    assert_eq!(json["unit_id"], "dk-infohus-vestegnen");
+    assert!(json["reply"].as_str().unwrap().starts_with("Tak"));
+}
