@@ -87,8 +87,9 @@ impl Suite {
         id
     }
 
-    /// Section 5.1, `KeySchedule(mode_base, shared_secret, info, "", "")`.
-    pub fn key_schedule(self, shared_secret: &[u8], info: &[u8]) -> Result<Context, CryptoError> {
+    /// Section 5.1, `KeySchedule(mode_base, shared_secret, info, "", "")`: every value it
+    /// derives, for known-answer tests and for [`Suite::key_schedule`].
+    pub fn key_schedule_values(self, shared_secret: &[u8], info: &[u8]) -> Result<KeySchedule, CryptoError> {
         let suite_id = self.suite_id();
         let psk_id_hash = labeled_extract(&suite_id, b"", b"psk_id_hash", b"");
         let info_hash = labeled_extract(&suite_id, b"", b"info_hash", info);
@@ -116,21 +117,26 @@ impl Suite {
             &key_schedule_context,
             exporter_secret.as_mut(),
         )?;
+        Ok(KeySchedule {
+            key_schedule_context,
+            secret,
+            key,
+            base_nonce,
+            exporter_secret,
+        })
+    }
 
+    /// Section 5.1: the encryption context for a shared secret and `info`.
+    pub fn key_schedule(self, shared_secret: &[u8], info: &[u8]) -> Result<Context, CryptoError> {
+        let values = self.key_schedule_values(shared_secret, info)?;
         let unbound =
-            aead::UnboundKey::new(self.aead.algorithm(), &key).map_err(|_| CryptoError::InvalidKey)?;
+            aead::UnboundKey::new(self.aead.algorithm(), &values.key).map_err(|_| CryptoError::InvalidKey)?;
         Ok(Context {
             suite: self,
             key: aead::LessSafeKey::new(unbound),
-            base_nonce,
-            exporter_secret,
+            base_nonce: values.base_nonce,
+            exporter_secret: values.exporter_secret.clone(),
             seq: 0,
-            #[cfg(any(test, feature = "test-vectors"))]
-            schedule: Schedule {
-                key_schedule_context,
-                secret,
-                key,
-            },
         })
     }
 
@@ -193,12 +199,24 @@ impl Suite {
     }
 }
 
-/// Intermediate values of the key schedule, kept only to check them against the RFC's vectors.
-#[cfg(any(test, feature = "test-vectors"))]
-struct Schedule {
-    key_schedule_context: [u8; 1 + 2 * NH],
-    secret: Zeroizing<[u8; NH]>,
-    key: Zeroizing<Vec<u8>>,
+/// The values the key schedule derives (RFC 9180 section 5.1). Secrets are wiped when dropped.
+pub struct KeySchedule {
+    /// `key_schedule_context = mode || psk_id_hash || info_hash`.
+    pub key_schedule_context: [u8; 1 + 2 * NH],
+    /// `secret`.
+    pub secret: Zeroizing<[u8; NH]>,
+    /// The AEAD key, `Nk` bytes.
+    pub key: Zeroizing<Vec<u8>>,
+    /// `base_nonce`.
+    pub base_nonce: [u8; NN],
+    /// `exporter_secret`.
+    pub exporter_secret: Zeroizing<[u8; NH]>,
+}
+
+impl Drop for KeySchedule {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.base_nonce);
+    }
 }
 
 /// An HPKE encryption context (section 5.2): the AEAD key, base nonce, sequence number and
@@ -209,8 +227,6 @@ pub struct Context {
     base_nonce: [u8; NN],
     exporter_secret: Zeroizing<[u8; NH]>,
     seq: u64,
-    #[cfg(any(test, feature = "test-vectors"))]
-    schedule: Schedule,
 }
 
 impl Drop for Context {
@@ -293,20 +309,5 @@ impl Context {
         let seq = self.seq;
         self.seq = seq.checked_add(1).ok_or(CryptoError::MessageLimit)?;
         Ok(seq)
-    }
-}
-
-#[cfg(any(test, feature = "test-vectors"))]
-impl Context {
-    /// Intermediate values for the RFC's known-answer tests: `key_schedule_context`, `secret`,
-    /// `key`, `base_nonce`, `exporter_secret`.
-    pub fn schedule_for_tests(&self) -> [Vec<u8>; 5] {
-        [
-            self.schedule.key_schedule_context.to_vec(),
-            self.schedule.secret.to_vec(),
-            self.schedule.key.to_vec(),
-            self.base_nonce.to_vec(),
-            self.exporter_secret.to_vec(),
-        ]
     }
 }
