@@ -47,8 +47,8 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Checks the alert's own rules: regions, both texts in at least one common language, sizes,
-    /// an expiry after issue.
+    /// Checks the alert's own rules: 1 to 100 regions, a body in every language that has a
+    /// title, sizes, an expiry after issue.
     pub fn validate(&self) -> Result<()> {
         crate::envelope::check_unit_id(&self.unit_id)?;
         if self.regions.is_empty() || self.regions.len() > 100 {
@@ -102,7 +102,29 @@ impl Alert {
         Ok(alert)
     }
 
-    /// The title and body in `language`, else in `fallback`, else in the first language given.
+    /// Checks a signed alert against a verified directory: the unit it names must be listed,
+    /// and the signature must check against that unit's key.
+    pub fn verify_with_directory(
+        signed: &Signed,
+        directory: &crate::directory::VerifiedDirectory,
+        now: DateTime<Utc>,
+    ) -> Result<Alert> {
+        // The unit is read from the payload before the signature is checked, only to find the
+        // key; `verify` then checks that the signed payload names that same unit.
+        #[derive(Deserialize)]
+        struct Claim {
+            unit_id: String,
+        }
+        let claim: Claim = serde_json::from_slice(&signed.payload)
+            .map_err(|_| Error::refused("alert", "payload does not parse"))?;
+        let key = directory
+            .verifying_key_for_unit(&claim.unit_id)
+            .ok_or_else(|| Error::refused("alert", "issued by a unit the directory does not list"))?;
+        Self::verify(signed, &claim.unit_id, &key, now)
+    }
+
+    /// The title and body in `language`, else in `fallback`, else in the alphabetically first
+    /// language it has.
     pub fn localised(&self, language: &str, fallback: &str) -> (&str, &str) {
         let lang = [language, fallback]
             .into_iter()

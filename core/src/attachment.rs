@@ -168,6 +168,10 @@ pub fn decrypt(
         let last = current.len() <= SEALED_CHUNK_SIZE;
         let carry = if last { None } else { current.pop() };
         key.open_chunk(chunk, last, &mut current)?;
+        // Only an empty attachment has an empty last chunk: one encoding per attachment.
+        if last && chunk > 0 && current.is_empty() {
+            return Err(Error::from(CryptoError::Malformed));
+        }
         total += current.len() as u64;
         if total > info.size {
             return Err(Error::from(CryptoError::Malformed));

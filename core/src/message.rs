@@ -111,14 +111,18 @@ pub fn seal_follow_up_with_rng(
     Ok(envelope)
 }
 
-/// Opens a follow-up at the unit's desk and checks it belongs to `case_id`.
+/// Opens a follow-up at the desk of `unit_id` and checks it belongs to `case_id`.
 pub fn open_follow_up(
     envelope: &Envelope,
+    unit_id: &str,
     case_id: CaseId,
     unit_key: &EncryptionSecretKey,
 ) -> Result<CaseMessage> {
     if envelope.kind != Kind::FollowUp {
         return Err(Error::invalid("envelope.kind", "not a follow-up"));
+    }
+    if envelope.unit_id != unit_id {
+        return Err(Error::invalid("envelope.unit_id", "addressed to another unit"));
     }
     let (json, _) = envelope.open(unit_key)?;
     let message: CaseMessage = serde_json::from_slice(&json)?;

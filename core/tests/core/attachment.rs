@@ -166,3 +166,17 @@ proptest! {
         prop_assert!(decrypt(&keys[0], &infos[0], &altered).is_err());
     }
 }
+
+#[test]
+fn test_an_empty_last_chunk_after_full_chunks_is_refused() {
+    // Given a file of exactly one chunk, re-encoded as a full chunk plus an empty last chunk
+    let file = data(CHUNK_SIZE, 6);
+    let (keys, _, infos) = sealed(std::slice::from_ref(&file));
+    let mut full = file.clone();
+    keys[0].seal_chunk(0, false, &mut full).unwrap();
+    let mut empty = Vec::new();
+    keys[0].seal_chunk(1, true, &mut empty).unwrap();
+    full.extend_from_slice(&empty);
+    // Then the desk refuses it: only one encoding of an attachment is valid
+    assert!(decrypt(&keys[0], &infos[0], &full).is_err());
+}

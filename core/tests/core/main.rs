@@ -8,6 +8,7 @@ mod envelope;
 mod golden;
 mod hpke_interop;
 mod hpke_vectors;
+mod media;
 mod message;
 mod signed_docs;
 mod support;

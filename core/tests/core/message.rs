@@ -73,6 +73,13 @@ fn test_follow_up_round_trip_and_case_binding() {
     let case = Codename::generate().unwrap().derive().unwrap();
     let follow_up = message(case.case_id, "He posted again tonight.");
     let envelope = seal_follow_up_with_rng(&follow_up, &unit.public_key(), &mut OsRandom::new()).unwrap();
-    assert_eq!(open_follow_up(&envelope, case.case_id, &unit).unwrap(), follow_up);
-    assert!(open_follow_up(&envelope, CaseId::random().unwrap(), &unit).is_err());
+    assert_eq!(
+        open_follow_up(&envelope, "dk-infohus-vestegn", case.case_id, &unit).unwrap(),
+        follow_up
+    );
+    assert!(open_follow_up(&envelope, "dk-infohus-vestegn", CaseId::random().unwrap(), &unit).is_err());
+    let err = open_follow_up(&envelope, "es-citco", case.case_id, &unit)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("another unit"), "{err}");
 }
