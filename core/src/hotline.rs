@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Ut
 use chrono_tz::Tz;
 
 use crate::directory::{Hotline, TimeOfDay};
+use crate::l10n::Localizer;
 use crate::Result;
 
 /// Whether a hotline is open at a moment, in the hotline's own time zone.
@@ -88,6 +89,43 @@ pub fn open_status(hotline: &Hotline, now: DateTime<Utc>) -> Result<OpenStatus> 
         Some((open, _)) => OpenStatus::Closed { opens_at: *open },
         None => OpenStatus::HoursNotPublished,
     })
+}
+
+/// The status as a sentence in the reporter's language: "Open now, until 22:00", "Closed, opens
+/// tomorrow at 08:00", with times in the line's own zone.
+pub fn status_text(status: &OpenStatus, now: DateTime<Utc>, l10n: &Localizer) -> String {
+    match status {
+        OpenStatus::OpenNow { closes_at } => l10n.text_with(
+            "hotline-open-until",
+            &[("time", closes_at.format("%H:%M").to_string().into())],
+        ),
+        OpenStatus::Closed { opens_at } => {
+            let today = now.with_timezone(&opens_at.timezone()).date_naive();
+            let date = opens_at.date_naive();
+            let day_id = if date == today {
+                "day-today".to_string()
+            } else if Some(date) == today.succ_opt() {
+                "day-tomorrow".to_string()
+            } else {
+                let day = crate::directory::Weekday::from(chrono::Datelike::weekday(&date));
+                format!(
+                    "day-{}",
+                    serde_json::to_value(day)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )
+            };
+            l10n.text_with(
+                "hotline-opens-at",
+                &[
+                    ("day", l10n.text(&day_id).into()),
+                    ("time", opens_at.format("%H:%M").to_string().into()),
+                ],
+            )
+        }
+        OpenStatus::HoursNotPublished => l10n.text("hotline-hours-unknown"),
+    }
 }
 
 /// The number to dial as a `tel:` URI (RFC 3966), ready for the phone's dialler.
@@ -188,6 +226,38 @@ mod tests {
             panic!()
         };
         assert_eq!(opens_at.to_rfc3339(), "2026-11-27T20:00:00+01:00");
+    }
+
+    #[test]
+    fn test_status_text_in_danish_and_english() {
+        use crate::l10n::{Language, Localizer};
+        let line = danish_line(vec![daily("08:00", "22:00")]);
+        let da = Localizer::new(Language::Danish);
+        let en = Localizer::new(Language::English);
+        let now = t("2026-11-21T07:30:00Z");
+        assert_eq!(
+            status_text(&open_status(&line, now).unwrap(), now, &da),
+            "Åben nu, indtil kl. 22:00"
+        );
+        let late = t("2026-11-21T21:30:00Z");
+        assert_eq!(
+            status_text(&open_status(&line, late).unwrap(), late, &en),
+            "Closed, opens tomorrow at 08:00"
+        );
+        let early = t("2026-11-21T06:00:00Z");
+        assert_eq!(
+            status_text(&open_status(&line, early).unwrap(), early, &da),
+            "Lukket, åbner i dag kl. 08:00"
+        );
+        let friday_only = danish_line(vec![OpeningRule {
+            days: vec![crate::directory::Weekday::Friday],
+            opens: "08:00".parse().unwrap(),
+            closes: "12:00".parse().unwrap(),
+        }]);
+        assert_eq!(
+            status_text(&open_status(&friday_only, late).unwrap(), late, &en),
+            "Closed, opens Friday at 08:00"
+        );
     }
 
     #[test]

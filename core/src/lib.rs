@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod error;
 pub mod hotline;
 pub mod keys;
+pub mod l10n;
 pub mod media;
 pub mod message;
 pub mod receipt;
