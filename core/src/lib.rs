@@ -9,7 +9,9 @@
 
 pub mod alert;
 pub mod attachment;
+pub mod client;
 pub mod codename;
+pub mod compose;
 pub mod crypto;
 pub mod directory;
 pub mod encoding;

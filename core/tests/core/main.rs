@@ -3,11 +3,13 @@
 
 mod attachment;
 mod codename;
+mod compose;
 mod directory;
 mod envelope;
 mod golden;
 mod hpke_interop;
 mod hpke_vectors;
+mod local;
 mod media;
 mod message;
 mod signed_docs;

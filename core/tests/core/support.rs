@@ -62,3 +62,28 @@ pub fn report_for(codename: &Codename, text: &str) -> Report {
 pub fn report(text: &str) -> Report {
     report_for(&Codename::generate().unwrap(), text)
 }
+
+/// The sample directory with fresh keys for every unit, signed by a fresh authority and verified.
+pub fn sample_directory() -> tipline_core::directory::VerifiedDirectory {
+    let authority = tipline_core::keys::SigningKey::generate().unwrap();
+    let mut source = tipline_core::directory::sample_source().unwrap();
+    let units: Vec<_> = source
+        .units
+        .iter()
+        .map(|u| tipline_core::keys::UnitKeyFile::generate(&u.id).unwrap())
+        .collect();
+    for unit in &units {
+        let public = unit.public().unwrap();
+        source
+            .set_unit_keys(&unit.unit_id, public.encryption_key, public.verifying_key)
+            .unwrap();
+    }
+    let signed = source
+        .into_body(1, chrono::Utc::now(), chrono::Duration::days(30))
+        .unwrap()
+        .sign(&authority)
+        .unwrap();
+    signed
+        .verify(&authority.verifying_key(), chrono::Utc::now(), None)
+        .unwrap()
+}

@@ -1,0 +1,484 @@
+//! What the device keeps, in one SQLite file (rusqlite with SQLite bundled, so it builds for
+//! Android and iOS): the outbox of sealed envelopes and sealed attachment files, the case book
+//! (codenames and conversations encrypted under a key-store key), and small cached documents.
+//! Nothing here is plaintext of a report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::vault::Vault;
+use crate::report::{CaseId, ReportId};
+use crate::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS outbox (
+    report_id TEXT PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    case_secret_hash BLOB NOT NULL,
+    envelope BLOB NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error TEXT,
+    stamp INTEGER,
+    stamp_difficulty INTEGER,
+    receipt BLOB,
+    created_ms INTEGER NOT NULL,
+    delivered_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS outbox_attachments (
+    report_id TEXT NOT NULL REFERENCES outbox(report_id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    sealed_size INTEGER NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (report_id, idx)
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    sealed_codename BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS case_messages (
+    case_id TEXT NOT NULL REFERENCES cases(case_id) ON DELETE CASCADE,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (case_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS documents (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+";
+
+/// Where an outbox item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting for its next attempt.
+    Queued,
+    /// The server holds the report and every attachment; the receipt is kept.
+    Delivered,
+    /// The server refused it for good (the reason says why); kept until the reporter retries it.
+    Failed,
+}
+
+impl OutboxState {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> OutboxState {
+        match s {
+            "delivered" => OutboxState::Delivered,
+            "failed" => OutboxState::Failed,
+            _ => OutboxState::Queued,
+        }
+    }
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// The report id.
+    pub report_id: ReportId,
+    /// The unit it is addressed to.
+    pub unit_id: String,
+    /// Its case.
+    pub case_id: CaseId,
+    /// SHA-256 of the case secret, sent with the report and on attachment uploads.
+    pub case_secret_hash: [u8; 32],
+    /// The envelope's wire bytes.
+    pub envelope: Vec<u8>,
+    /// Where it stands.
+    pub state: OutboxState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt: DateTime<Utc>,
+    /// Why the last attempt failed (a localisation id such as `reason-offline`).
+    pub last_error: Option<String>,
+    /// The proof-of-work stamp and the difficulty it was solved for.
+    pub stamp: Option<(u64, u8)>,
+    /// The server's signed receipt (JSON), once delivered.
+    pub receipt: Option<Vec<u8>>,
+    /// When it was queued.
+    pub created: DateTime<Utc>,
+    /// Attachment upload progress: (index, sealed size, bytes uploaded).
+    pub attachments: Vec<(u16, u64, u64)>,
+}
+
+/// A case kept on this device.
+#[derive(Debug, Clone)]
+pub struct CaseEntry {
+    /// The case id.
+    pub case_id: CaseId,
+    /// The unit handling it, as last known.
+    pub unit_id: String,
+    /// Its codename, opened from the sealed record.
+    pub codename: zeroize::Zeroizing<String>,
+    /// When it was added to this device.
+    pub created: DateTime<Utc>,
+    /// The cursor of the last conversation message stored.
+    pub last_seq: i64,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Io(std::io::Error::other(format!("local store: {e}")))
+}
+
+/// The device's local store.
+pub struct Local {
+    conn: Mutex<Connection>,
+    dir: PathBuf,
+    vault: Vault,
+}
+
+impl Local {
+    /// Opens (or creates) the store in `dir`, its records sealed under `key`.
+    pub fn open(dir: &Path, key: &[u8; 32]) -> Result<Local> {
+        std::fs::create_dir_all(dir.join("outbox"))?;
+        let conn = Connection::open(dir.join("tipline-client.db")).map_err(db)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Local {
+            conn: Mutex::new(conn),
+            dir: dir.to_owned(),
+            vault: Vault::new(key)?,
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves a connection that is still consistent (SQLite
+        // rolls back an open transaction), so the poisoning can be ignored.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The file that holds an attachment's sealed bytes.
+    pub fn attachment_path(&self, report_id: ReportId, index: u16) -> PathBuf {
+        self.dir
+            .join("outbox")
+            .join(format!("{report_id}-{index}.sealed"))
+    }
+
+    /// Queues a sealed report. The sealed attachment files must already be written and synced
+    /// at [`Local::attachment_path`]; the row is committed last, so an item is either whole or
+    /// absent after a crash.
+    pub fn enqueue(&self, row: &OutboxRow) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO outbox (report_id, unit_id, case_id, case_secret_hash, envelope, state, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+            params![
+                row.report_id.to_string(),
+                row.unit_id,
+                row.case_id.to_string(),
+                &row.case_secret_hash[..],
+                row.envelope,
+                ms(row.next_attempt),
+                ms(row.created)
+            ],
+        )
+        .map_err(db)?;
+        for (index, size, _) in &row.attachments {
+            tx.execute(
+                "INSERT INTO outbox_attachments (report_id, idx, sealed_size) VALUES (?1, ?2, ?3)",
+                params![row.report_id.to_string(), index, *size as i64],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Every outbox item, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT report_id, unit_id, case_id, case_secret_hash, envelope, state, attempts, next_attempt_ms,
+                        last_error, stamp, stamp_difficulty, receipt, created_ms
+                 FROM outbox ORDER BY created_ms, report_id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, Option<Vec<u8>>>(11)?,
+                    r.get::<_, i64>(12)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, unit, case, hash, envelope, state, attempts, next, err, stamp, diff, receipt, created) =
+                row.map_err(db)?;
+            let report_id = ReportId::parse(&id)?;
+            let mut att = conn
+                .prepare("SELECT idx, sealed_size, uploaded FROM outbox_attachments WHERE report_id = ?1 ORDER BY idx")
+                .map_err(db)?;
+            let attachments = att
+                .query_map([&id], |r| {
+                    Ok((
+                        r.get::<_, u16>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db)?;
+            out.push(OutboxRow {
+                report_id,
+                unit_id: unit,
+                case_id: CaseId::parse(&case)?,
+                case_secret_hash: hash
+                    .try_into()
+                    .map_err(|_| Error::invalid("outbox", "damaged row"))?,
+                envelope,
+                state: OutboxState::parse(&state),
+                attempts: attempts as u32,
+                next_attempt: from_ms(next),
+                last_error: err,
+                stamp: stamp.zip(diff).map(|(s, d)| (s as u64, d as u8)),
+                receipt,
+                created: from_ms(created),
+                attachments,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records the stamp solved for an item at `difficulty`.
+    pub fn set_stamp(&self, report_id: ReportId, stamp: u64, difficulty: u8) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET stamp = ?2, stamp_difficulty = ?3 WHERE report_id = ?1",
+                params![report_id.to_string(), stamp as i64, difficulty],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records the server's receipt (the report is on the server; attachments may follow).
+    pub fn set_receipt(&self, report_id: ReportId, receipt: &[u8]) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET receipt = ?2 WHERE report_id = ?1",
+                params![report_id.to_string(), receipt],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records how far an attachment's upload has gone.
+    pub fn set_uploaded(&self, report_id: ReportId, index: u16, uploaded: u64) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE outbox_attachments SET uploaded = ?3 WHERE report_id = ?1 AND idx = ?2",
+                params![report_id.to_string(), index, uploaded as i64],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Marks an item delivered and removes its sealed attachment files.
+    pub fn set_delivered(&self, report_id: ReportId, now: DateTime<Utc>) -> Result<()> {
+        let indices: Vec<u16> = {
+            let conn = self.conn();
+            conn.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, last_error = NULL WHERE report_id = ?1",
+                params![report_id.to_string(), ms(now)],
+            )
+            .map_err(db)?;
+            let mut stmt = conn
+                .prepare("SELECT idx FROM outbox_attachments WHERE report_id = ?1")
+                .map_err(db)?;
+            let indices = stmt
+                .query_map([report_id.to_string()], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<u16>>>()
+                .map_err(db)?;
+            indices
+        };
+        for index in indices {
+            let _ = std::fs::remove_file(self.attachment_path(report_id, index));
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt: the reason and when to try again, or, with `None`, that the
+    /// server refused the item for good.
+    pub fn set_failed(
+        &self,
+        report_id: ReportId,
+        reason: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let (state, next) = match retry_at {
+            Some(at) => (OutboxState::Queued, ms(at)),
+            None => (OutboxState::Failed, i64::MAX),
+        };
+        self.conn()
+            .execute(
+                "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
+                 WHERE report_id = ?1",
+                params![report_id.to_string(), state.as_str(), next, reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Puts a failed item back in the queue, due now (the reporter pressed "retry").
+    pub fn retry(&self, report_id: ReportId, now: DateTime<Utc>) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE outbox SET state = 'queued', next_attempt_ms = ?2 WHERE report_id = ?1 AND state != 'delivered'",
+                params![report_id.to_string(), ms(now)],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    /// Adds a case with its codename (sealed), idempotently.
+    pub fn add_case(&self, case_id: CaseId, unit_id: &str, codename: &str, now: DateTime<Utc>) -> Result<()> {
+        let record = format!("case:{case_id}");
+        let sealed = self.vault.seal(record.as_bytes(), codename.as_bytes())?;
+        self.conn()
+            .execute(
+                "INSERT INTO cases (case_id, unit_id, sealed_codename, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(case_id) DO UPDATE SET unit_id = excluded.unit_id",
+                params![case_id.to_string(), unit_id, sealed, ms(now)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The cases on this device, oldest first.
+    pub fn cases(&self) -> Result<Vec<CaseEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT case_id, unit_id, sealed_codename, created_ms, last_seq FROM cases ORDER BY created_ms")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get(4)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(id, unit, sealed, created, seq)| {
+                let record = format!("case:{id}");
+                let codename = self.vault.open(record.as_bytes(), &sealed)?;
+                let codename = String::from_utf8(codename.to_vec())
+                    .map_err(|_| Error::invalid("case book", "damaged codename"))?;
+                Ok(CaseEntry {
+                    case_id: CaseId::parse(&id)?,
+                    unit_id: unit,
+                    codename: zeroize::Zeroizing::new(codename),
+                    created: from_ms(created),
+                    last_seq: seq,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a conversation message (its JSON sealed) and advances the case's cursor.
+    pub fn add_message(&self, case_id: CaseId, message_id: &str, seq: i64, json: &[u8]) -> Result<()> {
+        let record = format!("message:{case_id}:{message_id}");
+        let sealed = self.vault.seal(record.as_bytes(), json)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO case_messages (case_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
+            params![case_id.to_string(), message_id, seq, sealed],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE cases SET last_seq = MAX(last_seq, ?2) WHERE case_id = ?1",
+            params![case_id.to_string(), seq],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// A case's messages (JSON), in server order.
+    pub fn messages(&self, case_id: CaseId) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT message_id, sealed FROM case_messages WHERE case_id = ?1 ORDER BY seq")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([case_id.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(id, sealed)| {
+                Ok(self
+                    .vault
+                    .open(format!("message:{case_id}:{id}").as_bytes(), &sealed)?)
+            })
+            .collect()
+    }
+
+    /// A cached document (the directory, the server's receipt key...).
+    pub fn document(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.conn()
+            .query_row("SELECT value FROM documents WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)
+    }
+
+    /// Stores a document, replacing the previous one.
+    pub fn set_document(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO documents (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+}

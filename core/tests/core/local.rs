@@ -1,0 +1,110 @@
+//! The device's local store: outbox rows survive a reopen, case book records are sealed.
+
+use chrono::Utc;
+use tipline_core::client::keystore::{FileKeyStore, KeyStore, StaticKeyStore};
+use tipline_core::client::local::{Local, OutboxRow, OutboxState};
+use tipline_core::codename::Codename;
+use tipline_core::report::ReportId;
+
+fn row(report_id: ReportId) -> OutboxRow {
+    let case = Codename::generate().unwrap().derive().unwrap();
+    OutboxRow {
+        report_id,
+        unit_id: "dk-national-hotline".into(),
+        case_id: case.case_id,
+        case_secret_hash: case.case_secret_hash(),
+        envelope: vec![1, 2, 3],
+        state: OutboxState::Queued,
+        attempts: 0,
+        next_attempt: Utc::now(),
+        last_error: None,
+        stamp: None,
+        receipt: None,
+        created: Utc::now(),
+        attachments: vec![(0, 116, 0)],
+    }
+}
+
+#[test]
+fn test_outbox_survives_reopen_with_progress_and_failures() {
+    // Given an outbox with one item whose upload got halfway and whose last attempt failed
+    let dir = tempfile::tempdir().unwrap();
+    let key = StaticKeyStore::new([1; 32]).key("local").unwrap();
+    let id = ReportId::random().unwrap();
+    {
+        let local = Local::open(dir.path(), &key).unwrap();
+        local.enqueue(&row(id)).unwrap();
+        local.set_stamp(id, 77, 16).unwrap();
+        local.set_uploaded(id, 0, 58).unwrap();
+        local.set_failed(id, "reason-offline", Some(Utc::now())).unwrap();
+    }
+    // When the app is killed and the store reopened
+    let local = Local::open(dir.path(), &key).unwrap();
+    let items = local.outbox().unwrap();
+    // Then the item is there with everything it had
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(
+        (item.report_id, item.state, item.attempts),
+        (id, OutboxState::Queued, 1)
+    );
+    assert_eq!(item.stamp, Some((77, 16)));
+    assert_eq!(item.attachments, vec![(0, 116, 58)]);
+    assert_eq!(item.last_error.as_deref(), Some("reason-offline"));
+    // And a permanent failure is kept (never dropped), then retried on request
+    local.set_failed(id, "reason-rejected", None).unwrap();
+    assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Failed);
+    assert!(local.retry(id, Utc::now()).unwrap());
+    assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Queued);
+    local.set_delivered(id, Utc::now()).unwrap();
+    assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Delivered);
+    assert!(!local.retry(id, Utc::now()).unwrap());
+}
+
+#[test]
+fn test_case_book_is_sealed_at_rest() {
+    // Given a case and a message stored under a key-store key
+    let dir = tempfile::tempdir().unwrap();
+    let keys = FileKeyStore::new(dir.path().join("keys/master"));
+    let key = keys.key("local").unwrap();
+    assert_eq!(
+        keys.key("local").unwrap(),
+        key,
+        "a file key store gives the same key again"
+    );
+    let codename = Codename::generate().unwrap();
+    let phrase = codename.to_phrase().to_string();
+    let case = codename.derive().unwrap();
+    {
+        let local = Local::open(dir.path(), &key).unwrap();
+        local
+            .add_case(case.case_id, "es-stop-radicalismos", &phrase, Utc::now())
+            .unwrap();
+        local
+            .add_message(case.case_id, "m1", 3, br#"{"text":"Gracias por avisar"}"#)
+            .unwrap();
+    }
+    // Then neither the codename nor the message is in the database file in clear
+    let mut raw = std::fs::read(dir.path().join("tipline-client.db")).unwrap();
+    if let Ok(wal) = std::fs::read(dir.path().join("tipline-client.db-wal")) {
+        raw.extend(wal);
+    }
+    let first_word = phrase.split(' ').next().unwrap();
+    assert!(!raw.windows(phrase.len()).any(|w| w == phrase.as_bytes()));
+    assert!(!raw
+        .windows(first_word.len() + 1)
+        .any(|w| w == format!("{first_word} ").as_bytes()));
+    assert!(!raw.windows(7).any(|w| w == b"Gracias"));
+    // And with the key they read back; with another key they do not
+    let local = Local::open(dir.path(), &key).unwrap();
+    let cases = local.cases().unwrap();
+    assert_eq!(cases[0].codename.as_str(), phrase);
+    assert_eq!(cases[0].last_seq, 3);
+    assert_eq!(
+        local.messages(case.case_id).unwrap()[0].as_slice(),
+        br#"{"text":"Gracias por avisar"}"#
+    );
+    drop(local);
+    let wrong = Local::open(dir.path(), &[9; 32]).unwrap();
+    assert!(wrong.cases().is_err());
+}
