@@ -298,6 +298,15 @@ impl Draft {
     }
 }
 
+impl From<PrepareError> for Error {
+    fn from(e: PrepareError) -> Self {
+        match e {
+            PrepareError::Fields(fields) => Error::Draft(fields),
+            PrepareError::Other(e) => e,
+        }
+    }
+}
+
 /// Why a draft could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {

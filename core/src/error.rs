@@ -28,6 +28,12 @@ pub enum Error {
     /// Something the caller named does not exist (a unit, a category, a case).
     #[error("not found: {0}")]
     NotFound(String),
+    /// A draft has fields to correct, each with a localisable message id.
+    #[error("{} field(s) to correct", .0.len())]
+    Draft(Vec<crate::compose::FieldError>),
+    /// A call to the server failed (see [`crate::client::http::NetError`]).
+    #[error("network: {0}")]
+    Network(#[from] crate::client::http::NetError),
     /// JSON that does not parse into the expected shape.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

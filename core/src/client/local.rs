@@ -420,14 +420,16 @@ impl Local {
             .collect()
     }
 
-    /// Stores a conversation message (its JSON sealed) and advances the case's cursor.
+    /// Stores a conversation message (its JSON sealed) and advances the case's cursor; for a
+    /// message already stored, only its position is updated.
     pub fn add_message(&self, case_id: CaseId, message_id: &str, seq: i64, json: &[u8]) -> Result<()> {
         let record = format!("message:{case_id}:{message_id}");
         let sealed = self.vault.seal(record.as_bytes(), json)?;
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         tx.execute(
-            "INSERT OR IGNORE INTO case_messages (case_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO case_messages (case_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(case_id, message_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
             params![case_id.to_string(), message_id, seq, sealed],
         )
         .map_err(db)?;

@@ -1,0 +1,214 @@
+//! The case book: the reporter's cases, their conversations (replies decrypted on the device and
+//! their unit signatures checked against the directory), follow-ups sealed to the unit, and
+//! recovering a case on another device from its codename alone.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::Client;
+use crate::codename::Codename;
+use crate::crypto::OsRandom;
+use crate::encoding::unb64;
+use crate::envelope::{Envelope, Kind};
+use crate::message::{open_reply, seal_follow_up_with_rng, CaseMessage};
+use crate::report::{CaseId, MessageId};
+use crate::{Error, Result};
+
+/// A case on this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    /// The case id.
+    pub case_id: CaseId,
+    /// The unit handling it, as last known ("" until known after a recovery).
+    pub unit_id: String,
+    /// When it was added to this device.
+    pub created: DateTime<Utc>,
+}
+
+/// One message of a conversation as the reporter sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationMessage {
+    /// The message id.
+    pub message_id: MessageId,
+    /// `true` for the unit's replies, `false` for the reporter's follow-ups.
+    pub from_unit: bool,
+    /// The unit that wrote it or that it went to.
+    pub unit_id: String,
+    /// The text; `None` for a follow-up sent from another device (sealed to the unit, so this
+    /// device cannot read it).
+    pub text: Option<String>,
+    /// When its author sent it.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Client {
+    /// The cases on this device, oldest first.
+    pub fn cases(&self) -> Result<Vec<CaseSummary>> {
+        Ok(self
+            .local
+            .cases()?
+            .into_iter()
+            .map(|c| CaseSummary {
+                case_id: c.case_id,
+                unit_id: c.unit_id,
+                created: c.created,
+            })
+            .collect())
+    }
+
+    /// The codename of a case on this device, to show it again.
+    pub fn codename(&self, case_id: CaseId) -> Result<Zeroizing<String>> {
+        self.local
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_id == case_id)
+            .map(|c| c.codename)
+            .ok_or_else(|| Error::NotFound("that case on this device".into()))
+    }
+
+    /// Adds a case to this device from its codename, after checking with the server that the
+    /// case exists and that the codename opens it. Returns the case id.
+    pub async fn recover_case(&self, codename: &str) -> Result<CaseId> {
+        let parsed = Codename::parse(codename)?;
+        let case = parsed.derive()?;
+        self.api
+            .messages(case.case_id, &case.case_secret, 0)
+            .await
+            .map_err(|e| match e {
+                super::http::NetError::Refused { status: 404, .. } => {
+                    Error::NotFound("a case for this codename".into())
+                }
+                other => Error::Network(other),
+            })?;
+        self.local
+            .add_case(case.case_id, "", &parsed.to_phrase(), Utc::now())?;
+        self.conversation(case.case_id).await?;
+        Ok(case.case_id)
+    }
+
+    /// Fetches what is new in a case, opens replies and checks each against the signing key the
+    /// directory lists for its unit, stores the messages sealed on the device, and returns the
+    /// whole conversation. A reply that fails its checks is left out and not stored.
+    pub async fn conversation(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
+        let entry = self
+            .local
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_id == case_id)
+            .ok_or_else(|| Error::NotFound("that case on this device".into()))?;
+        let keys = Codename::parse(&entry.codename)?.derive()?;
+        let directory = self.require_directory()?;
+        let known: Vec<ConversationMessage> = self.stored_messages(case_id)?;
+        let fresh = self
+            .api
+            .messages(case_id, &keys.case_secret, entry.last_seq)
+            .await?;
+        let mut unit_id = entry.unit_id.clone();
+        for wire in fresh {
+            let Ok(envelope) = unb64(&wire.envelope)
+                .map_err(Error::from)
+                .and_then(|b| Ok(Envelope::from_bytes(&b)?))
+            else {
+                continue;
+            };
+            let message = match envelope.kind {
+                Kind::Reply => {
+                    let Some(key) = directory.verifying_key_for_unit(&envelope.unit_id) else {
+                        continue;
+                    };
+                    let Ok(reply) = open_reply(&envelope, &keys, &key) else {
+                        continue;
+                    };
+                    unit_id = reply.unit_id.clone();
+                    ConversationMessage {
+                        message_id: reply.message_id,
+                        from_unit: true,
+                        unit_id: reply.unit_id,
+                        text: Some(reply.text),
+                        sent_at: Some(reply.sent_at),
+                    }
+                }
+                Kind::FollowUp => {
+                    if known.iter().any(|m| m.message_id == wire.message_id) {
+                        // Written on this device: stored with its text when it was sent.
+                        self.local
+                            .add_message(case_id, &wire.message_id.to_string(), wire.seq, &[])?;
+                        continue;
+                    }
+                    ConversationMessage {
+                        message_id: wire.message_id,
+                        from_unit: false,
+                        unit_id: envelope.unit_id.clone(),
+                        text: None,
+                        sent_at: None,
+                    }
+                }
+                Kind::Report => continue,
+            };
+            let json = serde_json::to_vec(&message)?;
+            self.local
+                .add_message(case_id, &message.message_id.to_string(), wire.seq, &json)?;
+        }
+        if unit_id != entry.unit_id && !unit_id.is_empty() {
+            self.local
+                .add_case(case_id, &unit_id, &entry.codename, entry.created)?;
+        }
+        self.stored_messages(case_id)
+    }
+
+    fn stored_messages(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
+        Ok(self
+            .local
+            .messages(case_id)?
+            .iter()
+            .filter_map(|json| serde_json::from_slice(json).ok())
+            .collect())
+    }
+
+    /// Sends a follow-up in a case, sealed to the case's unit (from the directory), and keeps
+    /// its text on this device. Needs a connection; on failure nothing is stored and the error
+    /// says why, so the app can keep the text and try again.
+    pub async fn send_follow_up(&self, case_id: CaseId, text: &str) -> Result<ConversationMessage> {
+        let entry = self
+            .local
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_id == case_id)
+            .ok_or_else(|| Error::NotFound("that case on this device".into()))?;
+        if entry.unit_id.is_empty() {
+            return Err(Error::NotFound("the case's unit: it has not answered yet".into()));
+        }
+        let directory = self.require_directory()?;
+        let unit_key = directory
+            .encryption_key_for_unit(&entry.unit_id)
+            .ok_or_else(|| Error::NotFound(format!("unit {} in the directory", entry.unit_id)))?;
+        let keys = Codename::parse(&entry.codename)?.derive()?;
+        let message = CaseMessage {
+            case_id,
+            message_id: MessageId::random()?,
+            unit_id: entry.unit_id.clone(),
+            text: text.to_owned(),
+            sent_at: Utc::now(),
+        };
+        let envelope = seal_follow_up_with_rng(&message, &unit_key, &mut OsRandom::new())?;
+        self.api
+            .post_message(case_id, &keys.case_secret, &envelope.to_bytes())
+            .await?;
+        let shown = ConversationMessage {
+            message_id: message.message_id,
+            from_unit: false,
+            unit_id: message.unit_id,
+            text: Some(message.text),
+            sent_at: Some(message.sent_at),
+        };
+        // Stored with seq 0: the next sync places it by the server's order without a new copy.
+        self.local.add_message(
+            case_id,
+            &shown.message_id.to_string(),
+            0,
+            &serde_json::to_vec(&shown)?,
+        )?;
+        Ok(shown)
+    }
+}

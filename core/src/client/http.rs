@@ -1,0 +1,419 @@
+//! The intake API as the device speaks it: reqwest over rustls with ring (no OpenSSL, so it
+//! builds for Android and iOS), a timeout on every call, an optional pin of the server's TLS
+//! public key, and failures sorted into what the outbox can act on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{b64, unb64_array};
+use crate::keys::VerifyingKey;
+use crate::report::{CaseId, MessageId, ReportId};
+use crate::signed::Signed;
+use crate::{Error, Result};
+
+/// Upper bound of any single call, connection included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound of establishing a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Header that carries the case secret on the reporter's routes.
+pub const CASE_SECRET_HEADER: &str = "tipline-case-secret";
+const UPLOAD_OFFSET: &str = "upload-offset";
+
+/// A failed call, sorted by what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// No answer: no connection, a timeout, a TLS failure (including a pin mismatch). Retry.
+    #[error("no connection")]
+    Offline,
+    /// The server asks to come back later (429 or 503), after `retry_after` seconds if it said.
+    #[error("server busy")]
+    Busy {
+        /// The server's `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// The server failed (5xx). Retry.
+    #[error("server error {status}")]
+    Server {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The server refused the request (4xx): retrying the same request will not help.
+    #[error("refused ({status} {code}): {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The server's stable error code.
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+}
+
+impl NetError {
+    /// The localisation id of the reason to show (`reason-offline`...).
+    pub fn reason_id(&self) -> &'static str {
+        match self {
+            NetError::Offline => "reason-offline",
+            NetError::Busy { .. } => "reason-busy",
+            NetError::Server { .. } => "reason-server",
+            NetError::Refused { .. } => "reason-rejected",
+        }
+    }
+}
+
+impl From<reqwest::Error> for NetError {
+    fn from(_: reqwest::Error) -> Self {
+        NetError::Offline
+    }
+}
+
+/// What the server announces at `GET /v1/config`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    /// The proof-of-work difficulty for submissions.
+    pub stamp_difficulty: u8,
+    /// The server's receipt key, base64url.
+    pub server_key: String,
+    /// The largest attachment chunk the server takes, among other limits.
+    pub limits: Limits,
+}
+
+/// The limits the server announces (the ones the client needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    /// Largest body of one attachment `PATCH`.
+    pub max_chunk_bytes: u64,
+}
+
+impl ServerConfig {
+    /// The receipt key.
+    pub fn receipt_key(&self) -> Result<VerifyingKey> {
+        Ok(VerifyingKey(unb64_array(&self.server_key)?))
+    }
+}
+
+/// A report submission, as `POST /v1/reports` takes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    /// The envelope, base64url.
+    pub envelope: String,
+    /// The case it opens.
+    pub case_id: CaseId,
+    /// SHA-256 of the case secret, hex.
+    pub case_secret_hash: String,
+    /// Declared attachments.
+    pub attachments: Vec<DeclaredAttachment>,
+    /// The proof-of-work stamp.
+    pub stamp: u64,
+}
+
+/// One declared attachment.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DeclaredAttachment {
+    /// Its index in the report.
+    pub index: u16,
+    /// Its sealed size in bytes.
+    pub sealed_size: u64,
+}
+
+#[derive(Deserialize)]
+struct Submitted {
+    receipt: Signed,
+}
+
+/// A case message as the server returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WireMessage {
+    /// Position in the case.
+    pub seq: i64,
+    /// The message id.
+    pub message_id: MessageId,
+    /// `to_unit` or `to_reporter`.
+    pub direction: String,
+    /// The envelope, base64url.
+    pub envelope: String,
+}
+
+#[derive(Deserialize)]
+struct Messages {
+    messages: Vec<WireMessage>,
+}
+
+#[derive(Deserialize)]
+struct Alerts {
+    alerts: Vec<Signed>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    message: String,
+}
+
+/// A handle on the intake API.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// An API client for `base_url` (e.g. `https://intake.example.org`), optionally pinning the
+    /// SHA-256 of the server certificate's public key (SubjectPublicKeyInfo).
+    pub fn new(base_url: &str, tls_pin: Option<[u8; 32]>) -> Result<Api> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent("tipline")
+            .referer(false);
+        if let Some(pin) = tls_pin {
+            builder = builder.use_preconfigured_tls(pinned_tls(pin)?);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::invalid("server url", e.to_string()))?;
+        let base = base_url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(Error::invalid(
+                "server url",
+                "must start with https:// (or http:// for loopback tests)",
+            ));
+        }
+        Ok(Api { http, base })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn check(response: reqwest::Response) -> Result<reqwest::Response, NetError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let code = status.as_u16();
+        if code == 429 || code == 503 {
+            return Err(NetError::Busy { retry_after });
+        }
+        if status.is_server_error() {
+            return Err(NetError::Server { status: code });
+        }
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let (code_text, message) = body.map(|b| (b.error, b.message)).unwrap_or_default();
+        Err(NetError::Refused {
+            status: code,
+            code: code_text,
+            message,
+        })
+    }
+
+    /// `GET /v1/config`.
+    pub async fn config(&self) -> Result<ServerConfig, NetError> {
+        let response = Self::check(self.http.get(self.url("/v1/config")).send().await?).await?;
+        Ok(response.json().await?)
+    }
+
+    /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
+    pub async fn directory(&self) -> Result<Option<Vec<u8>>, NetError> {
+        let response = self.http.get(self.url("/v1/directory")).send().await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(Self::check(response).await?.bytes().await?.to_vec()))
+    }
+
+    /// `POST /v1/reports`: the receipt, also when the report was already there.
+    pub async fn submit(&self, submission: &Submission) -> Result<Signed, NetError> {
+        let response = self
+            .http
+            .post(self.url("/v1/reports"))
+            .json(submission)
+            .send()
+            .await?;
+        let submitted: Submitted = Self::check(response).await?.json().await?;
+        Ok(submitted.receipt)
+    }
+
+    fn attachment_url(&self, report_id: ReportId, index: u16) -> String {
+        self.url(&format!("/v1/reports/{report_id}/attachments/{index}"))
+    }
+
+    /// `HEAD` of an attachment upload: how many sealed bytes the server holds.
+    pub async fn attachment_offset(
+        &self,
+        report_id: ReportId,
+        index: u16,
+        secret: &[u8; 32],
+    ) -> Result<u64, NetError> {
+        let response = self
+            .http
+            .head(self.attachment_url(report_id, index))
+            .header(CASE_SECRET_HEADER, b64(secret))
+            .send()
+            .await?;
+        let response = Self::check(response).await?;
+        offset_header(&response)
+    }
+
+    /// `PATCH` of an attachment upload: appends `bytes` at `offset`; returns the new offset.
+    pub async fn upload(
+        &self,
+        report_id: ReportId,
+        index: u16,
+        secret: &[u8; 32],
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<u64, NetError> {
+        let response = self
+            .http
+            .patch(self.attachment_url(report_id, index))
+            .header(CASE_SECRET_HEADER, b64(secret))
+            .header(UPLOAD_OFFSET, offset.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        offset_header(&Self::check(response).await?)
+    }
+
+    /// `GET /v1/cases/{case_id}/messages?after=`.
+    pub async fn messages(
+        &self,
+        case_id: CaseId,
+        secret: &[u8; 32],
+        after: i64,
+    ) -> Result<Vec<WireMessage>, NetError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/v1/cases/{case_id}/messages?after={after}")))
+            .header(CASE_SECRET_HEADER, b64(secret))
+            .send()
+            .await?;
+        let messages: Messages = Self::check(response).await?.json().await?;
+        Ok(messages.messages)
+    }
+
+    /// `POST /v1/cases/{case_id}/messages`: a follow-up; returns its position in the case.
+    pub async fn post_message(
+        &self,
+        case_id: CaseId,
+        secret: &[u8; 32],
+        envelope: &[u8],
+    ) -> Result<(), NetError> {
+        let response = self
+            .http
+            .post(self.url(&format!("/v1/cases/{case_id}/messages")))
+            .header(CASE_SECRET_HEADER, b64(secret))
+            .json(&serde_json::json!({ "envelope": b64(envelope) }))
+            .send()
+            .await?;
+        Self::check(response).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/alerts?region=`.
+    pub async fn alerts(&self, region: &str) -> Result<Vec<Signed>, NetError> {
+        let response = self
+            .http
+            .get(self.url("/v1/alerts"))
+            .query(&[("region", region)])
+            .send()
+            .await?;
+        let alerts: Alerts = Self::check(response).await?.json().await?;
+        Ok(alerts.alerts)
+    }
+}
+
+fn offset_header(response: &reqwest::Response) -> Result<u64, NetError> {
+    response
+        .headers()
+        .get(UPLOAD_OFFSET)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or(NetError::Server {
+            status: response.status().as_u16(),
+        })
+}
+
+/// The usual certificate checks against the web's root authorities, and then the pin: the
+/// SHA-256 of the end-entity certificate's SubjectPublicKeyInfo must equal `pin`.
+#[derive(Debug)]
+struct PinnedVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pin: [u8; 32],
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        if spki_sha256(end_entity) != Some(self.pin) {
+            return Err(rustls::Error::General(
+                "server key does not match the pinned key".into(),
+            ));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (the value HTTP public key pinning uses).
+pub fn spki_sha256(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
+    let parsed = webpki::EndEntityCert::try_from(cert).ok()?;
+    Some(crate::crypto::sha256(parsed.subject_public_key_info().as_ref()))
+}
+
+fn pinned_tls(pin: [u8; 32]) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = Arc::new(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    });
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| Error::invalid("tls", e.to_string()))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid("tls", e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedVerifier { inner, pin }))
+        .with_no_client_auth();
+    Ok(config)
+}
