@@ -24,6 +24,7 @@ pub mod media;
 pub mod message;
 pub mod receipt;
 pub mod report;
+pub mod request_auth;
 pub mod signed;
 pub mod stamp;
 

@@ -1,1 +1,53 @@
-//! The intake server: not built yet (see the README).
+//! Tipline's intake server: stores sealed reports durably, queues and pushes them to the desks
+//! of the unit they are for, relays the sealed case conversation, and serves the
+//! authority-signed directory and the units' signed alerts. It never sees a report's plaintext,
+//! and it never logs or stores a client's address.
+//!
+//! [`app`] builds the router from an [`AppState`]; `main.rs` only parses the configuration,
+//! opens the store and serves it.
+
+pub mod auth;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod push;
+pub mod retention;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::Router;
+
+pub use crate::error::{AppError, AppResult};
+pub use crate::state::{AppState, Settings};
+
+/// The whole HTTP API: `/v1/...`, plus `/healthz`, `/readyz` and `/metrics` at the root.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/v1", routes::router())
+        .merge(routes::health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), auth::require_unit))
+        .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), metrics::observe))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found("not_found", "no such route")
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,123 @@
+//! Unit authentication by signed requests (`tipline_core::request_auth`): no secret shared with
+//! the server. A desk signs method, path and query, a timestamp and the body with the unit's
+//! Ed25519 key; the server checks it against the key the authority's directory lists.
+//!
+//! [`require_unit`] runs on every `/v1/...` route and acts on those under
+//! `/v1/units/{unit_id}/`: it buffers the body (to check the signature over its exact bytes),
+//! checks, charges the unit's rate limit and hands the handler an [`AuthedUnit`]. A handler of a
+//! unit route takes [`AuthedUnit`] as an extractor, so a route that somehow escaped the check
+//! fails closed.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, RawPathParams, Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use tipline_core::request_auth::{verify_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+
+use crate::error::AppError;
+use crate::limits::UNIT_REQUEST_BYTES;
+use crate::state::AppState;
+
+/// The route prefix that requires a unit's signature.
+const UNIT_ROUTES: &str = "/v1/units/{unit_id}";
+
+/// The unit a request was signed by (equal to the path's `{unit_id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthedUnit(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthedUnit {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthedUnit>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("unit route reached without the signature check"))
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The middleware: a no-op outside `/v1/units/{unit_id}/...`.
+pub async fn require_unit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_unit_route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|m| m.as_str().starts_with(UNIT_ROUTES));
+    if !is_unit_route {
+        return next.run(req).await;
+    }
+    match authenticate(&state, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authenticate(state: &AppState, req: Request) -> Result<Request, AppError> {
+    let (mut parts, body) = req.into_parts();
+    let params = RawPathParams::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|_| AppError::bad_request("invalid_path", "the path is not valid UTF-8"))?;
+    let path_unit = params
+        .iter()
+        .find(|(name, _)| *name == "unit_id")
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| AppError::internal("unit route without {unit_id}"))?;
+    // The directory is public: saying a unit does not exist reveals nothing.
+    let key = state.unit_key(&path_unit)?;
+    let headers = &parts.headers;
+    let (Some(unit), Some(timestamp), Some(signature)) = (
+        header(headers, HEADER_UNIT),
+        header(headers, HEADER_TIMESTAMP),
+        header(headers, HEADER_SIGNATURE),
+    ) else {
+        return Err(AppError::unauthorized());
+    };
+    if unit != path_unit {
+        return Err(AppError::unauthorized());
+    }
+    let timestamp: i64 = timestamp.trim().parse().map_err(|_| AppError::unauthorized())?;
+    let signature = signature.to_owned();
+    let too_long = header(headers, CONTENT_LENGTH.as_str())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > UNIT_REQUEST_BYTES);
+    if too_long {
+        return Err(AppError::too_large(
+            "request body is larger than unit routes accept",
+        ));
+    }
+    // The path as the client sent it (a nested router sees it without the `/v1` prefix).
+    let path_and_query = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map(|OriginalUri(uri)| uri)
+        .unwrap_or(&parts.uri)
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_default();
+    let method = parts.method.as_str().to_owned();
+    let bytes = axum::body::to_bytes(body, UNIT_REQUEST_BYTES)
+        .await
+        .map_err(|_| AppError::too_large("request body is larger than unit routes accept"))?;
+    verify_request(
+        &key,
+        &method,
+        &path_and_query,
+        timestamp,
+        &bytes,
+        &signature,
+        Utc::now().timestamp(),
+        state.settings().max_clock_skew_secs,
+    )
+    .map_err(|_| AppError::unauthorized())?;
+    state.limiters().check_unit(&path_unit)?;
+    parts.extensions.insert(AuthedUnit(path_unit));
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

@@ -1,0 +1,235 @@
+//! Command line and environment configuration, and the key files in the data directory:
+//! `server.key` (the server's Ed25519 receipt key, created on first start, mode 0600) and
+//! `authority.pub` (the authority's public key, unless `--authority-key` gives it). Key files
+//! hold base64url text, one key per file.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tipline_core::encoding::{b64, unb64_array};
+use tipline_core::keys::{SigningKey, VerifyingKey};
+
+use crate::limits::RateLimits;
+use crate::state::Settings;
+
+/// The server's receipt key, in the data directory.
+pub const SERVER_KEY_FILE: &str = "server.key";
+/// The authority's public key, in the data directory.
+pub const AUTHORITY_PUB_FILE: &str = "authority.pub";
+/// The SQLite database, in the data directory.
+pub const DATABASE_FILE: &str = "tipline.db";
+
+/// Tipline's intake server: stores and push-queues sealed reports; never sees plaintext.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tipline-server", version, about)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "TIPLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder for the database and the key files.
+    #[arg(long, env = "TIPLINE_DATA_DIR", default_value = "./tipline-data")]
+    pub data_dir: PathBuf,
+    /// Days an acknowledged report is kept before it is deleted.
+    #[arg(long, env = "TIPLINE_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
+    /// Seconds between retention purges.
+    #[arg(long, env = "TIPLINE_PURGE_INTERVAL_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub purge_interval_seconds: u64,
+    /// Seconds a delivery to a desk holds before an unacknowledged report is delivered again.
+    #[arg(long, env = "TIPLINE_LEASE_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_seconds: u64,
+    /// Leading zero bits a submission's anti-abuse stamp must have (0 to 32).
+    #[arg(long, env = "TIPLINE_STAMP_DIFFICULTY", default_value_t = 16,
+          value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub stamp_difficulty: u8,
+    /// The authority's Ed25519 public key (base64url); default: `authority.pub` in the data dir.
+    #[arg(long, env = "TIPLINE_AUTHORITY_KEY")]
+    pub authority_key: Option<String>,
+    /// Seconds a unit's signed request may be off the server's clock.
+    #[arg(long, env = "TIPLINE_MAX_CLOCK_SKEW_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(i64).range(1..=3600))]
+    pub max_clock_skew_seconds: i64,
+    /// Anonymous submissions and case posts per minute, all reporters together.
+    #[arg(long, env = "TIPLINE_ANONYMOUS_RATE", default_value_t = RateLimits::default().anonymous_per_minute)]
+    pub anonymous_rate: u32,
+    /// Burst of anonymous submissions and case posts.
+    #[arg(long, env = "TIPLINE_ANONYMOUS_BURST", default_value_t = RateLimits::default().anonymous_burst)]
+    pub anonymous_burst: u32,
+    /// Signed requests per minute for each unit.
+    #[arg(long, env = "TIPLINE_UNIT_RATE", default_value_t = RateLimits::default().unit_per_minute)]
+    pub unit_rate: u32,
+    /// Burst of signed requests of one unit.
+    #[arg(long, env = "TIPLINE_UNIT_BURST", default_value_t = RateLimits::default().unit_burst)]
+    pub unit_burst: u32,
+    /// Development mode: on first start, create an authority, keys for the sample directory's
+    /// units and a signed directory in the data dir, ready to try.
+    #[arg(long, env = "TIPLINE_DEV")]
+    pub dev: bool,
+}
+
+impl Config {
+    /// The handlers' settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            stamp_difficulty: self.stamp_difficulty,
+            lease: Duration::from_secs(self.lease_seconds),
+            max_clock_skew_secs: self.max_clock_skew_seconds,
+            rates: RateLimits {
+                anonymous_per_minute: self.anonymous_rate,
+                anonymous_burst: self.anonymous_burst,
+                unit_per_minute: self.unit_rate,
+                unit_burst: self.unit_burst,
+            },
+            ..Settings::default()
+        }
+    }
+
+    /// How long acknowledged reports are kept.
+    pub fn retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.retention_days))
+    }
+
+    /// The SQLite file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+
+    /// The authority key: `--authority-key`, else `authority.pub` in the data dir, else `None`.
+    pub fn authority_key(&self) -> anyhow::Result<Option<VerifyingKey>> {
+        if let Some(text) = &self.authority_key {
+            return parse_verifying_key(text).map(Some).context("--authority-key");
+        }
+        let path = self.data_dir.join(AUTHORITY_PUB_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_verifying_key(&path).map(Some)
+    }
+}
+
+/// Parses a base64url Ed25519 public key.
+pub fn parse_verifying_key(text: &str) -> anyhow::Result<VerifyingKey> {
+    let bytes = unb64_array::<32>(text.trim())
+        .map_err(|_| anyhow::anyhow!("expected an Ed25519 public key: 32 bytes in base64url"))?;
+    Ok(VerifyingKey(bytes))
+}
+
+/// Reads a base64url Ed25519 public key from a file.
+pub fn read_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_verifying_key(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+/// Reads a base64url Ed25519 seed from a file.
+pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    let seed = zeroize::Zeroizing::new(
+        unb64_array::<32>(text.trim())
+            .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key in base64url", path.display()))?,
+    );
+    SigningKey::from_seed(*seed).map_err(|_| anyhow::anyhow!("{} holds an invalid key", path.display()))
+}
+
+/// Creates `path` with `bytes`, mode 0600 on Unix; fails if it exists.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Writes a signing key's seed to `path` (mode 0600, must not exist).
+pub fn write_signing_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+    let text = zeroize::Zeroizing::new(format!("{}\n", b64(key.to_seed().as_ref())));
+    write_private(path, text.as_bytes()).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// The server's receipt key from `<data_dir>/server.key`, created (mode 0600) if missing.
+pub fn load_or_create_server_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join(SERVER_KEY_FILE);
+    if !path.exists() {
+        let key =
+            SigningKey::generate().map_err(|e| anyhow::anyhow!("cannot generate the server key: {e}"))?;
+        match write_signing_key(&path, &key) {
+            Ok(()) => {
+                tracing::info!(key_id = %key.verifying_key().key_id(), "created the server's receipt key");
+                return Ok(key);
+            }
+            // Another process created it meanwhile: use theirs.
+            Err(_) if path.exists() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    read_signing_key(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_server_key_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_server_key(dir.path()).unwrap();
+        let second = load_or_create_server_key(dir.path()).unwrap();
+        assert_eq!(first.verifying_key(), second.verifying_key());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(SERVER_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn test_config_defaults_and_env_names() {
+        let config = Config::try_parse_from(["tipline-server"]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.retention_days, 90);
+        assert_eq!(config.lease_seconds, 60);
+        assert_eq!(config.stamp_difficulty, 16);
+        assert!(!config.dev);
+        assert!(Config::try_parse_from(["tipline-server", "--stamp-difficulty", "33"]).is_err());
+        let config = Config::try_parse_from(["tipline-server", "--dev", "--lease-seconds", "5"]).unwrap();
+        assert!(config.dev);
+        assert_eq!(config.settings().lease, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn test_authority_key_from_flag_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_seed([9; 32]).unwrap().verifying_key();
+        let data_dir = dir.path().to_str().unwrap();
+        let config = Config::try_parse_from(["tipline-server", "--data-dir", data_dir]).unwrap();
+        assert!(config.authority_key().unwrap().is_none());
+        std::fs::write(dir.path().join(AUTHORITY_PUB_FILE), format!("{}\n", b64(&key.0))).unwrap();
+        assert_eq!(config.authority_key().unwrap(), Some(key));
+        let config = Config::try_parse_from([
+            "tipline-server",
+            "--data-dir",
+            data_dir,
+            "--authority-key",
+            "nope",
+        ])
+        .unwrap();
+        assert!(config.authority_key().is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! `tipline-server`: parses the configuration, opens the store, builds the state and serves the
+//! API until Ctrl-C or SIGTERM. Everything else lives in the library.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Parser;
+use tipline_server::config::{self, Config};
+use tipline_server::store::sqlite::SqliteStore;
+use tipline_server::store::Store;
+use tipline_server::{app, dev, retention, AppState};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    // Log lines carry method, route template, status, latency and error codes: never a client
+    // address, an id, a case secret or an envelope.
+    // Logs go to stderr, so that stdout carries only what is meant for the operator (`--dev`).
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let server_key = config::load_or_create_server_key(&config.data_dir)?;
+    let db = config.database_path();
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStore::open(&db))
+            .await
+            .context("store task")?
+            .context("cannot open the database")?,
+    );
+
+    let dev_setup = if config.dev {
+        Some(dev::prepare(&config.data_dir, store.as_ref(), Utc::now()).await?)
+    } else {
+        None
+    };
+    let authority = config.authority_key()?.with_context(|| {
+        format!(
+            "no authority key: pass --authority-key <base64url Ed25519 public key>, put it in {}, \
+             or try --dev",
+            config.data_dir.join(config::AUTHORITY_PUB_FILE).display()
+        )
+    })?;
+
+    let state = AppState::new(store, server_key, authority, config.settings());
+    if !state.load_directory(Utc::now()).await? {
+        tracing::warn!(
+            "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"
+        );
+    }
+    let retention_task = retention::spawn(
+        state.clone(),
+        config.retention(),
+        std::time::Duration::from_secs(config.purge_interval_seconds),
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(%url, "listening");
+    if let Some(setup) = &dev_setup {
+        println!("{}", setup.instructions(&url));
+    }
+
+    let stopping = state.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            stopping.begin_shutdown();
+        })
+        .await?;
+    retention_task.abort();
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,145 @@
+//! Live push to unit desks. After a durable commit a handler calls [`PushHub::notify`]; every
+//! live inbox stream of that unit holds a [`Subscription`] and wakes up to lease what is new.
+//!
+//! A notification carries no content: it only says "look again" (or, for a case message, which
+//! case and sequence number), so a lost or duplicated one costs a lookup, never a report: the
+//! store remains the truth, and a stream also looks again when a lease expires.
+//!
+//! [`LocalHub`] fans out inside one process. Several server processes on one PostgreSQL would
+//! put a hub behind the same trait that sends `NOTIFY` in `notify` and feeds a [`LocalHub`] from
+//! `LISTEN` for `subscribe`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tipline_core::report::CaseId;
+use tokio::sync::broadcast;
+
+/// How many notifications a slow stream may fall behind before it is told it lagged (it then
+/// simply leases again).
+const CHANNEL_CAPACITY: usize = 64;
+
+/// What happened for a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushEvent {
+    /// A report is queued for the unit (new, or transferred to it).
+    Report,
+    /// A reporter posted a follow-up in one of the unit's cases.
+    Message {
+        /// The case.
+        case_id: CaseId,
+        /// The message's position in the case.
+        seq: i64,
+    },
+}
+
+/// What a live stream waits on.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<PushEvent>,
+}
+
+/// What [`Subscription::recv`] yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// A notification.
+    Event(PushEvent),
+    /// Some notifications were dropped because the stream was slow: look again.
+    Lagged,
+    /// The hub is gone.
+    Closed,
+}
+
+impl Subscription {
+    /// Waits for the next notification.
+    pub async fn recv(&mut self) -> Received {
+        match self.rx.recv().await {
+            Ok(event) => Received::Event(event),
+            Err(broadcast::error::RecvError::Lagged(_)) => Received::Lagged,
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+/// Fans notifications out to the live streams of a unit.
+pub trait PushHub: Send + Sync + 'static {
+    /// Tells every live stream of `unit_id` about `event`. Call it after the change is durable.
+    fn notify(&self, unit_id: &str, event: PushEvent);
+
+    /// A subscription to `unit_id`'s notifications, from now on.
+    fn subscribe(&self, unit_id: &str) -> Subscription;
+}
+
+/// A [`PushHub`] within one process: one broadcast channel per unit with a live stream.
+#[derive(Debug, Default)]
+pub struct LocalHub {
+    channels: Mutex<HashMap<String, broadcast::Sender<PushEvent>>>,
+}
+
+impl LocalHub {
+    /// An empty hub.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl PushHub for LocalHub {
+    fn notify(&self, unit_id: &str, event: PushEvent) {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = channels.get(unit_id) {
+            if sender.send(event).is_err() {
+                // Nobody listens any more: forget the channel.
+                channels.remove(unit_id);
+            }
+        }
+    }
+
+    fn subscribe(&self, unit_id: &str) -> Subscription {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rx = match channels.get(unit_id) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, rx) = broadcast::channel(CHANNEL_CAPACITY);
+                channels.insert(unit_id.to_owned(), sender);
+                rx
+            }
+        };
+        Subscription { rx }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_notify_reaches_only_that_units_subscribers() {
+        let hub = LocalHub::new();
+        let mut a1 = hub.subscribe("a");
+        let mut a2 = hub.subscribe("a");
+        let mut b = hub.subscribe("b");
+        hub.notify("a", PushEvent::Report);
+        assert_eq!(a1.recv().await, Received::Event(PushEvent::Report));
+        assert_eq!(a2.recv().await, Received::Event(PushEvent::Report));
+        let nothing = tokio::time::timeout(std::time::Duration::from_millis(20), b.recv()).await;
+        assert!(nothing.is_err());
+    }
+
+    #[tokio::test]
+    async fn test_channel_is_dropped_without_subscribers() {
+        let hub = LocalHub::new();
+        drop(hub.subscribe("a"));
+        hub.notify("a", PushEvent::Report);
+        assert!(hub.channels.lock().unwrap().is_empty());
+        // A later subscriber still gets later events.
+        let mut again = hub.subscribe("a");
+        hub.notify("a", PushEvent::Report);
+        assert_eq!(again.recv().await, Received::Event(PushEvent::Report));
+    }
+}

@@ -1,0 +1,120 @@
+//! The authority-signed directory: served as stored, replaced only by a newer version that
+//! verifies against the authority key the server was started with. The server can neither
+//! forge nor alter it; it only refuses what does not verify, so that it never routes reports by
+//! a directory devices would refuse.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use serde::Serialize;
+use tipline_core::directory::SignedDirectory;
+use utoipa::ToSchema;
+
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::extract::Json;
+use crate::limits::DIRECTORY_BODY_BYTES;
+use crate::state::AppState;
+
+/// What a publication answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Published {
+    /// The version now published.
+    pub version: u64,
+}
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/directory",
+        get(get_directory)
+            .put(put_directory)
+            .layer(DefaultBodyLimit::max(DIRECTORY_BODY_BYTES)),
+    )
+}
+
+/// The published signed directory, exactly as stored.
+#[utoipa::path(
+    get,
+    path = "/v1/directory",
+    tag = "public",
+    responses(
+        (status = 200, description = "The signed directory `{payload, key_id, signature}`; verify it against the pinned authority key", body = Object),
+        (status = 404, description = "`no_directory`: none published yet", body = ErrorBody),
+    )
+)]
+pub async fn get_directory(State(state): State<AppState>) -> AppResult<Response> {
+    let (_, json) = state
+        .store()
+        .directory()
+        .await?
+        .ok_or_else(|| AppError::not_found("no_directory", "no directory is published yet"))?;
+    Ok((
+        [(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")],
+        json,
+    )
+        .into_response())
+}
+
+fn refused(err: tipline_core::Error) -> AppError {
+    match &err {
+        tipline_core::Error::Refused { reason, .. }
+            if reason == "signed by another key" || reason == "signature does not verify" =>
+        {
+            AppError::bad_request("bad_signature", err.to_string())
+        }
+        _ => AppError::bad_request("invalid_directory", err.to_string()),
+    }
+}
+
+/// Publishes a newer signed directory.
+#[utoipa::path(
+    put,
+    path = "/v1/directory",
+    tag = "public",
+    request_body(content = Object, description = "A signed directory `{payload, key_id, signature}`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Published", body = Published),
+        (status = 400, description = "`bad_signature` (not the authority's key, or altered), `invalid_directory` (expired, future, invalid content), `malformed_json`", body = ErrorBody),
+        (status = 409, description = "`stale_version`: not newer than the published one", body = ErrorBody),
+        (status = 413, description = "`too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_directory(
+    State(state): State<AppState>,
+    Json(signed): Json<SignedDirectory>,
+) -> AppResult<axum::Json<Published>> {
+    let current = state.store().directory().await?.map(|(version, _)| version);
+    // Verified without the current version so that staleness is told apart (409) from a bad
+    // document (400); the version is compared right below, and again by the store.
+    let verified = signed
+        .verify(state.authority(), Utc::now(), None)
+        .map_err(refused)?;
+    let stale = |current: u64| {
+        AppError::conflict(
+            "stale_version",
+            format!(
+                "version {} is not newer than the published version {current}",
+                verified.version()
+            ),
+        )
+    };
+    if let Some(current) = current.filter(|current| verified.version() <= *current) {
+        return Err(stale(current));
+    }
+    let json = verified.signed().to_json()?;
+    if !state
+        .store()
+        .publish_directory(verified.version(), json.into_bytes())
+        .await?
+    {
+        return Err(stale(current.unwrap_or_default()));
+    }
+    let version = verified.version();
+    tracing::info!(version, "directory published");
+    state.set_directory(verified);
+    Ok(axum::Json(Published { version }))
+}

@@ -1,0 +1,68 @@
+//! Probes and metrics at the root (outside `/v1`): `/healthz` (the process answers), `/readyz`
+//! (the store answers and a directory is loaded) and `/metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::{AppError, ErrorBody};
+use crate::state::AppState;
+
+/// The OpenMetrics text content type `prometheus-client` writes.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`ok`", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the store answers and a verified directory is loaded.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", body = String),
+        (status = 503, description = "`store_unavailable` or `no_directory`", body = ErrorBody),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if let Err(e) = state.store().ping().await {
+        tracing::warn!(error = %e, "store does not answer");
+        return AppError::unavailable("store_unavailable", "the store does not answer").into_response();
+    }
+    if state.directory().is_none() {
+        return AppError::unavailable("no_directory", "no verified directory is loaded").into_response();
+    }
+    "ready".into_response()
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = match state.store().stats().await {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            tracing::warn!(error = %e, "store stats unavailable for /metrics");
+            None
+        }
+    };
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, OPENMETRICS)],
+        state.metrics().render(stats),
+    )
+        .into_response()
+}

@@ -1,0 +1,319 @@
+//! A unit's inbox. A desk holds a live stream (server-sent events): on connect it gets
+//! everything pending, then each new report as soon as it is committed. Each delivery is leased;
+//! a report not acknowledged before its lease ends is delivered again (on this stream or
+//! another), so a desk that crashed mid-way loses nothing. A desk that cannot hold a stream
+//! pulls instead (`GET .../inbox`), with the same leases.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tipline_core::encoding::b64;
+use tipline_core::report::{CaseId, ReportId};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AuthedUnit;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::extract::{Path, Query};
+use crate::limits::MAX_INBOX_BATCH;
+use crate::metrics::LiveStreamGuard;
+use crate::push::{PushEvent, Received, Subscription};
+use crate::state::AppState;
+use crate::store::Delivery;
+
+/// Shortest wait before looking again for expired leases, so clock rounding never spins.
+const MIN_RECHECK: Duration = Duration::from_millis(50);
+/// Longest wait without a notification before looking again anyway.
+const MAX_IDLE: Duration = Duration::from_secs(300);
+
+/// Upload state of an attachment of a delivered report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentProgress {
+    /// Position in the report.
+    pub index: u16,
+    /// Total sealed bytes declared.
+    pub sealed_size: u64,
+    /// Sealed bytes received so far.
+    pub received: u64,
+}
+
+/// A report delivered to a desk under a lease.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveredReport {
+    /// The report id; acknowledge it once stored at the desk.
+    #[schema(value_type = String)]
+    pub report_id: ReportId,
+    /// The envelope's wire bytes, base64url.
+    pub envelope: String,
+    /// The case it opens.
+    #[schema(value_type = String)]
+    pub case_id: CaseId,
+    /// Declared attachments and their upload state.
+    pub attachments: Vec<AttachmentProgress>,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// How many times it has been delivered, this one included.
+    pub delivery_count: u32,
+    /// Unacknowledged by then, it is delivered again.
+    pub lease_until: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveredReport {
+    fn from(d: Delivery) -> Self {
+        DeliveredReport {
+            report_id: d.report_id,
+            envelope: b64(&d.envelope),
+            case_id: d.case_id,
+            attachments: d
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentProgress {
+                    index: a.index,
+                    sealed_size: a.sealed_size,
+                    received: a.received,
+                })
+                .collect(),
+            received_at: d.received_at,
+            delivery_count: d.delivery_count,
+            lease_until: d.lease_until,
+        }
+    }
+}
+
+/// A batch of leased reports.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Inbox {
+    /// The reports, oldest first.
+    pub reports: Vec<DeliveredReport>,
+}
+
+/// The `message` event of a stream: a reporter posted in one of the unit's cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageNotice {
+    /// The case.
+    #[schema(value_type = String)]
+    pub case_id: CaseId,
+    /// The new message's position; read from the one before it.
+    pub seq: i64,
+}
+
+/// Query of the pull inbox.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// Most reports to lease (default and maximum 100).
+    pub limit: Option<u32>,
+}
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/units/{unit_id}/inbox", get(pull))
+        .route("/units/{unit_id}/inbox/stream", get(stream))
+        .route("/units/{unit_id}/reports/{report_id}/ack", post(ack))
+}
+
+async fn lease(state: &AppState, unit_id: &str, limit: u32) -> AppResult<Vec<Delivery>> {
+    let lease = chrono::Duration::from_std(state.settings().lease)
+        .map_err(|_| AppError::internal("lease out of range"))?;
+    Ok(state
+        .store()
+        .lease_reports(unit_id, Utc::now(), lease, limit)
+        .await?)
+}
+
+/// Leases pending reports (pull).
+#[utoipa::path(
+    get,
+    path = "/v1/units/{unit_id}/inbox",
+    tag = "desk",
+    security(("unit_signature" = [])),
+    params(("unit_id" = String, Path, description = "The unit"), InboxQuery),
+    responses(
+        (status = 200, description = "Leased reports", body = Inbox),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_unit`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    )
+)]
+pub async fn pull(
+    State(state): State<AppState>,
+    AuthedUnit(unit_id): AuthedUnit,
+    Query(query): Query<InboxQuery>,
+) -> AppResult<Json<Inbox>> {
+    let limit = query.limit.unwrap_or(MAX_INBOX_BATCH).clamp(1, MAX_INBOX_BATCH);
+    let reports = lease(&state, &unit_id, limit).await?;
+    Ok(Json(Inbox {
+        reports: reports.into_iter().map(DeliveredReport::from).collect(),
+    }))
+}
+
+/// Acknowledges a report: stored at the desk, not to be delivered again. Idempotent.
+#[utoipa::path(
+    post,
+    path = "/v1/units/{unit_id}/reports/{report_id}/ack",
+    tag = "desk",
+    security(("unit_signature" = [])),
+    params(
+        ("unit_id" = String, Path, description = "The unit"),
+        ("report_id" = String, Path, description = "Report id, 32 hex digits"),
+    ),
+    responses(
+        (status = 204, description = "Acknowledged (now or before)"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_report`: not this unit's", body = ErrorBody),
+    )
+)]
+pub async fn ack(
+    State(state): State<AppState>,
+    AuthedUnit(unit_id): AuthedUnit,
+    Path(path): Path<(String, ReportId)>,
+) -> AppResult<StatusCode> {
+    let (_, report_id) = path;
+    if state.store().ack_report(&unit_id, report_id, Utc::now()).await? {
+        state.metrics().ack();
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found(
+            "unknown_report",
+            "no such report for this unit",
+        ))
+    }
+}
+
+/// The live stream of a unit's reports.
+#[utoipa::path(
+    get,
+    path = "/v1/units/{unit_id}/inbox/stream",
+    tag = "desk",
+    security(("unit_signature" = [])),
+    params(("unit_id" = String, Path, description = "The unit")),
+    responses(
+        (status = 200, description = "Server-sent events: `report` (id = report id, data = a DeliveredReport) and `message` (data = a MessageNotice); comments keep the connection alive", content_type = "text/event-stream", body = DeliveredReport),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`unknown_unit`", body = ErrorBody),
+    )
+)]
+pub async fn stream(State(state): State<AppState>, AuthedUnit(unit_id): AuthedUnit) -> impl IntoResponse {
+    let keep_alive = state.settings().keep_alive;
+    let live = LiveStream {
+        subscription: state.push().subscribe(&unit_id),
+        shutdown: state.shutdown_receiver(),
+        _guard: state.metrics().live_stream(),
+        state,
+        unit_id,
+        queue: VecDeque::new(),
+        leased_once: false,
+    };
+    Sse::new(events(live)).keep_alive(KeepAlive::new().interval(keep_alive))
+}
+
+/// What a live stream holds between events. Subscribed before the first lease, so nothing
+/// committed after the connection opened can be missed.
+struct LiveStream {
+    state: AppState,
+    unit_id: String,
+    subscription: Subscription,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    queue: VecDeque<Event>,
+    leased_once: bool,
+    _guard: LiveStreamGuard,
+}
+
+/// Why a waiting stream woke up.
+enum Wake {
+    Push(Received),
+    LeaseExpiry,
+    Shutdown,
+}
+
+fn report_event(delivery: Delivery) -> Event {
+    let id = delivery.report_id.to_string();
+    let data = serde_json::to_string(&DeliveredReport::from(delivery)).unwrap_or_default();
+    Event::default().event("report").id(id).data(data)
+}
+
+fn message_event(case_id: CaseId, seq: i64) -> Event {
+    let data = serde_json::to_string(&MessageNotice { case_id, seq }).unwrap_or_default();
+    Event::default().event("message").data(data)
+}
+
+impl LiveStream {
+    /// Leases what is due and queues it; `false` if the store failed (the stream then ends and
+    /// the desk reconnects).
+    async fn fill(&mut self) -> bool {
+        match lease(&self.state, &self.unit_id, MAX_INBOX_BATCH).await {
+            Ok(batch) => {
+                self.queue.extend(batch.into_iter().map(report_event));
+                true
+            }
+            Err(e) => {
+                tracing::error!(code = e.code(), "inbox stream cannot lease; closing it");
+                false
+            }
+        }
+    }
+
+    /// How long to wait before leases may have expired.
+    async fn recheck_after(&self) -> Duration {
+        match self.state.store().next_lease_expiry(&self.unit_id).await {
+            Ok(Some(expiry)) => (expiry - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(MIN_RECHECK, MAX_IDLE),
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::error!(error = %e, "inbox stream cannot read lease expiry");
+                MAX_IDLE
+            }
+        }
+    }
+
+    /// The next event, or `None` to end the stream.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
+            }
+            if !self.leased_once {
+                self.leased_once = true;
+                if !self.fill().await {
+                    return None;
+                }
+                continue;
+            }
+            let wait = self.recheck_after().await;
+            let woken = tokio::select! {
+                received = self.subscription.recv() => Wake::Push(received),
+                () = tokio::time::sleep(wait) => Wake::LeaseExpiry,
+                _ = self.shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
+            };
+            match woken {
+                Wake::Push(Received::Event(PushEvent::Message { case_id, seq })) => {
+                    self.queue.push_back(message_event(case_id, seq));
+                }
+                Wake::Push(Received::Event(PushEvent::Report) | Received::Lagged) | Wake::LeaseExpiry => {
+                    if !self.fill().await {
+                        return None;
+                    }
+                }
+                Wake::Push(Received::Closed) | Wake::Shutdown => return None,
+            }
+        }
+    }
+}
+
+fn events(live: LiveStream) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(live, |mut live| async move {
+        let event = live.next().await?;
+        Some((Ok(event), live))
+    })
+}

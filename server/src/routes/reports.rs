@@ -1,0 +1,232 @@
+//! `POST /v1/reports`: intake of a sealed report. The checks run cheapest and most actionable
+//! first: size (413), content type (415), JSON shape (400), the envelope's framing, its kind, the
+//! unit (404), the declared attachments, the anti-abuse stamp (403), the rate limit (429). Then
+//! the server signs a receipt, the store commits durably, and only then the client is answered
+//! and the unit's live desks are told.
+//!
+//! The report id is the idempotency key: the same envelope again gets the first receipt (200),
+//! another envelope under the same id is refused (409).
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use chrono::{DurationRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use tipline_core::crypto::sha256;
+use tipline_core::envelope::{Envelope, Kind};
+use tipline_core::receipt::Receipt;
+use tipline_core::report::{CaseId, ReportId, MAX_ATTACHMENTS};
+use tipline_core::signed::Signed;
+use utoipa::ToSchema;
+
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::extract::Json;
+use crate::limits::{max_sealed_attachment, ENVELOPE_BODY_BYTES};
+use crate::push::PushEvent;
+use crate::state::AppState;
+use crate::store::{DeclaredAttachment, NewReport, SubmitOutcome};
+
+/// An attachment a report (or a transfer) declares.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+pub struct AttachmentDecl {
+    /// Position in the report, from 0, in order.
+    pub index: u16,
+    /// Total sealed bytes that will be uploaded.
+    pub sealed_size: u64,
+}
+
+/// A report submission.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubmitReport {
+    /// The envelope's wire bytes, base64url.
+    #[serde(with = "tipline_core::encoding::b64_bytes")]
+    #[schema(value_type = String, format = Byte)]
+    pub envelope: Vec<u8>,
+    /// The case the report opens, 32 hex digits.
+    #[schema(value_type = String, example = "0123456789abcdef0123456789abcdef")]
+    pub case_id: CaseId,
+    /// SHA-256 of the case secret, 64 hex digits.
+    #[serde(with = "tipline_core::encoding::hex_array")]
+    #[schema(value_type = String)]
+    pub case_secret_hash: [u8; 32],
+    /// The attachments that will be uploaded.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentDecl>,
+    /// A stamp for the envelope's digest at the difficulty `/v1/config` announces.
+    pub stamp: u64,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Submitted {
+    /// The report id, 32 hex digits.
+    #[schema(value_type = String)]
+    pub report_id: ReportId,
+    /// The signed receipt `{payload, key_id, signature}`; check it with the server key of
+    /// `/v1/config` against the envelope sent.
+    #[schema(value_type = Object)]
+    pub receipt: Signed,
+}
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/reports",
+        post(submit_report).layer(DefaultBodyLimit::max(ENVELOPE_BODY_BYTES)),
+    )
+}
+
+/// Checks declared attachments: indices 0..n in order, at most [`MAX_ATTACHMENTS`], each no
+/// larger than the largest sealed attachment. 400 `bad_attachments` otherwise.
+pub fn check_attachments(attachments: &[AttachmentDecl]) -> AppResult<Vec<DeclaredAttachment>> {
+    let bad = |message: String| AppError::bad_request("bad_attachments", message);
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(bad(format!("at most {MAX_ATTACHMENTS} attachments")));
+    }
+    let max = max_sealed_attachment();
+    attachments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if usize::from(a.index) != i {
+                return Err(bad(format!(
+                    "attachment {i} has index {}; indices go 0, 1, 2...",
+                    a.index
+                )));
+            }
+            if a.sealed_size > max {
+                return Err(bad(format!("attachment {i} is larger than {max} sealed bytes")));
+            }
+            Ok(DeclaredAttachment {
+                index: a.index,
+                sealed_size: a.sealed_size,
+            })
+        })
+        .collect()
+}
+
+/// Parses an envelope, 400 `malformed_envelope` if it does not frame.
+pub fn parse_envelope(bytes: &[u8]) -> AppResult<Envelope> {
+    Envelope::from_bytes(bytes).map_err(|_| {
+        AppError::bad_request(
+            "malformed_envelope",
+            "the envelope does not parse (version, suite, kind, lengths)",
+        )
+    })
+}
+
+/// Refuses an envelope of another kind (400 `wrong_kind`).
+pub fn expect_kind(envelope: &Envelope, kind: Kind) -> AppResult<()> {
+    if envelope.kind == kind {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "wrong_kind",
+            format!("expected an envelope of kind {kind:?}"),
+        ))
+    }
+}
+
+/// Submits a sealed report.
+#[utoipa::path(
+    post,
+    path = "/v1/reports",
+    tag = "reporter",
+    request_body = SubmitReport,
+    responses(
+        (status = 201, description = "Stored durably", body = Submitted),
+        (status = 200, description = "Stored before: the first receipt", body = Submitted),
+        (status = 400, description = "`malformed_json`, `malformed_envelope`, `wrong_kind`, `bad_attachments`", body = ErrorBody),
+        (status = 403, description = "`bad_stamp`: the stamp does not meet the difficulty for this envelope", body = ErrorBody),
+        (status = 404, description = "`unknown_unit`", body = ErrorBody),
+        (status = 409, description = "`report_id_conflict` (another envelope under this id), `case_conflict` (case id taken)", body = ErrorBody),
+        (status = 413, description = "`too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`no_directory`", body = ErrorBody),
+    )
+)]
+pub async fn submit_report(
+    State(state): State<AppState>,
+    body: Result<Json<SubmitReport>, AppError>,
+) -> Response {
+    let result = match body {
+        Ok(Json(submission)) => submit(&state, submission).await,
+        Err(e) => Err(e),
+    };
+    let metrics = state.metrics();
+    match result {
+        Ok((status, submitted)) => {
+            if status == StatusCode::CREATED {
+                metrics.report_accepted();
+            } else {
+                metrics.report_duplicate();
+            }
+            (status, axum::Json(submitted)).into_response()
+        }
+        Err(e) => {
+            metrics.report_rejected(e.code());
+            e.into_response()
+        }
+    }
+}
+
+async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(StatusCode, Submitted)> {
+    let envelope = parse_envelope(&submission.envelope)?;
+    expect_kind(&envelope, Kind::Report)?;
+    state.unit_key(&envelope.unit_id)?;
+    let attachments = check_attachments(&submission.attachments)?;
+    let digest = sha256(&submission.envelope);
+    let difficulty = state.settings().stamp_difficulty;
+    if !tipline_core::stamp::verify(&digest, difficulty, submission.stamp) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "bad_stamp",
+            format!("the stamp does not meet difficulty {difficulty} for this envelope"),
+        ));
+    }
+    state.limiters().check_anonymous()?;
+
+    // Whole seconds: the receipt needs no finer time, and the store keeps no finer trace.
+    let now = Utc::now();
+    let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
+    let report_id = ReportId(envelope.message_id);
+    let receipt = Receipt::for_envelope(&envelope, now).sign(state.server_key())?;
+    let receipt_json =
+        serde_json::to_vec(&receipt).map_err(|e| AppError::internal(format!("receipt: {e}")))?;
+    let outcome = state
+        .store()
+        .submit_report(NewReport {
+            report_id,
+            unit_id: envelope.unit_id.clone(),
+            envelope: submission.envelope,
+            envelope_sha256: digest,
+            case_id: submission.case_id,
+            case_secret_hash: submission.case_secret_hash,
+            attachments,
+            received_at: now,
+            receipt: receipt_json,
+        })
+        .await?;
+    match outcome {
+        SubmitOutcome::Created => {
+            state.push().notify(&envelope.unit_id, PushEvent::Report);
+            Ok((StatusCode::CREATED, Submitted { report_id, receipt }))
+        }
+        SubmitOutcome::Duplicate { receipt } => {
+            let receipt: Signed = serde_json::from_slice(&receipt)
+                .map_err(|e| AppError::internal(format!("stored receipt does not parse: {e}")))?;
+            Ok((StatusCode::OK, Submitted { report_id, receipt }))
+        }
+        SubmitOutcome::Conflict => Err(AppError::conflict(
+            "report_id_conflict",
+            "another envelope was stored under this report id",
+        )),
+        SubmitOutcome::CaseConflict => Err(AppError::conflict(
+            "case_conflict",
+            "this case id is in use; open the report under a new case",
+        )),
+    }
+}

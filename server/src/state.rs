@@ -1,0 +1,200 @@
+//! What every handler shares: the store, the verified directory (cached in memory for unit
+//! lookups), the keys, the push hub, the rate limiters, the metrics and the settings.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
+use tipline_core::keys::{SigningKey, VerifyingKey};
+use tokio::sync::watch;
+
+use crate::error::AppError;
+use crate::limits::{Limiters, RateLimits};
+use crate::metrics::Metrics;
+use crate::push::{LocalHub, PushHub};
+use crate::store::{Store, StoreResult};
+
+/// Tunable behaviour, from the command line or a test.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Leading zero bits a submission's stamp must have.
+    pub stamp_difficulty: u8,
+    /// How long a delivery to a desk holds before the report is delivered again.
+    pub lease: Duration,
+    /// How far a signed request's timestamp may be from the server's clock, in seconds.
+    pub max_clock_skew_secs: i64,
+    /// Request rates.
+    pub rates: RateLimits,
+    /// Interval of keep-alive comments on desk streams.
+    pub keep_alive: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            stamp_difficulty: 16,
+            lease: Duration::from_secs(60),
+            max_clock_skew_secs: 60,
+            rates: RateLimits::default(),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    directory: RwLock<Option<Arc<VerifiedDirectory>>>,
+    authority: VerifyingKey,
+    server_key: SigningKey,
+    push: Arc<dyn PushHub>,
+    limiters: Limiters,
+    metrics: Metrics,
+    settings: Settings,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The handlers' shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// State over `store`, signing receipts with `server_key` and trusting directories signed by
+    /// `authority`, with an in-process push hub. Call [`AppState::load_directory`] next.
+    pub fn new(
+        store: Arc<dyn Store>,
+        server_key: SigningKey,
+        authority: VerifyingKey,
+        settings: Settings,
+    ) -> Self {
+        Self::with_push(store, server_key, authority, settings, Arc::new(LocalHub::new()))
+    }
+
+    /// [`AppState::new`] with another push hub.
+    pub fn with_push(
+        store: Arc<dyn Store>,
+        server_key: SigningKey,
+        authority: VerifyingKey,
+        settings: Settings,
+        push: Arc<dyn PushHub>,
+    ) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        AppState(Arc::new(Inner {
+            store,
+            directory: RwLock::new(None),
+            authority,
+            server_key,
+            push,
+            limiters: Limiters::new(settings.rates),
+            metrics: Metrics::new(),
+            settings,
+            shutdown,
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.0.store.as_ref()
+    }
+
+    /// The push hub.
+    pub fn push(&self) -> &dyn PushHub {
+        self.0.push.as_ref()
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &Limiters {
+        &self.0.limiters
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The key that signs receipts.
+    pub fn server_key(&self) -> &SigningKey {
+        &self.0.server_key
+    }
+
+    /// The authority key directories must be signed with.
+    pub fn authority(&self) -> &VerifyingKey {
+        &self.0.authority
+    }
+
+    /// The current verified directory, if one is published.
+    pub fn directory(&self) -> Option<Arc<VerifiedDirectory>> {
+        self.0
+            .directory
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Caches `directory` unless a newer one is cached already (two publications may race).
+    pub fn set_directory(&self, directory: VerifiedDirectory) {
+        let mut slot = self
+            .0
+            .directory
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot
+            .as_ref()
+            .is_none_or(|current| current.version() < directory.version())
+        {
+            *slot = Some(Arc::new(directory));
+        }
+    }
+
+    /// The verifying key of unit `unit_id`: 404 `unknown_unit` if the directory does not list
+    /// it, 503 `no_directory` if none is published.
+    pub fn unit_key(&self, unit_id: &str) -> Result<VerifyingKey, AppError> {
+        let directory = self
+            .directory()
+            .ok_or_else(|| AppError::unavailable("no_directory", "no directory is published yet"))?;
+        directory
+            .verifying_key_for_unit(unit_id)
+            .ok_or_else(AppError::unknown_unit)
+    }
+
+    /// Loads the published directory from the store and caches it if it verifies now and is
+    /// newer than the cached one. Returns whether a directory is cached afterwards. A stored
+    /// directory that no longer verifies (expired, or signed by another authority) is logged
+    /// and left out.
+    pub async fn load_directory(&self, now: DateTime<Utc>) -> StoreResult<bool> {
+        let cached = self.directory().map(|d| d.version());
+        if let Some((version, json)) = self.store().directory().await? {
+            if cached.is_none_or(|cached| cached < version) {
+                match SignedDirectory::from_json(&json).and_then(|d| d.verify(self.authority(), now, None)) {
+                    Ok(verified) => self.set_directory(verified),
+                    Err(e) => tracing::warn!(version, error = %e, "the stored directory does not verify"),
+                }
+            }
+        }
+        Ok(self.directory().is_some())
+    }
+
+    /// Tells live streams to end, so that a graceful shutdown is not held up by them.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// A receiver that turns `true` once [`AppState::begin_shutdown`] was called.
+    pub fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
+    /// Resolves once [`AppState::begin_shutdown`] was called.
+    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.shutdown.subscribe();
+        async move {
+            // An error means the sender is gone, which is a shutdown too.
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The embedded store: one SQLite file in WAL mode, every acknowledged write synced to disk.
+//!
+//! Durability must not cost throughput, so writes are group-committed: they all go to one writer
+//! thread that owns the only writing connection and commits whatever has queued up in one
+//! transaction, one fsync for the lot (see `writer`). Reads run on a few read-only connections
+//! on tokio's blocking pool; in WAL mode they never wait for the writer and see every write that
+//! has been answered. No async method blocks the runtime.
+//!
+//! Nothing here logs an identifier, an envelope or a hash: only counts and batch sizes.
+
+mod attachments;
+mod cases;
+mod codec;
+mod public;
+mod reports;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use tipline_core::report::{CaseId, MessageId, ReportId};
+use tokio::sync::{mpsc, oneshot};
+
+use self::codec::{OpError, OpResult};
+use self::writer::{FnJob, Msg};
+use super::{
+    AppendOutcome, AttachmentState, CaseRecord, DeclaredAttachment, Delivery, Direction, NewReport, Store,
+    StoreError, StoreResult, StoreStats, StoredAlert, StoredMessage, SubmitOutcome, TransferOutcome,
+};
+
+/// Read connections: enough for the blocking pool to overlap a few reads on a small machine.
+const READERS: usize = 4;
+/// Writes waiting for the writer thread before callers wait to enqueue (back-pressure).
+const WRITE_QUEUE: usize = 4096;
+/// Reports deleted per write job by `purge`, so that retention never holds the writer long.
+const PURGE_BATCH: u32 = 64;
+
+/// The SQLite store. Cheap to clone (clones share the file, the writer and the readers). When
+/// the last clone is dropped, the writer thread finishes the writes already queued and stops;
+/// the drop waits for it. `close` does the same without waiting for the last clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Present until the store is dropped.
+    writes: Option<mpsc::Sender<Msg>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    commits: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("commits", &self.commit_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder if need be) the database at `path`, brings its schema up
+    /// to date, and starts the writer thread. Blocking: call it at startup, not from a request.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| StoreError::Database(format!("creating the database folder: {error}")))?;
+        }
+        let conn = schema::open_writer(path)?;
+        let readers = (0..READERS)
+            .map(|_| schema::open_reader(path).map(Mutex::new))
+            .collect::<OpResult<Vec<_>>>()?;
+        let commits = Arc::new(AtomicU64::new(0));
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+        let writer_commits = Arc::clone(&commits);
+        let writer = std::thread::Builder::new()
+            .name("tipline-sqlite-writer".to_owned())
+            .spawn(move || writer::run(conn, queue, writer_commits))
+            .map_err(|error| StoreError::Database(format!("starting the writer thread: {error}")))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writes: Some(writes),
+                writer: Some(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                commits,
+            }),
+        })
+    }
+
+    /// Finishes the writes already queued and stops the writer thread; later writes fail with
+    /// `StoreError::Closed` (reads still work). Returns once the writing connection is closed.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if let Some(writes) = &self.inner.writes {
+            if writes.send(Msg::Close(done)).await.is_ok() {
+                // An error means the thread is gone already, which is what was asked.
+                let _ = closed.await;
+            }
+        }
+    }
+
+    /// How many transactions the writer thread has committed since the store was opened: with
+    /// group commit, usually far fewer than the writes (for metrics and tests).
+    pub fn commit_count(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the writer thread inside the next group commit; answers once committed.
+    async fn write<T, F>(&self, weight: usize, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+    {
+        let writes = self.inner.writes.as_ref().ok_or(StoreError::Closed)?;
+        let (job, answer) = FnJob::boxed(weight, work);
+        writes.send(Msg::Job(job)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `work` on a read connection on the blocking pool.
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.with_reader(work))
+            .await
+            .map_err(|_| StoreError::Database("a read task failed".to_owned()))?
+            .map_err(StoreError::from)
+    }
+}
+
+impl Inner {
+    /// Runs `work` on a free read connection, or waits for one.
+    fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> OpResult<T>) -> OpResult<T> {
+        // A connection whose holder panicked is still a good connection: nothing is half-written
+        // on a read-only one.
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(conn) => return work(&conn),
+                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let reader = self
+            .readers
+            .get(start % self.readers.len().max(1))
+            .ok_or(OpError::Data("no read connection"))?;
+        let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&conn)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer drain what is queued and return.
+        self.writes = None;
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!("the sqlite writer thread panicked");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn submit_report(&self, report: NewReport) -> StoreResult<SubmitOutcome> {
+        let weight = report.envelope.len() + report.receipt.len();
+        self.write(weight, move |conn| reports::submit(conn, &report))
+            .await
+    }
+
+    async fn lease_reports(
+        &self,
+        unit_id: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = now
+            .checked_add_signed(lease)
+            .ok_or_else(|| StoreError::Database("lease ends out of range".to_owned()))?;
+        let unit_id = unit_id.to_owned();
+        self.write(0, move |conn| reports::lease(conn, &unit_id, now, until, limit))
+            .await
+    }
+
+    async fn next_lease_expiry(&self, unit_id: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let unit_id = unit_id.to_owned();
+        self.read(move |conn| reports::next_lease_expiry(conn, &unit_id))
+            .await
+    }
+
+    async fn ack_report(&self, unit_id: &str, report_id: ReportId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let unit_id = unit_id.to_owned();
+        self.write(0, move |conn| reports::ack(conn, &unit_id, &report_id, now))
+            .await
+    }
+
+    async fn append_attachment(
+        &self,
+        report_id: ReportId,
+        index: u16,
+        case_secret_hash: [u8; 32],
+        offset: u64,
+        bytes: &[u8],
+    ) -> StoreResult<AppendOutcome> {
+        let bytes = bytes.to_vec();
+        self.write(bytes.len(), move |conn| {
+            attachments::append(conn, &report_id, index, &case_secret_hash, offset, &bytes)
+        })
+        .await
+    }
+
+    async fn attachment_state(
+        &self,
+        report_id: ReportId,
+        index: u16,
+        case_secret_hash: Option<[u8; 32]>,
+    ) -> StoreResult<Option<AttachmentState>> {
+        self.read(move |conn| attachments::state(conn, &report_id, index, case_secret_hash.as_ref()))
+            .await
+    }
+
+    async fn read_attachment(
+        &self,
+        unit_id: &str,
+        report_id: ReportId,
+        index: u16,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let unit_id = unit_id.to_owned();
+        self.read(move |conn| attachments::read(conn, &unit_id, &report_id, index, offset, len))
+            .await
+    }
+
+    async fn transfer_report(
+        &self,
+        from_unit: &str,
+        report_id: ReportId,
+        to_unit: &str,
+        envelope: Vec<u8>,
+        attachments: Vec<DeclaredAttachment>,
+    ) -> StoreResult<TransferOutcome> {
+        let (from_unit, to_unit) = (from_unit.to_owned(), to_unit.to_owned());
+        self.write(envelope.len(), move |conn| {
+            reports::transfer(conn, &from_unit, &report_id, &to_unit, &envelope, &attachments)
+        })
+        .await
+    }
+
+    async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>> {
+        self.read(move |conn| cases::case(conn, &case_id)).await
+    }
+
+    async fn add_message(
+        &self,
+        case_id: CaseId,
+        message_id: MessageId,
+        direction: Direction,
+        envelope: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StoredMessage> {
+        self.write(envelope.len(), move |conn| {
+            cases::add_message(conn, &case_id, &message_id, direction, &envelope, now)
+        })
+        .await
+    }
+
+    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        self.read(move |conn| cases::messages(conn, &case_id, after, limit))
+            .await
+    }
+
+    async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        self.read(public::directory).await
+    }
+
+    async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
+        self.write(signed.len(), move |conn| {
+            public::publish_directory(conn, version, &signed)
+        })
+        .await
+    }
+
+    async fn add_alert(&self, alert: StoredAlert) -> StoreResult<()> {
+        self.write(alert.signed.len(), move |conn| public::add_alert(conn, &alert))
+            .await
+    }
+
+    async fn alerts(&self, region: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<StoredAlert>> {
+        let region = region.to_owned();
+        self.read(move |conn| public::alerts(conn, &region, now, limit))
+            .await
+    }
+
+    async fn purge(&self, acked_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
+        // In bounded steps, each its own write, so that intake goes on between them.
+        let mut total = 0u64;
+        loop {
+            let deleted = self
+                .write(0, move |conn| {
+                    reports::purge_some(conn, acked_before, now, PURGE_BATCH)
+                })
+                .await?;
+            total += deleted;
+            if deleted < u64::from(PURGE_BATCH) {
+                tracing::debug!(reports = total, "sqlite purge");
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.read(reports::stats).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        if self.inner.writes.as_ref().is_none_or(|writes| writes.is_closed()) {
+            return Err(StoreError::Closed);
+        }
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! Attachments: the declared sizes, resumable appends of sealed bytes, and ranged reads. The
+//! bytes are kept as chunk rows, one per accepted append, keyed by the offset they start at; an
+//! append is accepted only at the current end, so the chunks of an attachment are contiguous.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::codec::{array, same_hash, to_i64, to_u64, OpError, OpResult};
+use crate::store::{AppendOutcome, AttachmentState, DeclaredAttachment};
+use tipline_core::report::ReportId;
+
+/// Records the attachments declared for a report, none received yet (writer).
+pub(super) fn declare(conn: &Connection, report_id: &[u8], declared: &[DeclaredAttachment]) -> OpResult<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO attachments (report_id, idx, sealed_size, received, complete) VALUES (?1, ?2, ?3, 0, ?4)",
+    )?;
+    for attachment in declared {
+        insert.execute(params![
+            report_id,
+            attachment.index,
+            to_i64(attachment.sealed_size)?,
+            attachment.sealed_size == 0
+        ])?;
+    }
+    Ok(())
+}
+
+/// The upload state of every attachment of a report, by index.
+pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<AttachmentState>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT idx, sealed_size, received FROM attachments WHERE report_id = ?1 ORDER BY idx",
+        )?
+        .query_map([report_id], |row| {
+            Ok((
+                row.get::<_, u16>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(index, sealed_size, received)| {
+            Ok(AttachmentState {
+                index,
+                sealed_size: to_u64(sealed_size)?,
+                received: to_u64(received)?,
+            })
+        })
+        .collect()
+}
+
+/// One attachment's state and the secret hash of its report's case.
+fn find(conn: &Connection, report_id: &[u8], index: u16) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
+    let row: Option<(i64, i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT a.sealed_size, a.received, c.secret_hash
+             FROM attachments a
+             JOIN reports r ON r.report_id = a.report_id
+             JOIN cases c ON c.case_id = r.case_id
+             WHERE a.report_id = ?1 AND a.idx = ?2",
+        )?
+        .query_row(params![report_id, index], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    row.map(|(sealed_size, received, hash)| {
+        Ok((
+            AttachmentState {
+                index,
+                sealed_size: to_u64(sealed_size)?,
+                received: to_u64(received)?,
+            },
+            array(hash)?,
+        ))
+    })
+    .transpose()
+}
+
+/// Appends a chunk at the current end of an attachment (writer).
+pub(super) fn append(
+    conn: &Connection,
+    report_id: &ReportId,
+    index: u16,
+    case_secret_hash: &[u8; 32],
+    offset: u64,
+    bytes: &[u8],
+) -> OpResult<AppendOutcome> {
+    let report_id = &report_id.0[..];
+    let Some((state, hash)) = find(conn, report_id, index)? else {
+        return Ok(AppendOutcome::NotFound);
+    };
+    if !same_hash(&hash, case_secret_hash) {
+        return Ok(AppendOutcome::NotFound);
+    }
+    if offset != state.received {
+        return Ok(AppendOutcome::OffsetMismatch {
+            offset: state.received,
+        });
+    }
+    let length = u64::try_from(bytes.len()).map_err(|_| OpError::Data("chunk too large"))?;
+    let end = match state.received.checked_add(length) {
+        Some(end) if end <= state.sealed_size => end,
+        _ => return Ok(AppendOutcome::TooLong),
+    };
+    if bytes.is_empty() {
+        return Ok(AppendOutcome::Appended { offset: end });
+    }
+    conn.prepare_cached(
+        "INSERT INTO attachment_chunks (report_id, idx, chunk_offset, bytes) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![report_id, index, to_i64(state.received)?, bytes])?;
+    conn.prepare_cached(
+        "UPDATE attachments SET received = ?3, complete = ?4 WHERE report_id = ?1 AND idx = ?2",
+    )?
+    .execute(params![report_id, index, to_i64(end)?, end == state.sealed_size])?;
+    Ok(AppendOutcome::Appended { offset: end })
+}
+
+/// An attachment's state if the hash matches its case, or without a check for `None` (reader).
+pub(super) fn state(
+    conn: &Connection,
+    report_id: &ReportId,
+    index: u16,
+    case_secret_hash: Option<&[u8; 32]>,
+) -> OpResult<Option<AttachmentState>> {
+    let Some((state, hash)) = find(conn, &report_id.0[..], index)? else {
+        return Ok(None);
+    };
+    match case_secret_hash {
+        Some(given) if !same_hash(&hash, given) => Ok(None),
+        _ => Ok(Some(state)),
+    }
+}
+
+/// Reads `[offset, offset + len)` of an attachment of a report of `unit_id`, cut at what has
+/// been received (so empty at or past the end); `None` if there is no such attachment for that
+/// unit (reader).
+pub(super) fn read(
+    conn: &Connection,
+    unit_id: &str,
+    report_id: &ReportId,
+    index: u16,
+    offset: u64,
+    len: u64,
+) -> OpResult<Option<Vec<u8>>> {
+    let report_id = &report_id.0[..];
+    let received: Option<i64> = conn
+        .prepare_cached(
+            "SELECT a.received FROM attachments a JOIN reports r ON r.report_id = a.report_id
+             WHERE a.report_id = ?1 AND a.idx = ?2 AND r.unit_id = ?3",
+        )?
+        .query_row(params![report_id, index, unit_id], |row| row.get(0))
+        .optional()?;
+    let Some(received) = received else {
+        return Ok(None);
+    };
+    let received = to_u64(received)?;
+    let end = offset.saturating_add(len).min(received);
+    if offset >= end {
+        return Ok(Some(Vec::new()));
+    }
+    let wanted = usize::try_from(end - offset).map_err(|_| OpError::Data("read too large"))?;
+    let mut out = Vec::with_capacity(wanted);
+    // From the chunk that holds `offset` (the last one starting at or before it) up to `end`.
+    let mut statement = conn.prepare_cached(
+        "SELECT chunk_offset, bytes FROM attachment_chunks
+         WHERE report_id = ?1 AND idx = ?2 AND chunk_offset < ?4
+           AND chunk_offset >= COALESCE((SELECT MAX(chunk_offset) FROM attachment_chunks
+                                         WHERE report_id = ?1 AND idx = ?2 AND chunk_offset <= ?3), 0)
+         ORDER BY chunk_offset",
+    )?;
+    let mut rows = statement.query(params![report_id, index, to_i64(offset)?, to_i64(end)?])?;
+    while let Some(row) = rows.next()? {
+        let start = to_u64(row.get::<_, i64>(0)?)?;
+        let bytes = row
+            .get_ref(1)?
+            .as_blob()
+            .map_err(|_| OpError::Data("stored chunk is not a blob"))?;
+        // Where this chunk's wanted part begins and ends, relative to the chunk.
+        let position = offset + out.len() as u64;
+        if start > position {
+            return Err(OpError::Data("attachment chunks are not contiguous"));
+        }
+        let from =
+            usize::try_from(position - start).map_err(|_| OpError::Data("chunk offset out of range"))?;
+        let take = (bytes.len().saturating_sub(from)).min(wanted - out.len());
+        if let Some(part) = bytes.get(from..from + take) {
+            out.extend_from_slice(part);
+        }
+        if out.len() == wanted {
+            break;
+        }
+    }
+    if out.len() != wanted {
+        return Err(OpError::Data("attachment chunks are missing"));
+    }
+    Ok(Some(out))
+}

@@ -1,0 +1,115 @@
+//! Cases and their conversation: the case record and the ordered messages of a case.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::codec::{array, direction, direction_text, millis, time, OpError, OpResult};
+use crate::store::{CaseRecord, Direction, StoredMessage};
+use tipline_core::report::{CaseId, MessageId};
+
+/// The case, if it exists (reader).
+pub(super) fn case(conn: &Connection, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
+    let row: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT unit_id, secret_hash FROM cases WHERE case_id = ?1")?
+        .query_row([&case_id.0[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    row.map(|(unit_id, hash)| {
+        Ok(CaseRecord {
+            case_id: *case_id,
+            unit_id,
+            case_secret_hash: array(hash)?,
+        })
+    })
+    .transpose()
+}
+
+/// The columns `message` reads, in its order.
+const MESSAGE_COLUMNS: &str = "seq, message_id, direction, created_at, envelope";
+
+/// Raw columns of a message row.
+type MessageRow = (i64, Vec<u8>, String, i64, Vec<u8>);
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) -> OpResult<StoredMessage> {
+    Ok(StoredMessage {
+        seq,
+        message_id: MessageId(array(message_id)?),
+        direction: direction(&direction_text)?,
+        envelope,
+        created_at: time(created_at)?,
+    })
+}
+
+/// Appends a message to a case, or returns the one stored under the same id (writer).
+///
+/// The handler checks the case exists before; an unknown case, or a message id already used in
+/// another case (which only someone replaying another case's traffic could send), is an error
+/// rather than an answer that would show another case's message.
+pub(super) fn add_message(
+    conn: &Connection,
+    case_id: &CaseId,
+    message_id: &MessageId,
+    direction: Direction,
+    envelope: &[u8],
+    now: DateTime<Utc>,
+) -> OpResult<StoredMessage> {
+    let case_id = &case_id.0[..];
+    let message_id = &message_id.0[..];
+    let existing: Option<(Vec<u8>, MessageRow)> = conn
+        .prepare_cached(&format!(
+            "SELECT case_id, {MESSAGE_COLUMNS} FROM messages WHERE message_id = ?1"
+        ))?
+        .query_row([message_id], |row| {
+            Ok((
+                row.get(0)?,
+                (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?),
+            ))
+        })
+        .optional()?;
+    if let Some((stored_case, row)) = existing {
+        if stored_case != case_id {
+            return Err(OpError::Data("message id already used in another case"));
+        }
+        return message(row);
+    }
+    let case_exists: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = ?1)")?
+        .query_row([case_id], |row| row.get(0))?;
+    if !case_exists {
+        return Err(OpError::Data("message for an unknown case"));
+    }
+    let row = conn
+        .prepare_cached(&format!(
+            "INSERT INTO messages (case_id, message_id, direction, created_at, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {MESSAGE_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                case_id,
+                message_id,
+                direction_text(direction),
+                millis(now),
+                envelope
+            ],
+            message_row,
+        )?;
+    message(row)
+}
+
+/// Messages of a case after `after`, in order, at most `limit` (reader).
+pub(super) fn messages(
+    conn: &Connection,
+    case_id: &CaseId,
+    after: i64,
+    limit: u32,
+) -> OpResult<Vec<StoredMessage>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE case_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    ))?
+    .query_map(params![&case_id.0[..], after, limit], message_row)?
+    .map(|row| message(row?))
+    .collect()
+}

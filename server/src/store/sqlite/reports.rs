@@ -1,0 +1,241 @@
+//! Reports: intake, leases, acknowledgement, transfer, retention and totals. Functions taking a
+//! connection run either on the writer thread (inside a job's savepoint) or on a read
+//! connection, as their callers in `sqlite.rs` decide.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::attachments;
+use super::codec::{array, millis, same_hash, time, OpResult};
+use crate::store::{DeclaredAttachment, Delivery, NewReport, StoreStats, SubmitOutcome, TransferOutcome};
+use tipline_core::report::{CaseId, ReportId};
+
+/// Stores a report and, if new, its case (writer).
+pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOutcome> {
+    let report_id = &report.report_id.0[..];
+    let existing: Option<(Vec<u8>, Vec<u8>)> = conn
+        .prepare_cached("SELECT envelope_sha256, receipt FROM reports WHERE report_id = ?1")?
+        .query_row([report_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    if let Some((sha256, receipt)) = existing {
+        return Ok(if sha256 == report.envelope_sha256 {
+            SubmitOutcome::Duplicate { receipt }
+        } else {
+            SubmitOutcome::Conflict
+        });
+    }
+
+    let case_id = &report.case_id.0[..];
+    let case_hash: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT secret_hash FROM cases WHERE case_id = ?1")?
+        .query_row([case_id], |row| row.get(0))
+        .optional()?;
+    match case_hash {
+        // The same reporter filing another report in the case: the case stays with the unit
+        // that handles it now.
+        Some(hash) if same_hash(&array(&hash)?, &report.case_secret_hash) => {}
+        Some(_) => return Ok(SubmitOutcome::CaseConflict),
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO cases (case_id, unit_id, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                case_id,
+                report.unit_id,
+                &report.case_secret_hash[..],
+                millis(report.received_at)
+            ])?;
+        }
+    }
+
+    conn.prepare_cached(
+        "INSERT INTO reports (report_id, unit_id, case_id, state, received_at, lease_until, delivery_count,
+                              acked_at, envelope_sha256, receipt, envelope)
+         VALUES (?1, ?2, ?3, 'queued', ?4, NULL, 0, NULL, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        report_id,
+        report.unit_id,
+        case_id,
+        millis(report.received_at),
+        &report.envelope_sha256[..],
+        report.receipt,
+        report.envelope,
+    ])?;
+    attachments::declare(conn, report_id, &report.attachments)?;
+    Ok(SubmitOutcome::Created)
+}
+
+/// Leases the unit's oldest deliverable reports until `until` (writer, so that two desks never
+/// lease the same report at once).
+pub(super) fn lease(
+    conn: &Connection,
+    unit_id: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> OpResult<Vec<Delivery>> {
+    let ids = conn
+        .prepare_cached(
+            "SELECT report_id FROM reports
+             WHERE unit_id = ?1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= ?2)
+             ORDER BY received_at, rowid LIMIT ?3",
+        )?
+        .query_map(params![unit_id, millis(now), limit], |row| {
+            row.get::<_, Vec<u8>>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut deliveries = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (unit_id, case_id, received_at, delivery_count, lease_until, envelope) = conn
+            .prepare_cached(
+                "UPDATE reports SET state = 'leased', lease_until = ?2, delivery_count = delivery_count + 1
+                 WHERE report_id = ?1
+                 RETURNING unit_id, case_id, received_at, delivery_count, lease_until, envelope",
+            )?
+            .query_row(params![id, millis(until)], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, u32>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
+                ))
+            })?;
+        deliveries.push(Delivery {
+            attachments: attachments::states(conn, &id)?,
+            report_id: ReportId(array(id)?),
+            unit_id,
+            envelope,
+            case_id: CaseId(array(case_id)?),
+            received_at: time(received_at)?,
+            delivery_count,
+            lease_until: time(lease_until)?,
+        });
+    }
+    Ok(deliveries)
+}
+
+/// The earliest lease expiry among the unit's leased, unacknowledged reports (reader).
+pub(super) fn next_lease_expiry(conn: &Connection, unit_id: &str) -> OpResult<Option<DateTime<Utc>>> {
+    let earliest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN(lease_until) FROM reports
+             WHERE unit_id = ?1 AND acked_at IS NULL AND state = 'leased'",
+        )?
+        .query_row([unit_id], |row| row.get(0))?;
+    earliest.map(time).transpose()
+}
+
+/// Acknowledges a report of the unit; whether it is the unit's (writer).
+pub(super) fn ack(
+    conn: &Connection,
+    unit_id: &str,
+    report_id: &ReportId,
+    now: DateTime<Utc>,
+) -> OpResult<bool> {
+    let report_id = &report_id.0[..];
+    let changed = conn
+        .prepare_cached(
+            "UPDATE reports SET state = 'acked', acked_at = ?3, lease_until = NULL
+             WHERE report_id = ?1 AND unit_id = ?2 AND acked_at IS NULL",
+        )?
+        .execute(params![report_id, unit_id, millis(now)])?;
+    if changed > 0 {
+        return Ok(true);
+    }
+    // Acknowledged before, or not the unit's.
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM reports WHERE report_id = ?1 AND unit_id = ?2)")?
+        .query_row(params![report_id, unit_id], |row| row.get(0))?)
+}
+
+/// Moves a report and its case to another unit, queued afresh with a new envelope and new
+/// declared attachments (writer). The stored envelope digest and receipt stay those of the
+/// original submission: they are the reporter's idempotency key, so a late retry of the
+/// original submission is still a `Duplicate`.
+pub(super) fn transfer(
+    conn: &Connection,
+    from_unit: &str,
+    report_id: &ReportId,
+    to_unit: &str,
+    envelope: &[u8],
+    declared: &[DeclaredAttachment],
+) -> OpResult<TransferOutcome> {
+    let report_id = &report_id.0[..];
+    let case_id: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT case_id FROM reports WHERE report_id = ?1 AND unit_id = ?2")?
+        .query_row(params![report_id, from_unit], |row| row.get(0))
+        .optional()?;
+    let Some(case_id) = case_id else {
+        return Ok(TransferOutcome::NotFound);
+    };
+    conn.prepare_cached(
+        "UPDATE reports SET unit_id = ?2, envelope = ?3, state = 'queued', lease_until = NULL,
+                            delivery_count = 0, acked_at = NULL
+         WHERE report_id = ?1",
+    )?
+    .execute(params![report_id, to_unit, envelope])?;
+    // The old attachments' chunks go with them (ON DELETE CASCADE).
+    conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
+        .execute([report_id])?;
+    attachments::declare(conn, report_id, declared)?;
+    conn.prepare_cached("UPDATE cases SET unit_id = ?2 WHERE case_id = ?1")?
+        .execute(params![case_id, to_unit])?;
+    Ok(TransferOutcome::Moved)
+}
+
+/// Deletes up to `limit` reports acknowledged before `acked_before` (their attachments go by
+/// cascade), the cases left without reports (their messages go by cascade), and expired alerts;
+/// how many reports went (writer). Bounded so that one purge does not hold the writer long.
+pub(super) fn purge_some(
+    conn: &Connection,
+    acked_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> OpResult<u64> {
+    let doomed = conn
+        .prepare_cached(
+            "SELECT report_id, case_id FROM reports
+             WHERE acked_at IS NOT NULL AND acked_at < ?1
+             ORDER BY acked_at LIMIT ?2",
+        )?
+        .query_map(params![millis(acked_before), limit], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut deleted = 0u64;
+    for (report_id, _) in &doomed {
+        deleted += conn
+            .prepare_cached("DELETE FROM reports WHERE report_id = ?1")?
+            .execute([report_id])? as u64;
+    }
+    let mut cases: Vec<&Vec<u8>> = doomed.iter().map(|(_, case_id)| case_id).collect();
+    cases.sort();
+    cases.dedup();
+    for case_id in cases {
+        conn.prepare_cached(
+            "DELETE FROM cases WHERE case_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports WHERE case_id = ?1)",
+        )?
+        .execute([case_id])?;
+    }
+    conn.prepare_cached("DELETE FROM alerts WHERE expires_at <= ?1")?
+        .execute([millis(now)])?;
+    Ok(deleted)
+}
+
+/// Totals for `/metrics` (reader).
+pub(super) fn stats(conn: &Connection) -> OpResult<StoreStats> {
+    let pending: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM reports WHERE acked_at IS NULL")?
+        .query_row([], |row| row.get(0))?;
+    let acknowledged: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM reports WHERE acked_at IS NOT NULL")?
+        .query_row([], |row| row.get(0))?;
+    Ok(StoreStats {
+        pending_reports: pending.unsigned_abs(),
+        acknowledged_reports: acknowledged.unsigned_abs(),
+    })
+}

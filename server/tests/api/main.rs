@@ -1,0 +1,14 @@
+//! The HTTP API through `app(state).oneshot(request)`, against a real SQLite store in a temporary
+//! folder: every route's success and each class of error a client can meet.
+#![allow(clippy::unwrap_used)]
+
+mod alerts;
+mod attachments;
+mod auth;
+mod cases;
+mod directory;
+mod inbox;
+mod operations;
+mod reports;
+mod support;
+mod transfer;

@@ -1,0 +1,145 @@
+//! Case messages: order, cursor, idempotency.
+
+use tipline_server::store::{Direction, Store};
+
+use crate::{at, case_id, message_id, new_report, open_store};
+
+#[tokio::test]
+async fn test_messages_are_read_in_order_after_a_cursor() {
+    // Given a case with three messages, in both directions
+    let (store, _dir) = open_store();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    let a = store
+        .add_message(
+            case_id(1),
+            message_id(1),
+            Direction::ToReporter,
+            b"a".to_vec(),
+            at(10),
+        )
+        .await
+        .unwrap();
+    let b = store
+        .add_message(
+            case_id(1),
+            message_id(2),
+            Direction::ToUnit,
+            b"b".to_vec(),
+            at(11),
+        )
+        .await
+        .unwrap();
+    let c = store
+        .add_message(
+            case_id(1),
+            message_id(3),
+            Direction::ToReporter,
+            b"c".to_vec(),
+            at(12),
+        )
+        .await
+        .unwrap();
+
+    // When they are read from the start, two at a time, and after the last one
+    let page = store.messages(case_id(1), 0, 2).await.unwrap();
+    let rest = store.messages(case_id(1), page[1].seq, 2).await.unwrap();
+    let none = store.messages(case_id(1), c.seq, 2).await.unwrap();
+
+    // Then they come in order, with increasing seq, as stored
+    assert!(a.seq < b.seq && b.seq < c.seq);
+    assert_eq!(page, vec![a.clone(), b.clone()]);
+    assert_eq!(rest, vec![c.clone()]);
+    assert!(none.is_empty());
+    assert_eq!(b.direction, Direction::ToUnit);
+    assert_eq!(b.envelope, b"b");
+    assert_eq!(b.created_at, at(11));
+    assert_eq!(b.message_id, message_id(2));
+}
+
+#[tokio::test]
+async fn test_add_message_is_idempotent_on_its_id() {
+    // Given a stored message
+    let (store, _dir) = open_store();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    let first = store
+        .add_message(
+            case_id(1),
+            message_id(1),
+            Direction::ToUnit,
+            b"a".to_vec(),
+            at(10),
+        )
+        .await
+        .unwrap();
+
+    // When the same message id is posted again (a retry)
+    let again = store
+        .add_message(
+            case_id(1),
+            message_id(1),
+            Direction::ToUnit,
+            b"a".to_vec(),
+            at(20),
+        )
+        .await
+        .unwrap();
+
+    // Then the stored message comes back and the case still holds one
+    assert_eq!(again, first);
+    assert_eq!(store.messages(case_id(1), 0, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn test_messages_of_cases_are_kept_apart() {
+    // Given two cases with a message each
+    let (store, _dir) = open_store();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    store.submit_report(new_report(2, "dk-east")).await.unwrap();
+    store
+        .add_message(
+            case_id(1),
+            message_id(1),
+            Direction::ToUnit,
+            b"a".to_vec(),
+            at(10),
+        )
+        .await
+        .unwrap();
+    store
+        .add_message(
+            case_id(2),
+            message_id(2),
+            Direction::ToUnit,
+            b"b".to_vec(),
+            at(11),
+        )
+        .await
+        .unwrap();
+
+    // When case 2 posts a message under case 1's message id, and an unknown case posts
+    let reused = store
+        .add_message(
+            case_id(2),
+            message_id(1),
+            Direction::ToUnit,
+            b"x".to_vec(),
+            at(12),
+        )
+        .await;
+    let unknown = store
+        .add_message(
+            case_id(9),
+            message_id(9),
+            Direction::ToUnit,
+            b"y".to_vec(),
+            at(12),
+        )
+        .await;
+
+    // Then each case reads only its own, and neither post is stored
+    assert!(reused.is_err());
+    assert!(unknown.is_err());
+    assert_eq!(store.messages(case_id(1), 0, 10).await.unwrap()[0].envelope, b"a");
+    assert_eq!(store.messages(case_id(2), 0, 10).await.unwrap().len(), 1);
+    assert!(store.messages(case_id(9), 0, 10).await.unwrap().is_empty());
+}

@@ -1,0 +1,169 @@
+//! Durability, group commit, and shutdown.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use tipline_server::store::sqlite::SqliteStore;
+use tipline_server::store::{Store, StoreError, StoreStats, SubmitOutcome};
+use tokio::sync::Barrier;
+
+use crate::{at, new_report, open_store, report_id};
+
+/// A report numbered past 255, for bursts.
+fn numbered_report(n: u16, unit: &str) -> tipline_server::store::NewReport {
+    let mut report = new_report(0, unit);
+    let [high, low] = n.to_be_bytes();
+    report.report_id.0[0] = high;
+    report.report_id.0[1] = low;
+    report.case_id.0[0] = high;
+    report.case_id.0[1] = low;
+    report.envelope_sha256[0] = low;
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_reopen_keeps_every_acknowledged_write() {
+    // Given a store file with 60 submitted reports, 10 of them acknowledged, and a directory
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tipline.sqlite3");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        for n in 1..=60u8 {
+            assert_eq!(
+                store.submit_report(new_report(n, "dk-east")).await.unwrap(),
+                SubmitOutcome::Created
+            );
+        }
+        store
+            .lease_reports("dk-east", at(100), Duration::seconds(60), 10)
+            .await
+            .unwrap();
+        for n in 1..=10u8 {
+            assert!(store.ack_report("dk-east", report_id(n), at(101)).await.unwrap());
+        }
+        store.publish_directory(7, b"directory".to_vec()).await.unwrap();
+
+        // When the store is dropped (as at shutdown)
+    }
+
+    // Then reopening the same file finds everything, and reopening again changes nothing
+    let store = SqliteStore::open(&path).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.stats().await.unwrap(),
+        StoreStats {
+            pending_reports: 50,
+            acknowledged_reports: 10
+        }
+    );
+    assert_eq!(store.directory().await.unwrap(), Some((7, b"directory".to_vec())));
+    let delivered = store
+        .lease_reports("dk-east", at(1000), Duration::seconds(60), 100)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 50);
+    assert_eq!(delivered[0].report_id, report_id(11));
+    assert_eq!(
+        store.submit_report(new_report(1, "dk-east")).await.unwrap(),
+        SubmitOutcome::Duplicate {
+            receipt: b"receipt-1".to_vec()
+        }
+    );
+
+    // And the file is in WAL mode at the current schema version
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_group_commit_shares_commits_among_concurrent_submits() {
+    // Given a store and 500 tasks ready to submit at the same moment
+    let (store, _dir) = open_store();
+    let store = Arc::new(store);
+    let start = Arc::new(Barrier::new(500));
+    let mut tasks = Vec::new();
+    for n in 0..500u16 {
+        let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store.submit_report(numbered_report(n, "dk-east")).await
+        }));
+    }
+
+    // When they all submit
+    for task in tasks {
+        // Then every one is created
+        assert_eq!(task.await.unwrap().unwrap(), SubmitOutcome::Created);
+    }
+
+    // And all are stored, with far fewer commits (fsyncs) than submissions
+    assert_eq!(store.stats().await.unwrap().pending_reports, 500);
+    let commits = store.commit_count();
+    assert!(commits >= 1);
+    assert!(commits < 100, "500 submissions took {commits} commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_close_answers_every_write_and_keeps_every_acknowledged_one() {
+    // Given a file and 200 tasks submitting while the store is being closed
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tipline.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let start = Arc::new(Barrier::new(201));
+    let mut tasks = Vec::new();
+    for n in 0..200u16 {
+        let (store, start) = (store.clone(), Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store.submit_report(numbered_report(n, "dk-east")).await
+        }));
+    }
+
+    // When the store closes in the middle of them
+    start.wait().await;
+    store.close().await;
+    let mut created = 0u64;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(SubmitOutcome::Created) => created += 1,
+            Err(StoreError::Closed) => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    // Then later writes are refused, reads still work, ping says closed...
+    assert!(matches!(
+        store.submit_report(new_report(1, "dk-west")).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+    assert_eq!(store.stats().await.unwrap().pending_reports, created);
+    drop(store);
+
+    // ...and every submission answered as created is in the file
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.stats().await.unwrap().pending_reports, created);
+}
+
+#[tokio::test]
+async fn test_store_serves_handlers_as_a_shared_trait_object() {
+    // Given the store behind `Arc<dyn Store>`, cloned into tasks
+    let (store, _dir) = crate::open_dyn_store();
+    let other = Arc::clone(&store);
+
+    // When one task submits and another reads
+    tokio::spawn(async move { other.submit_report(new_report(1, "dk-east")).await.unwrap() })
+        .await
+        .unwrap();
+
+    // Then the read sees the write
+    assert_eq!(store.stats().await.unwrap().pending_reports, 1);
+}
