@@ -16,7 +16,7 @@ use crate::report::{CaseId, MessageId, ReportId};
 use crate::signed::Signed;
 use crate::{Error, Result};
 
-/// Upper bound of any single call, connection included.
+/// The usual bound of any single call, connection included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound of establishing a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -164,11 +164,12 @@ pub struct Api {
 
 impl Api {
     /// An API client for `base_url` (e.g. `https://intake.example.org`), optionally pinning the
-    /// SHA-256 of the server certificate's public key (SubjectPublicKeyInfo).
-    pub fn new(base_url: &str, tls_pin: Option<[u8; 32]>) -> Result<Api> {
+    /// SHA-256 of the server certificate's public key (SubjectPublicKeyInfo), with `timeout` as
+    /// the bound of every call.
+    pub fn new(base_url: &str, tls_pin: Option<[u8; 32]>, timeout: Duration) -> Result<Api> {
         let mut builder = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .user_agent("tipline")
             .referer(false);
         if let Some(pin) = tls_pin {
@@ -401,19 +402,81 @@ pub fn spki_sha256(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
     Some(crate::crypto::sha256(parsed.subject_public_key_info().as_ref()))
 }
 
-fn pinned_tls(pin: [u8; 32]) -> Result<rustls::ClientConfig> {
+fn pinned_verifier(pin: [u8; 32], roots: rustls::RootCertStore) -> Result<PinnedVerifier> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = Arc::new(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    });
-    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
         .map_err(|e| Error::invalid("tls", e.to_string()))?;
+    Ok(PinnedVerifier { inner, pin })
+}
+
+fn pinned_tls(pin: [u8; 32]) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let verifier = pinned_verifier(pin, roots)?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::invalid("tls", e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedVerifier { inner, pin }))
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA and a certificate it issued for `localhost`, and the SHA-256 of the leaf's SPKI.
+    fn ca_and_leaf() -> (CertificateDer<'static>, CertificateDer<'static>, [u8; 32]) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        // The SPKI as rcgen writes it (PEM), independently of the code under test.
+        let pem = leaf_key.public_key_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let spki = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap();
+        let pin = crate::crypto::sha256(&spki);
+        (ca.der().clone(), leaf.der().clone(), pin)
+    }
+
+    fn verify(pin: [u8; 32], ca: &CertificateDer<'static>, leaf: &CertificateDer<'static>) -> bool {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone()).unwrap();
+        let verifier = pinned_verifier(pin, roots).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        verifier
+            .verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn test_spki_pin_accepts_the_pinned_key_and_nothing_else() {
+        // Given a server certificate that chains to a trusted root
+        let (ca, leaf, pin) = ca_and_leaf();
+        assert_eq!(spki_sha256(&leaf), Some(pin));
+        // Then it passes with its own key pinned, and fails with any other pin
+        assert!(verify(pin, &ca, &leaf));
+        let mut other = pin;
+        other[0] ^= 1;
+        assert!(!verify(other, &ca, &leaf));
+        // And a certificate with the right key but no trusted chain still fails
+        let (_, stranger_leaf, stranger_pin) = ca_and_leaf();
+        assert!(!verify(stranger_pin, &ca, &stranger_leaf));
+    }
+
+    #[test]
+    fn test_bad_base_url_is_refused() {
+        assert!(Api::new("ftp://example.org", None, CALL_TIMEOUT).is_err());
+        assert!(Api::new("https://example.org", Some([0; 32]), CALL_TIMEOUT).is_ok());
+    }
 }

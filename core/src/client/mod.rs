@@ -39,6 +39,8 @@ pub struct ClientConfig {
     pub tls_pin: Option<[u8; 32]>,
     /// The platform's key store (Android Keystore, iOS Keychain).
     pub key_store: Arc<dyn KeyStore>,
+    /// The bound of every call to the server ([`http::CALL_TIMEOUT`] unless a test wants less).
+    pub timeout: std::time::Duration,
 }
 
 /// A citizen's client: everything a reporting app needs, on one device.
@@ -57,7 +59,7 @@ impl Client {
         let key = config.key_store.key("tipline local store")?;
         let local = Local::open(&config.storage_dir, &key)?;
         let client = Client {
-            api: Api::new(&config.base_url, config.tls_pin)?,
+            api: Api::new(&config.base_url, config.tls_pin, config.timeout)?,
             local,
             authority: config.authority_key,
             directory: RwLock::new(None),
