@@ -12,6 +12,11 @@ impl Output {
         Self { json }
     }
 
+    /// Whether scripts asked for JSON.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints a result: `text` for people, `value` as JSON for scripts.
     pub fn result<T: Serialize>(&self, text: impl FnOnce() -> String, value: &T) -> anyhow::Result<()> {
         if self.json {
@@ -22,7 +27,22 @@ impl Output {
         Ok(())
     }
 
-    /// A progress or context line for people; silent under `--json`.
+    /// A line of the result for people (stdout); silent under `--json`.
+    pub fn line(&self, text: &str) {
+        if !self.json {
+            println!("{text}");
+        }
+    }
+
+    /// The JSON result for scripts; silent for people (who got it line by line).
+    pub fn json_only<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        }
+        Ok(())
+    }
+
+    /// A progress or context line for people (stderr); silent under `--json`.
     pub fn note(&self, text: &str) {
         if !self.json {
             eprintln!("{text}");

@@ -13,6 +13,8 @@ pub mod client;
 pub mod codename;
 pub mod compose;
 pub mod crypto;
+#[cfg(feature = "desk")]
+pub mod desk;
 pub mod directory;
 pub mod encoding;
 pub mod envelope;

@@ -182,17 +182,353 @@ fn test_demo_runs_every_step_and_reports_them() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     for needle in [
-        "verified the directory",
+        "listening on http://127.0.0.1:",
+        "directory v1 signed and published",
+        "verified it against the pinned authority key",
         "sealed report",
         "codename",
-        "decrypted report",
+        "metadata removed: EXIF",
+        "got it on its live stream",
         "SHA-256 verified",
-        "read:",
+        "read (unit signature checked)",
+        "transfer",
+        "published a signed alert",
     ] {
         assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
     }
     let json: serde_json::Value =
         serde_json::from_str(&ok(tipline(dir.path(), &["--json", "demo"]))).unwrap();
     assert_eq!(json["unit_id"], "dk-infohus-vestegnen");
+    assert_eq!(json["photo_verified"], true);
     assert!(json["reply"].as_str().unwrap().starts_with("Tak"));
+    assert_eq!(json["alerts"], 1);
+}
+
+/// `tipline` with extra environment variables.
+fn tipline_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tipline"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("TIPLINE_DESK_PASSPHRASE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run tipline")
+}
+
+fn fails_with(out: Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains(expected), "expected {expected:?} in: {stderr}");
+}
+
+#[test]
+fn test_authority_signs_a_directory_from_a_source_file_and_shows_it() {
+    // Given an authority key, the sample source, and keys for each of its units
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keygen: serde_json::Value = serde_json::from_str(&ok(tipline(
+        d,
+        &["--json", "authority", "keygen", "--out", "authority.key"],
+    )))
+    .unwrap();
+    let public = keygen["public_key"].as_str().unwrap().to_owned();
+    std::fs::write(d.join("authority.pub"), format!("{public}\n")).unwrap();
+    std::fs::write(
+        d.join("source.json"),
+        ok(tipline(d, &["authority", "sample-source"])),
+    )
+    .unwrap();
+    let source: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("source.json")).unwrap()).unwrap();
+    let units: Vec<String> = source["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sign = vec![
+        "authority",
+        "sign",
+        "--source",
+        "source.json",
+        "--key",
+        "authority.key",
+        "--version",
+        "3",
+        "--out",
+        "signed.json",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    // When it signs without the units' keys, it says which is missing
+    let args: Vec<&str> = sign.iter().map(String::as_str).collect();
+    fails_with(tipline(d, &args), "tipline unit keygen");
+    for unit in &units {
+        ok(tipline(
+            d,
+            &[
+                "unit",
+                "keygen",
+                "--unit-id",
+                unit,
+                "--out",
+                &format!("{unit}.key"),
+            ],
+        ));
+        std::fs::write(
+            d.join(format!("{unit}.pub")),
+            ok(tipline(d, &["unit", "public", "--key", &format!("{unit}.key")])),
+        )
+        .unwrap();
+        sign.push("--unit-pub".into());
+        sign.push(format!("{unit}.pub"));
+    }
+    let args: Vec<&str> = sign.iter().map(String::as_str).collect();
+    assert!(ok(tipline(d, &args)).contains("signed directory v3"));
+    // Then the signed file verifies against the authority key (given as a file or as text)
+    let shown = ok(tipline(
+        d,
+        &[
+            "authority",
+            "show",
+            "--file",
+            "signed.json",
+            "--authority-pub",
+            "authority.pub",
+        ],
+    ));
+    assert!(shown.contains("signature verified"), "{shown}");
+    for unit in &units {
+        assert!(shown.contains(unit.as_str()), "{unit} missing from {shown}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&ok(tipline(
+        d,
+        &[
+            "--json",
+            "authority",
+            "show",
+            "--file",
+            "signed.json",
+            "--authority-pub",
+            &public,
+        ],
+    )))
+    .unwrap();
+    assert_eq!(json["version"], 3);
+    // And not against another authority's key, nor when altered
+    ok(tipline(d, &["authority", "keygen", "--out", "other.key"]));
+    let other = ok(tipline(d, &["authority", "keygen", "--out", "third.key"]));
+    fails_with(
+        tipline(
+            d,
+            &[
+                "authority",
+                "show",
+                "--file",
+                "signed.json",
+                "--authority-pub",
+                other.trim(),
+            ],
+        ),
+        "does not verify",
+    );
+    fails_with(
+        tipline(d, &["authority", "keygen", "--out", "authority.key"]),
+        "exists",
+    );
+    fails_with(
+        tipline(
+            d,
+            &[
+                "authority",
+                "show",
+                "--file",
+                "source.json",
+                "--authority-pub",
+                "authority.pub",
+            ],
+        ),
+        "does not verify",
+    );
+    fails_with(
+        tipline(
+            d,
+            &[
+                "authority",
+                "sign",
+                "--source",
+                "authority.key",
+                "--key",
+                "authority.key",
+                "--version",
+                "1",
+                "--out",
+                "x.json",
+            ],
+        ),
+        "authority.key is not valid",
+    );
+}
+
+#[test]
+fn test_desk_store_refuses_a_wrong_passphrase() {
+    // Given a desk store created under one passphrase
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(tipline(
+        d,
+        &[
+            "unit",
+            "keygen",
+            "--unit-id",
+            "dk-infohus-vestegnen",
+            "--out",
+            "unit.key",
+        ],
+    ));
+    ok(tipline(
+        d,
+        &["unit", "keygen", "--unit-id", "es-citco", "--out", "other.key"],
+    ));
+    let desk = |key: &str, pass: Option<&str>| {
+        let mut env = vec![];
+        if let Some(pass) = pass {
+            env.push(("TIPLINE_DESK_PASSPHRASE", pass));
+        }
+        tipline_env(
+            d,
+            &[
+                "desk",
+                "--key",
+                key,
+                "--store",
+                "store",
+                "--kdf-memory-mib",
+                "8",
+                "list",
+            ],
+            &env,
+        )
+    };
+    assert!(ok(desk("unit.key", Some("first passphrase"))).contains("no reports"));
+    // Then it opens again with it, and refuses another one, another unit, or none at all
+    ok(desk("unit.key", Some("first passphrase")));
+    fails_with(desk("unit.key", Some("second passphrase")), "wrong passphrase");
+    fails_with(
+        desk("other.key", Some("first passphrase")),
+        "belongs to unit dk-infohus-vestegnen",
+    );
+    fails_with(desk("unit.key", None), "TIPLINE_DESK_PASSPHRASE");
+    // And a key file that is not one is named
+    std::fs::write(d.join("bad.key"), "{}").unwrap();
+    fails_with(desk("bad.key", Some("x")), "bad.key is not a unit key file");
+}
+
+#[test]
+fn test_server_down_is_a_clear_error() {
+    // Given no server on the port (the discard port on loopback)
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = "http://127.0.0.1:9";
+    ok(tipline(
+        d,
+        &[
+            "unit",
+            "keygen",
+            "--unit-id",
+            "dk-infohus-vestegnen",
+            "--out",
+            "unit.key",
+        ],
+    ));
+    let public = ok(tipline(d, &["authority", "keygen", "--out", "authority.key"]));
+    let pass = [("TIPLINE_DESK_PASSPHRASE", "p")];
+    // Then the desk, the citizen and the authority all say so, and fail
+    fails_with(
+        tipline_env(
+            d,
+            &[
+                "desk",
+                "--server",
+                url,
+                "--key",
+                "unit.key",
+                "--store",
+                "s",
+                "--kdf-memory-mib",
+                "8",
+                "inbox",
+            ],
+            &pass,
+        ),
+        "cannot reach the server at http://127.0.0.1:9",
+    );
+    fails_with(
+        tipline(
+            d,
+            &[
+                "citizen",
+                "--server",
+                url,
+                "--authority-pub",
+                public.trim(),
+                "--store",
+                "c",
+                "report",
+                "--region",
+                "DK-84",
+                "--category",
+                "radicalisation",
+                "--text",
+                "x",
+            ],
+        ),
+        "cannot reach the server at http://127.0.0.1:9",
+    );
+    std::fs::write(d.join("signed.json"), "{}").unwrap();
+    fails_with(
+        tipline(
+            d,
+            &["authority", "publish", "--server", url, "--signed", "signed.json"],
+        ),
+        "is not a signed directory",
+    );
+    fails_with(
+        tipline(
+            d,
+            &[
+                "authority",
+                "show",
+                "--server",
+                url,
+                "--authority-pub",
+                public.trim(),
+            ],
+        ),
+        "cannot reach the server",
+    );
+    // And a desk command that needs no server works without one
+    let out = tipline_env(
+        d,
+        &[
+            "desk",
+            "--key",
+            "unit.key",
+            "--store",
+            "s",
+            "--kdf-memory-mib",
+            "8",
+            "show",
+            "abcd",
+        ],
+        &pass,
+    );
+    fails_with(out, "not found");
 }

@@ -167,15 +167,8 @@ impl Api {
     /// SHA-256 of the server certificate's public key (SubjectPublicKeyInfo), with `timeout` as
     /// the bound of every call.
     pub fn new(base_url: &str, tls_pin: Option<[u8; 32]>, timeout: Duration) -> Result<Api> {
-        let mut builder = reqwest::Client::builder()
+        let http = client_builder(tls_pin, CONNECT_TIMEOUT.min(timeout))?
             .timeout(timeout)
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .user_agent("tipline")
-            .referer(false);
-        if let Some(pin) = tls_pin {
-            builder = builder.use_preconfigured_tls(pinned_tls(pin)?);
-        }
-        let http = builder
             .build()
             .map_err(|e| Error::invalid("server url", e.to_string()))?;
         let base = base_url.trim_end_matches('/').to_owned();
@@ -188,11 +181,19 @@ impl Api {
         Ok(Api { http, base })
     }
 
-    fn url(&self, path: &str) -> String {
+    /// The full URL of `path` (which starts with `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn check(response: reqwest::Response) -> Result<reqwest::Response, NetError> {
+    #[cfg(feature = "desk")]
+    /// The underlying HTTP client (for the desk's signed requests).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sorts a response into success or a [`NetError`].
+    pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, NetError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -333,6 +334,22 @@ impl Api {
         let alerts: Alerts = Self::check(response).await?.json().await?;
         Ok(alerts.alerts)
     }
+}
+
+/// A client builder with the project's TLS (optionally pinned to `tls_pin`), user agent and
+/// connect timeout, and no overall timeout: [`Api::new`] adds one; a long-lived stream does not.
+pub(crate) fn client_builder(
+    tls_pin: Option<[u8; 32]>,
+    connect_timeout: Duration,
+) -> Result<reqwest::ClientBuilder> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .user_agent("tipline")
+        .referer(false);
+    if let Some(pin) = tls_pin {
+        builder = builder.use_preconfigured_tls(pinned_tls(pin)?);
+    }
+    Ok(builder)
 }
 
 fn offset_header(response: &reqwest::Response) -> Result<u64, NetError> {

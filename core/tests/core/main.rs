@@ -4,6 +4,8 @@
 mod attachment;
 mod codename;
 mod compose;
+#[cfg(feature = "desk")]
+mod desk;
 mod directory;
 mod envelope;
 mod golden;

@@ -32,6 +32,11 @@ pub struct TransferRequest {
     /// The attachments the desk will upload again, re-sealed.
     #[serde(default)]
     pub attachments: Vec<AttachmentDecl>,
+    /// SHA-256 (hex) of a 32-byte secret the desk chose: it uploads the re-sealed attachments
+    /// through `PATCH /v1/reports/{report_id}/attachments/{index}` with that secret in
+    /// `Tipline-Case-Secret`. Required when `attachments` is not empty.
+    #[serde(default)]
+    pub upload_secret_hash: Option<String>,
 }
 
 /// The routes.
@@ -83,6 +88,22 @@ pub async fn transfer(
         ));
     }
     let attachments = check_attachments(&request.attachments)?;
+    let upload_hash = match request.upload_secret_hash.as_deref() {
+        Some(text) => {
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut hash).map_err(|_| {
+                AppError::bad_request("bad_attachments", "upload_secret_hash must be 64 hex digits")
+            })?;
+            Some(hash)
+        }
+        None if !attachments.is_empty() => {
+            return Err(AppError::bad_request(
+                "bad_attachments",
+                "re-declared attachments need an upload_secret_hash to upload them with",
+            ))
+        }
+        None => None,
+    };
     let outcome = state
         .store()
         .transfer_report(
@@ -91,6 +112,7 @@ pub async fn transfer(
             &request.to_unit,
             request.envelope,
             attachments,
+            upload_hash,
         )
         .await?;
     match outcome {

@@ -251,8 +251,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<u8>>>;
 
     /// Moves a report and its case from `from_unit` to `to_unit` with the envelope re-sealed to
-    /// `to_unit`, replacing the declared attachments (the desk uploads them again, re-sealed),
-    /// and queues it for the new unit's desk.
+    /// `to_unit`, replacing the declared attachments (the desk uploads them again, re-sealed,
+    /// with the secret whose SHA-256 is `upload_hash`), and queues it for the new unit's desk.
     async fn transfer_report(
         &self,
         from_unit: &str,
@@ -260,6 +260,7 @@ pub trait Store: Send + Sync + 'static {
         to_unit: &str,
         envelope: Vec<u8>,
         attachments: Vec<DeclaredAttachment>,
+        upload_hash: Option<[u8; 32]>,
     ) -> StoreResult<TransferOutcome>;
 
     /// The case, if it exists.

@@ -257,10 +257,19 @@ impl Store for SqliteStore {
         to_unit: &str,
         envelope: Vec<u8>,
         attachments: Vec<DeclaredAttachment>,
+        upload_hash: Option<[u8; 32]>,
     ) -> StoreResult<TransferOutcome> {
         let (from_unit, to_unit) = (from_unit.to_owned(), to_unit.to_owned());
         self.write(envelope.len(), move |conn| {
-            reports::transfer(conn, &from_unit, &report_id, &to_unit, &envelope, &attachments)
+            reports::transfer(
+                conn,
+                &from_unit,
+                &report_id,
+                &to_unit,
+                &envelope,
+                &attachments,
+                upload_hash.as_ref(),
+            )
         })
         .await
     }

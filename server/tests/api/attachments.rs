@@ -161,3 +161,64 @@ async fn test_chunk_limits_and_content_type() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn test_transferring_desk_uploads_re_sealed_attachments_with_its_own_secret() {
+    // Given a report with an uploaded attachment, leased by its unit's desk,
+    let env = Env::new().await;
+    let filed = file_with_attachment(&env, 10).await;
+    assert_eq!(
+        env.send(patch(&filed, 0, &filed.secret(), 0, &sealed_bytes(10)))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // when the desk transfers it with the attachment re-declared and an upload secret's hash,
+    let resealed = env.seal_as(OTHER, filed.report_id);
+    let secret = [42u8; 32];
+    let transfer = |hash: Option<String>| {
+        let mut body = serde_json::json!({
+            "to_unit": OTHER,
+            "envelope": tipline_core::encoding::b64(&resealed.bytes),
+            "attachments": [{"index": 0, "sealed_size": 7}],
+        });
+        if let Some(hash) = hash {
+            body["upload_secret_hash"] = hash.into();
+        }
+        env.signed_json(
+            UNIT,
+            Method::POST,
+            &format!("/v1/units/{UNIT}/reports/{}/transfer", filed.report_id),
+            &body,
+        )
+    };
+    // (without the hash the re-declared attachments could never be uploaded: refused)
+    let reply = env.send(transfer(None)).await;
+    assert_eq!(reply.error(), "bad_attachments");
+    let hash = hex::encode(tipline_core::crypto::sha256(&secret));
+    assert_eq!(
+        env.send(transfer(Some(hash))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    // then the desk uploads them with that secret, the reporter's secret no longer can,
+    let desk_secret = tipline_core::encoding::b64(&secret);
+    assert_eq!(
+        env.send(patch(&filed, 0, &filed.secret(), 0, b"abc"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let reply = env.send(head(&filed, 0, &desk_secret)).await;
+    assert_eq!(reply.header("upload-offset"), Some("0"));
+    assert_eq!(reply.header("upload-length"), Some("7"));
+    assert_eq!(
+        env.send(patch(&filed, 0, &desk_secret, 0, b"resealed"[..7].as_ref()))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // and the other unit's desk downloads the new bytes.
+    let reply = download(&env, OTHER, &filed, "", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(&reply.body[..], b"reseale");
+}

@@ -342,6 +342,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
             "dk-west",
             b"resealed".to_vec(),
             attachments,
+            None,
         )
         .await
         .unwrap();
@@ -415,11 +416,11 @@ async fn test_transfer_by_a_unit_that_does_not_hold_the_report_is_not_found() {
 
     // When dk-west tries to transfer it, or anyone transfers an unknown report
     let by_other = store
-        .transfer_report("dk-west", report_id(1), "es-md", b"x".to_vec(), vec![])
+        .transfer_report("dk-west", report_id(1), "es-md", b"x".to_vec(), vec![], None)
         .await
         .unwrap();
     let unknown = store
-        .transfer_report("dk-east", report_id(7), "es-md", b"x".to_vec(), vec![])
+        .transfer_report("dk-east", report_id(7), "es-md", b"x".to_vec(), vec![], None)
         .await
         .unwrap();
 

@@ -9,16 +9,23 @@ use crate::store::{AppendOutcome, AttachmentState, DeclaredAttachment};
 use tipline_core::report::ReportId;
 
 /// Records the attachments declared for a report, none received yet (writer).
-pub(super) fn declare(conn: &Connection, report_id: &[u8], declared: &[DeclaredAttachment]) -> OpResult<()> {
+pub(super) fn declare(
+    conn: &Connection,
+    report_id: &[u8],
+    declared: &[DeclaredAttachment],
+    upload_hash: Option<&[u8; 32]>,
+) -> OpResult<()> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO attachments (report_id, idx, sealed_size, received, complete) VALUES (?1, ?2, ?3, 0, ?4)",
+        "INSERT INTO attachments (report_id, idx, sealed_size, received, complete, upload_hash)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5)",
     )?;
     for attachment in declared {
         insert.execute(params![
             report_id,
             attachment.index,
             to_i64(attachment.sealed_size)?,
-            attachment.sealed_size == 0
+            attachment.sealed_size == 0,
+            upload_hash.map(|h| &h[..])
         ])?;
     }
     Ok(())
@@ -49,11 +56,12 @@ pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<Attach
         .collect()
 }
 
-/// One attachment's state and the secret hash of its report's case.
+/// One attachment's state and the hash of the secret that may upload it: the one the
+/// transferring desk chose, else the report's case secret.
 fn find(conn: &Connection, report_id: &[u8], index: u16) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
     let row: Option<(i64, i64, Vec<u8>)> = conn
         .prepare_cached(
-            "SELECT a.sealed_size, a.received, c.secret_hash
+            "SELECT a.sealed_size, a.received, COALESCE(a.upload_hash, c.secret_hash)
              FROM attachments a
              JOIN reports r ON r.report_id = a.report_id
              JOIN cases c ON c.case_id = r.case_id

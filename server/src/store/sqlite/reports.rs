@@ -62,7 +62,7 @@ pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOu
         report.receipt,
         report.envelope,
     ])?;
-    attachments::declare(conn, report_id, &report.attachments)?;
+    attachments::declare(conn, report_id, &report.attachments, None)?;
     Ok(SubmitOutcome::Created)
 }
 
@@ -163,6 +163,7 @@ pub(super) fn transfer(
     to_unit: &str,
     envelope: &[u8],
     declared: &[DeclaredAttachment],
+    upload_hash: Option<&[u8; 32]>,
 ) -> OpResult<TransferOutcome> {
     let report_id = &report_id.0[..];
     let case_id: Option<Vec<u8>> = conn
@@ -181,7 +182,7 @@ pub(super) fn transfer(
     // The old attachments' chunks go with them (ON DELETE CASCADE).
     conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
         .execute([report_id])?;
-    attachments::declare(conn, report_id, declared)?;
+    attachments::declare(conn, report_id, declared, upload_hash)?;
     conn.prepare_cached("UPDATE cases SET unit_id = ?2 WHERE case_id = ?1")?
         .execute(params![case_id, to_unit])?;
     Ok(TransferOutcome::Moved)

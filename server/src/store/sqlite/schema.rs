@@ -103,6 +103,11 @@ const MIGRATIONS: &[&str] = &[
         signed   BLOB NOT NULL
     );
     ",
+    // 2: a transferred report's attachments are uploaded again by the desk that transferred
+    // it, with a secret of its own (its SHA-256 here) instead of the reporter's case secret.
+    "
+    ALTER TABLE attachments ADD COLUMN upload_hash BLOB;
+    ",
 ];
 
 /// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), foreign

@@ -1,0 +1,391 @@
+//! The desk's side of the intake API: every request signed with the unit's Ed25519 key
+//! ([`crate::request_auth`]), answers sorted by [`Api::check`] into the same [`NetError`]s the
+//! citizen's client uses, and the live inbox read as server-sent events.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::sse::{SseEvent, SseParser};
+use crate::client::http::{client_builder, Api, NetError, WireMessage, CONNECT_TIMEOUT};
+use crate::encoding::b64;
+use crate::keys::{SigningKey, UnitKeyFile};
+use crate::report::{CaseId, MessageId, ReportId};
+use crate::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+use crate::signed::Signed;
+use crate::{Error, Result};
+
+/// A live stream that sends nothing, not even a keep-alive, for this long is taken as dead.
+pub const STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// Upload state of one attachment of a delivered report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentProgress {
+    /// Its index in the report.
+    pub index: u16,
+    /// Its declared sealed size.
+    pub sealed_size: u64,
+    /// Sealed bytes the server holds.
+    pub received: u64,
+}
+
+/// A report delivered to the desk under a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The report id.
+    pub report_id: ReportId,
+    /// The envelope, base64url.
+    pub envelope: String,
+    /// The case it opens.
+    pub case_id: CaseId,
+    /// Declared attachments and how much of each the server holds.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentProgress>,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// Deliveries so far, this one included.
+    pub delivery_count: u32,
+    /// Unacknowledged by then, it is delivered again.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// What the live stream brings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxEvent {
+    /// A report, leased to this desk.
+    Report(Box<Delivery>),
+    /// A reporter posted a follow-up in case `case_id`.
+    Message {
+        /// The case.
+        case_id: CaseId,
+        /// The message's position in the case.
+        seq: i64,
+    },
+}
+
+/// One re-declared attachment of a transfer.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TransferAttachment {
+    /// Its index.
+    pub index: u16,
+    /// Its sealed size under the new envelope.
+    pub sealed_size: u64,
+}
+
+/// The body of `POST .../reports/{id}/transfer`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransferRequest {
+    /// The unit taking the case over.
+    pub to_unit: String,
+    /// The report re-sealed to that unit, base64url.
+    pub envelope: String,
+    /// The attachments, re-sealed under the new envelope, that the desk uploads next.
+    pub attachments: Vec<TransferAttachment>,
+    /// SHA-256 (hex) of the secret the desk uploads them with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_secret_hash: Option<String>,
+}
+
+/// How a download ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// Every sealed byte was written.
+    Complete {
+        /// Bytes written.
+        bytes: u64,
+    },
+    /// The reporter has not finished uploading: nothing was written.
+    Incomplete,
+    /// The server has no such attachment for this unit.
+    Missing,
+}
+
+#[derive(Deserialize)]
+struct Inbox {
+    reports: Vec<Delivery>,
+}
+
+#[derive(Deserialize)]
+struct Messages {
+    messages: Vec<WireMessage>,
+}
+
+#[derive(Deserialize)]
+struct Posted {
+    seq: i64,
+}
+
+#[derive(Deserialize)]
+struct MessageNotice {
+    case_id: CaseId,
+    seq: i64,
+}
+
+/// A unit's connection to the intake server.
+pub struct DeskClient {
+    api: Api,
+    stream_http: reqwest::Client,
+    unit_id: String,
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for DeskClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskClient")
+            .field("unit_id", &self.unit_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeskClient {
+    /// A client for the unit of `keys` against `base_url`, `timeout` bounding every call but the
+    /// live stream.
+    pub fn new(
+        base_url: &str,
+        tls_pin: Option<[u8; 32]>,
+        timeout: Duration,
+        keys: &UnitKeyFile,
+    ) -> Result<Self> {
+        let stream_http = client_builder(tls_pin, CONNECT_TIMEOUT.min(timeout))?
+            .read_timeout(STREAM_IDLE)
+            .build()
+            .map_err(|e| Error::invalid("server url", e.to_string()))?;
+        Ok(DeskClient {
+            api: Api::new(base_url, tls_pin, timeout)?,
+            stream_http,
+            unit_id: keys.unit_id.clone(),
+            signing: keys.signing_key()?,
+        })
+    }
+
+    /// The unit this desk signs as.
+    pub fn unit_id(&self) -> &str {
+        &self.unit_id
+    }
+
+    /// The public API, as a citizen's client speaks it (directory, uploads).
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    fn unit_path(&self, rest: &str) -> String {
+        format!("/v1/units/{}{rest}", self.unit_id)
+    }
+
+    /// A request signed now over method, path and query, timestamp and body.
+    fn signed(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let timestamp = Utc::now().timestamp();
+        let signature = sign_request(&self.signing, method.as_str(), path, timestamp, &body);
+        let mut request = http
+            .request(method, self.api.url(path))
+            .header(HEADER_UNIT, &self.unit_id)
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_SIGNATURE, signature);
+        if !body.is_empty() {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        request
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Result<reqwest::Response, NetError> {
+        let response = self.signed(self.api.http(), method, path, body).send().await?;
+        Api::check(response).await
+    }
+
+    /// Leases up to `limit` pending reports (`GET .../inbox`).
+    pub async fn pull(&self, limit: u32) -> Result<Vec<Delivery>> {
+        let path = self.unit_path(&format!("/inbox?limit={limit}"));
+        let inbox: Inbox = self
+            .send(Method::GET, &path, Vec::new())
+            .await?
+            .json()
+            .await
+            .map_err(NetError::from)?;
+        Ok(inbox.reports)
+    }
+
+    /// Acknowledges a report: stored at the desk, not to be delivered again.
+    pub async fn ack(&self, report_id: ReportId) -> Result<()> {
+        let path = self.unit_path(&format!("/reports/{report_id}/ack"));
+        self.send(Method::POST, &path, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Opens the live inbox stream; from the moment it returns, every report committed for the
+    /// unit reaches it (pending ones first).
+    pub async fn inbox_stream(&self) -> Result<InboxStream> {
+        let path = self.unit_path("/inbox/stream");
+        let response = self
+            .signed(&self.stream_http, Method::GET, &path, Vec::new())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(NetError::from)?;
+        Ok(InboxStream {
+            response: Api::check(response).await?,
+            parser: SseParser::new(),
+            ready: std::collections::VecDeque::new(),
+        })
+    }
+
+    /// Downloads the sealed bytes of an attachment into `out`, or says it is still uploading.
+    pub async fn download_attachment(
+        &self,
+        report_id: ReportId,
+        index: u16,
+        out: &mut impl std::io::Write,
+    ) -> Result<Download> {
+        let path = self.unit_path(&format!("/reports/{report_id}/attachments/{index}"));
+        // A large attachment takes longer than one call's bound: only connecting is bounded,
+        // and a stalled transfer ends on the read timeout.
+        let response = self
+            .signed(&self.stream_http, Method::GET, &path, Vec::new())
+            .send()
+            .await
+            .map_err(NetError::from)?;
+        let mut response = match Api::check(response).await {
+            Ok(response) => response,
+            Err(NetError::Refused { status: 409, .. }) => return Ok(Download::Incomplete),
+            Err(NetError::Refused {
+                status: 404, code, ..
+            }) if code == "unknown_attachment" => return Ok(Download::Missing),
+            Err(e) => return Err(e.into()),
+        };
+        let mut bytes = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(NetError::from)? {
+            out.write_all(&chunk)?;
+            bytes += chunk.len() as u64;
+        }
+        Ok(Download::Complete { bytes })
+    }
+
+    /// The case's messages after position `after`.
+    pub async fn messages(&self, case_id: CaseId, after: i64) -> Result<Vec<WireMessage>> {
+        let path = self.unit_path(&format!("/cases/{case_id}/messages?after={after}"));
+        let messages: Messages = self
+            .send(Method::GET, &path, Vec::new())
+            .await?
+            .json()
+            .await
+            .map_err(NetError::from)?;
+        Ok(messages.messages)
+    }
+
+    /// Posts a sealed reply in a case the unit holds; returns its position.
+    pub async fn post_reply(&self, case_id: CaseId, envelope: &[u8]) -> Result<i64> {
+        let path = self.unit_path(&format!("/cases/{case_id}/messages"));
+        let body = serde_json::to_vec(&serde_json::json!({ "envelope": b64(envelope) }))?;
+        let posted: Posted = self
+            .send(Method::POST, &path, body)
+            .await?
+            .json()
+            .await
+            .map_err(NetError::from)?;
+        Ok(posted.seq)
+    }
+
+    /// Hands a report and its case to another unit.
+    pub async fn transfer(&self, report_id: ReportId, request: &TransferRequest) -> Result<()> {
+        let path = self.unit_path(&format!("/reports/{report_id}/transfer"));
+        self.send(Method::POST, &path, serde_json::to_vec(request)?)
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes a signed alert; returns its id.
+    pub async fn publish_alert(&self, alert: &Signed) -> Result<MessageId> {
+        #[derive(Deserialize)]
+        struct Published {
+            alert_id: MessageId,
+        }
+        let path = self.unit_path("/alerts");
+        let published: Published = self
+            .send(Method::POST, &path, serde_json::to_vec(alert)?)
+            .await?
+            .json()
+            .await
+            .map_err(NetError::from)?;
+        Ok(published.alert_id)
+    }
+
+    /// Whether the server lets a desk upload re-sealed attachments after a transfer: its OpenAPI
+    /// document names `upload_secret_hash` in the transfer request.
+    pub async fn supports_attachment_transfer(&self) -> Result<bool> {
+        let response = self
+            .api
+            .http()
+            .get(self.api.url("/v1/openapi.json"))
+            .send()
+            .await
+            .map_err(NetError::from)?;
+        let doc: serde_json::Value = Api::check(response).await?.json().await.map_err(NetError::from)?;
+        Ok(doc
+            .pointer("/components/schemas/TransferRequest/properties/upload_secret_hash")
+            .is_some())
+    }
+}
+
+/// The desk's live inbox: events as the server pushes them.
+pub struct InboxStream {
+    response: reqwest::Response,
+    parser: SseParser,
+    ready: std::collections::VecDeque<SseEvent>,
+}
+
+impl InboxStream {
+    /// The next report or message notice; `None` when the server ended the stream (it is
+    /// shutting down: reconnect). Unknown events are skipped.
+    pub async fn next(&mut self) -> Result<Option<InboxEvent>> {
+        loop {
+            while let Some(event) = self.ready.pop_front() {
+                match event.event.as_str() {
+                    "report" => {
+                        let delivery: Delivery = serde_json::from_str(&event.data)?;
+                        return Ok(Some(InboxEvent::Report(Box::new(delivery))));
+                    }
+                    "message" => {
+                        let notice: MessageNotice = serde_json::from_str(&event.data)?;
+                        return Ok(Some(InboxEvent::Message {
+                            case_id: notice.case_id,
+                            seq: notice.seq,
+                        }));
+                    }
+                    _ => {}
+                }
+            }
+            match self.response.chunk().await.map_err(NetError::from)? {
+                Some(bytes) => self.ready.extend(self.parser.push(&bytes)?),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Publishes a signed directory (`PUT /v1/directory`), as the authority does; returns the
+/// version the server now serves. The server checks it against its pinned authority key.
+pub async fn publish_directory(api: &Api, signed: &crate::directory::SignedDirectory) -> Result<u64> {
+    #[derive(Deserialize)]
+    struct Published {
+        version: u64,
+    }
+    let response = api
+        .http()
+        .put(api.url("/v1/directory"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(signed.to_json()?)
+        .send()
+        .await
+        .map_err(NetError::from)?;
+    let published: Published = Api::check(response).await?.json().await.map_err(NetError::from)?;
+    Ok(published.version)
+}

@@ -1,0 +1,356 @@
+//! The police desk's runtime (desktop): a unit logs in with its key file, holds the live inbox,
+//! opens each report as it arrives, stores it encrypted at rest, downloads and verifies its
+//! attachments, acknowledges it, and answers, transfers and broadcasts. It lives in the core,
+//! beside the citizen's [`crate::client`], so that it is tested with the protocol it speaks and
+//! reusable by any desk front end; like the rest of the core it owns no runtime.
+//!
+//! - [`client`]: the signed HTTP calls and the live stream ([`sse`]).
+//! - [`store`]: the passphrase-protected local store.
+//! - [`transfer`]: handing a report to another unit, re-sealed to it.
+
+pub mod client;
+pub mod sse;
+pub mod store;
+pub mod transfer;
+
+use std::io::BufReader;
+
+use chrono::Utc;
+
+use crate::alert::Alert;
+use crate::attachment::{self, AttachmentKey};
+use crate::crypto::{Context, OsRandom};
+use crate::encoding::unb64;
+use crate::envelope::{open_report, Envelope, Kind};
+use crate::keys::UnitKeyFile;
+use crate::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
+use crate::report::{CaseId, MessageId, ReportId};
+use crate::{Error, Result};
+pub use client::{publish_directory, Delivery, DeskClient, Download, InboxEvent, InboxStream};
+pub use store::{AttachmentState, DeskStore, KdfParams, MessageRecord, ReportRecord, Status};
+
+/// What receiving one delivery did.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The report as now stored.
+    pub record: ReportRecord,
+    /// Whether this desk had not stored it before.
+    pub first_time: bool,
+    /// Attachments the reporter is still uploading: the report stays unacknowledged and comes
+    /// again when its lease ends (or call [`Desk::retry_attachments`]).
+    pub pending: Vec<u16>,
+}
+
+/// A unit's desk: its server connection, its store and its keys.
+pub struct Desk {
+    client: DeskClient,
+    store: DeskStore,
+    keys: UnitKeyFile,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("unit_id", &self.keys.unit_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Desk {
+    /// A desk of the unit of `keys`; the client and the store must be that unit's.
+    pub fn new(client: DeskClient, store: DeskStore, keys: UnitKeyFile) -> Result<Desk> {
+        if client.unit_id() != keys.unit_id || store.unit_id() != keys.unit_id {
+            return Err(Error::invalid(
+                "desk",
+                "the client, store and keys name different units",
+            ));
+        }
+        Ok(Desk { client, store, keys })
+    }
+
+    /// The unit.
+    pub fn unit_id(&self) -> &str {
+        &self.keys.unit_id
+    }
+
+    /// The server connection.
+    pub fn client(&self) -> &DeskClient {
+        &self.client
+    }
+
+    /// The local store.
+    pub fn store(&self) -> &DeskStore {
+        &self.store
+    }
+
+    fn open(&self, envelope_b64: &str) -> Result<crate::envelope::OpenedReport> {
+        let envelope = Envelope::from_bytes(&unb64(envelope_b64)?)?;
+        open_report(&envelope, &self.keys.unit_id, &self.keys.encryption_key())
+    }
+
+    /// Opens a delivered report, stores it, fetches and verifies its attachments, and
+    /// acknowledges it once everything is stored. A report that does not open with this unit's
+    /// key is an error and is not acknowledged (it stays on the server).
+    pub async fn receive(&self, delivery: &Delivery) -> Result<Received> {
+        let opened = self.open(&delivery.envelope)?;
+        if opened.report.case_id != delivery.case_id {
+            return Err(Error::invalid(
+                "delivery",
+                "the report names another case than the server",
+            ));
+        }
+        let existing = self.store.report(delivery.report_id)?;
+        // The same report under a new envelope was transferred back to this unit: a new arrival.
+        let (mut record, first_time) = match existing {
+            Some(record) if record.envelope == delivery.envelope => (record, false),
+            _ => (
+                ReportRecord {
+                    report_id: delivery.report_id,
+                    case_id: delivery.case_id,
+                    received_at: delivery.received_at,
+                    stored_at: Utc::now(),
+                    envelope: delivery.envelope.clone(),
+                    attachments: vec![AttachmentState::Pending; opened.report.attachments.len()],
+                    report: opened.report,
+                    status: Status::New,
+                    acked: false,
+                    transfer: None,
+                    last_seq: 0,
+                },
+                true,
+            ),
+        };
+        self.store.put_report(&record)?;
+        let pending = self.fetch_attachments(&mut record, &opened.context).await?;
+        // Acknowledged every time it comes: a repeat delivery means the last ack was lost.
+        if pending.is_empty() {
+            self.client.ack(record.report_id).await?;
+            record.acked = true;
+        }
+        self.store.put_report(&record)?;
+        Ok(Received {
+            record,
+            first_time,
+            pending,
+        })
+    }
+
+    /// Tries again to fetch the attachments still uploading, and acknowledges the report once
+    /// none is left.
+    pub async fn retry_attachments(&self, report_id: ReportId) -> Result<Received> {
+        let mut record = self.find(&report_id.to_string())?;
+        let opened = self.open(&record.envelope)?;
+        let pending = self.fetch_attachments(&mut record, &opened.context).await?;
+        if pending.is_empty() && !record.acked {
+            self.client.ack(record.report_id).await?;
+            record.acked = true;
+        }
+        self.store.put_report(&record)?;
+        Ok(Received {
+            record,
+            first_time: false,
+            pending,
+        })
+    }
+
+    /// Downloads, decrypts and checks every attachment still pending; returns those the
+    /// reporter has not finished uploading.
+    async fn fetch_attachments(&self, record: &mut ReportRecord, context: &Context) -> Result<Vec<u16>> {
+        let mut pending = Vec::new();
+        for (i, info) in record.report.attachments.clone().iter().enumerate() {
+            if record.attachments.get(i) != Some(&AttachmentState::Pending) {
+                continue;
+            }
+            let scratch = self
+                .store
+                .scratch_path(&format!("{}-{}-download", record.report_id, info.index));
+            let download = {
+                let mut file = std::io::BufWriter::new(std::fs::File::create(&scratch)?);
+                let download = self
+                    .client
+                    .download_attachment(record.report_id, info.index, &mut file)
+                    .await;
+                std::io::Write::flush(&mut file)?;
+                download
+            };
+            let state = match download {
+                Ok(Download::Complete { .. }) => {
+                    let key = AttachmentKey::derive(context, info.index)?;
+                    let mut writer = self.store.attachment_writer(record.report_id, info.index)?;
+                    let mut sealed = BufReader::new(std::fs::File::open(&scratch)?);
+                    match attachment::decrypt(&key, info, &mut sealed, &mut writer) {
+                        Ok(()) => {
+                            writer.finish()?;
+                            AttachmentState::Saved
+                        }
+                        Err(e) => {
+                            writer.discard();
+                            AttachmentState::Invalid {
+                                reason: e.to_string(),
+                            }
+                        }
+                    }
+                }
+                Ok(Download::Incomplete) => {
+                    pending.push(info.index);
+                    AttachmentState::Pending
+                }
+                Ok(Download::Missing) => AttachmentState::Invalid {
+                    reason: "the server does not hold it".into(),
+                },
+                Err(e) => {
+                    let _ = std::fs::remove_file(&scratch);
+                    return Err(e);
+                }
+            };
+            let _ = std::fs::remove_file(&scratch);
+            record.attachments[i] = state;
+            self.store.put_report(record)?;
+        }
+        Ok(pending)
+    }
+
+    /// A stored report by id or id prefix.
+    pub fn find(&self, id: &str) -> Result<ReportRecord> {
+        self.store.find(id)
+    }
+
+    /// The stored report of a case, if any.
+    pub fn report_for_case(&self, case_id: CaseId) -> Result<Option<ReportRecord>> {
+        Ok(self
+            .store
+            .reports()?
+            .into_iter()
+            .rev()
+            .find(|r| r.case_id == case_id))
+    }
+
+    /// Sets a report's status.
+    pub fn set_status(&self, id: &str, status: Status) -> Result<ReportRecord> {
+        let mut record = self.find(id)?;
+        record.status = status;
+        self.store.put_report(&record)?;
+        Ok(record)
+    }
+
+    fn holds(&self, record: &ReportRecord) -> Result<()> {
+        match &record.transfer {
+            Some(t) if t.done => Err(Error::invalid(
+                "report",
+                format!("it was transferred to {}, which holds the case now", t.to_unit),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replies to the reporter: signed by the unit, sealed to the case's reply key, posted, and
+    /// kept with its text.
+    pub async fn reply(&self, id: &str, text: &str) -> Result<MessageRecord> {
+        let record = self.find(id)?;
+        self.holds(&record)?;
+        let message = CaseMessage {
+            case_id: record.case_id,
+            message_id: MessageId::random()?,
+            unit_id: self.keys.unit_id.clone(),
+            text: text.to_owned(),
+            sent_at: Utc::now(),
+        };
+        let envelope = seal_reply_with_rng(
+            &message,
+            &self.keys.signing_key()?,
+            &record.report.reply_key,
+            &mut OsRandom::new(),
+        )?;
+        let seq = self
+            .client
+            .post_reply(record.case_id, &envelope.to_bytes())
+            .await?;
+        let stored = MessageRecord {
+            message_id: message.message_id,
+            seq,
+            from_reporter: false,
+            unit_id: message.unit_id,
+            text: Some(message.text),
+            sent_at: Some(message.sent_at),
+        };
+        self.store.put_message(record.report_id, &stored)?;
+        Ok(stored)
+    }
+
+    /// Fetches what is new in a report's case, opens the reporter's follow-ups, stores it, and
+    /// returns the whole conversation. Replies are sealed to the reporter: this desk shows the
+    /// text of those it wrote itself.
+    pub async fn sync_messages(&self, id: &str) -> Result<Vec<MessageRecord>> {
+        let mut record = self.find(id)?;
+        self.holds(&record)?;
+        let known = self.store.messages(record.report_id)?;
+        let fresh = self.client.messages(record.case_id, record.last_seq).await?;
+        for wire in fresh {
+            record.last_seq = record.last_seq.max(wire.seq);
+            let Ok(envelope) = unb64(&wire.envelope)
+                .map_err(Error::from)
+                .and_then(|b| Ok(Envelope::from_bytes(&b)?))
+            else {
+                continue;
+            };
+            let message = match envelope.kind {
+                Kind::FollowUp => {
+                    match open_follow_up(
+                        &envelope,
+                        &self.keys.unit_id,
+                        record.case_id,
+                        &self.keys.encryption_key(),
+                    ) {
+                        Ok(m) => MessageRecord {
+                            message_id: m.message_id,
+                            seq: wire.seq,
+                            from_reporter: true,
+                            unit_id: m.unit_id,
+                            text: Some(m.text),
+                            sent_at: Some(m.sent_at),
+                        },
+                        // Sealed to the unit that held the case before.
+                        Err(_) => MessageRecord {
+                            message_id: wire.message_id,
+                            seq: wire.seq,
+                            from_reporter: true,
+                            unit_id: envelope.unit_id.clone(),
+                            text: None,
+                            sent_at: None,
+                        },
+                    }
+                }
+                Kind::Reply => match known.iter().find(|m| m.message_id == wire.message_id) {
+                    Some(own) => MessageRecord {
+                        seq: wire.seq,
+                        ..own.clone()
+                    },
+                    None => MessageRecord {
+                        message_id: wire.message_id,
+                        seq: wire.seq,
+                        from_reporter: false,
+                        unit_id: envelope.unit_id.clone(),
+                        text: None,
+                        sent_at: None,
+                    },
+                },
+                Kind::Report => continue,
+            };
+            self.store.put_message(record.report_id, &message)?;
+        }
+        self.store.put_report(&record)?;
+        self.store.messages(record.report_id)
+    }
+
+    /// Signs an alert with the unit's key and publishes it; returns its id.
+    pub async fn publish_alert(&self, alert: &Alert) -> Result<MessageId> {
+        if alert.unit_id != self.keys.unit_id {
+            return Err(Error::invalid(
+                "alert.unit_id",
+                "an alert is published by its own unit",
+            ));
+        }
+        let signed = alert.sign(&self.keys.signing_key()?)?;
+        self.client.publish_alert(&signed).await
+    }
+}

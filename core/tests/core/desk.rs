@@ -1,0 +1,137 @@
+//! The desk's local store: records sealed under a passphrase-derived key, a wrong passphrase
+//! refused, attachments sealed at rest in chunks and checked again on export.
+
+use chrono::Utc;
+use tipline_core::attachment;
+use tipline_core::desk::{AttachmentState, DeskStore, KdfParams, MessageRecord, ReportRecord, Status};
+use tipline_core::report::{MessageId, ReportId};
+
+use crate::support::report;
+
+/// Cheap parameters: the tests check behaviour, not the cost.
+const FAST: KdfParams = KdfParams {
+    memory_kib: 8 * 1024,
+    iterations: 1,
+    parallelism: 1,
+};
+const UNIT: &str = "dk-infohus-vestegnen";
+
+fn record(text: &str) -> ReportRecord {
+    let report = report(text);
+    ReportRecord {
+        report_id: ReportId::random().unwrap(),
+        case_id: report.case_id,
+        received_at: Utc::now(),
+        stored_at: Utc::now(),
+        envelope: "AQ".into(),
+        attachments: vec![],
+        report,
+        status: Status::New,
+        acked: true,
+        transfer: None,
+        last_seq: 0,
+    }
+}
+
+#[test]
+fn test_records_survive_reopen_and_a_wrong_passphrase_is_refused() {
+    // Given a store with one report and one message
+    let dir = tempfile::tempdir().unwrap();
+    let stored = record("A recruiter at the youth club, every Friday.");
+    let message = MessageRecord {
+        message_id: MessageId::random().unwrap(),
+        seq: 3,
+        from_reporter: true,
+        unit_id: UNIT.into(),
+        text: Some("He was there again.".into()),
+        sent_at: Some(Utc::now()),
+    };
+    {
+        let store = DeskStore::open(dir.path(), UNIT, "correct horse", FAST).unwrap();
+        store.put_report(&stored).unwrap();
+        store.put_message(stored.report_id, &message).unwrap();
+    }
+    // When it is opened again with the same passphrase (other parameters are ignored: the stored
+    // ones count), then everything is there
+    let store = DeskStore::open(dir.path(), UNIT, "correct horse", KdfParams::default()).unwrap();
+    assert_eq!(store.report(stored.report_id).unwrap(), Some(stored.clone()));
+    assert_eq!(store.messages(stored.report_id).unwrap(), vec![message]);
+    let prefix = &stored.report_id.to_string()[..8];
+    assert_eq!(store.find(prefix).unwrap().report_id, stored.report_id);
+    drop(store);
+    // And a wrong passphrase is refused by name, as is another unit's key
+    let err = DeskStore::open(dir.path(), UNIT, "wrong horse", FAST).unwrap_err();
+    assert!(err.to_string().contains("wrong passphrase"), "{err}");
+    let err = DeskStore::open(dir.path(), "es-citco", "correct horse", FAST).unwrap_err();
+    assert!(err.to_string().contains("belongs to unit"), "{err}");
+    // And nothing of the report is in the database file in clear
+    let db = std::fs::read(dir.path().join("desk.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("desk.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!contains(&bytes, b"recruiter"));
+        assert!(!contains(&bytes, b"He was there"));
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn test_attachments_are_sealed_in_chunks_and_checked_on_export() {
+    // Given an attachment of two and a bit chunks, written through the store
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeskStore::open(dir.path(), UNIT, "pass", FAST).unwrap();
+    let id = ReportId::random().unwrap();
+    let plain: Vec<u8> = b"PLAINTEXT-MARKER "
+        .iter()
+        .copied()
+        .cycle()
+        .take(2 * 65_536 + 1_000)
+        .collect();
+    let info = attachment::describe(0, "photo.jpg", "image/jpeg", &mut &plain[..]).unwrap();
+    let mut writer = store.attachment_writer(id, 0).unwrap();
+    for piece in plain.chunks(10_000) {
+        std::io::Write::write_all(&mut writer, piece).unwrap();
+    }
+    writer.finish().unwrap();
+    // Then the file holds no plaintext, reads back whole, and exports after its check
+    let file = dir.path().join("files").join(format!("{id}-0.sealed"));
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(!contains(&sealed, b"PLAINTEXT-MARKER"));
+    let mut back = Vec::new();
+    assert_eq!(
+        store.read_attachment(id, 0, &mut back).unwrap(),
+        plain.len() as u64
+    );
+    assert_eq!(back, plain);
+    let out = dir.path().join("photo.jpg");
+    store.export_attachment(id, &info, &out).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), plain);
+    // But not when the report describes other bytes: nothing is written then
+    let mut other = info.clone();
+    other.sha256[0] ^= 1;
+    let refused = dir.path().join("refused.jpg");
+    assert!(store.export_attachment(id, &other, &refused).is_err());
+    assert!(!refused.exists());
+    // And a damaged or cut file is refused rather than read
+    let mut damaged = sealed.clone();
+    damaged[70_000] ^= 1;
+    std::fs::write(&file, &damaged).unwrap();
+    assert!(store.read_attachment(id, 0, &mut Vec::new()).is_err());
+    std::fs::write(&file, &sealed[..2 * (65_536 + 28)]).unwrap();
+    assert!(store.read_attachment(id, 0, &mut Vec::new()).is_err());
+}
+
+#[test]
+fn test_status_names() {
+    for status in [Status::New, Status::InProgress, Status::Forwarded, Status::Closed] {
+        assert_eq!(Status::parse(status.name()).unwrap(), status);
+    }
+    assert_eq!(Status::parse("in_progress").unwrap(), Status::InProgress);
+    assert!(Status::parse("archived").is_err());
+    assert_eq!(
+        serde_json::to_value(AttachmentState::Invalid { reason: "x".into() }).unwrap(),
+        serde_json::json!({"state": "invalid", "reason": "x"})
+    );
+}
