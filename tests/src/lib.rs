@@ -1,1 +1,39 @@
-//! End-to-end tests that run the real binaries as processes.
+//! End-to-end tests that run the real binaries as processes, on loopback only.
+//!
+//! The harness: [`binaries`] finds (and builds, once) the workspace's binaries next to the
+//! running executable; [`process`] starts `tipline-server --dev` on `127.0.0.1:0` over a
+//! temporary data directory, waits for `/readyz`, restarts it on the same directory, and kills it
+//! (SIGKILL) on drop; [`citizen`] seals and submits reports as a phone does and checks receipts;
+//! [`desk`] is a unit's desk with signed requests, the live stream ([`sse`]) and
+//! acknowledgements. Every wait is bounded.
+//!
+//! The integration tests are in `tests/e2e/`; the load benchmark is the `loadgen` binary (its
+//! drivers are in [`load`]), with `bare` as its baseline server.
+
+pub mod binaries;
+pub mod citizen;
+pub mod desk;
+pub mod load;
+pub mod process;
+pub mod sse;
+
+pub use citizen::{seal_submission, Citizen, Submission, Submitted};
+pub use desk::{Delivered, Desk, InboxStream};
+pub use process::{ChildServer, ServerOptions, TestServer};
+
+/// A unit of the sample directory (Infohus Vestegnen, DK) the tests file reports to.
+pub const UNIT: &str = "dk-infohus-vestegnen";
+/// Another unit of the sample directory.
+pub const OTHER_UNIT: &str = "dk-infohus-nordjylland";
+
+/// A citizen and a desk of `unit_id` against `server`, and the unit's encryption key as the
+/// citizen read it from the verified directory.
+pub async fn citizen_and_desk(
+    server: &TestServer,
+    unit_id: &str,
+) -> anyhow::Result<(Citizen, tipline_core::keys::EncryptionPublicKey, Desk)> {
+    let citizen = Citizen::connect(server.url()).await?;
+    let unit_key = citizen.unit_key(&server.authority()?, unit_id).await?;
+    let desk = Desk::new(server.url(), server.unit_keys(unit_id)?)?;
+    Ok((citizen, unit_key, desk))
+}

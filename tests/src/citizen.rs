@@ -1,0 +1,230 @@
+//! The reporter's side over HTTP, as a phone does it: read `/v1/config`, take the unit's key from
+//! the authority-signed directory, seal a report, solve the stamp, submit, and check the signed
+//! receipt against the server key the configuration announced.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use tipline_core::codename::Codename;
+use tipline_core::directory::SignedDirectory;
+use tipline_core::encoding::{b64, unb64_array};
+use tipline_core::envelope::{seal_report, Envelope};
+use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
+use tipline_core::receipt::Receipt;
+use tipline_core::report::{Report, ReportId};
+use tipline_core::signed::Signed;
+
+/// What `GET /v1/config` announces that a reporter needs.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// Leading zero bits a stamp must have.
+    pub stamp_difficulty: u8,
+    /// The key that signs receipts.
+    pub server_key: VerifyingKey,
+    /// Seconds a delivery to a desk holds.
+    pub lease_seconds: u64,
+}
+
+#[derive(Deserialize)]
+struct ConfigBody {
+    stamp_difficulty: u8,
+    server_key: String,
+    lease_seconds: u64,
+}
+
+/// A sealed report ready to send: the exact request body, and what it was made of.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The report id (the idempotency key).
+    pub report_id: ReportId,
+    /// The envelope sent.
+    pub envelope: Envelope,
+    /// The report's free text (to check what a desk opens).
+    pub text: String,
+    /// The `POST /v1/reports` JSON body.
+    pub body: Bytes,
+}
+
+/// The answer to an accepted submission, its receipt checked.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// 201 (stored now) or 200 (stored before).
+    pub status: u16,
+    /// The signed receipt as sent.
+    pub receipt: Signed,
+    /// What the receipt attests.
+    pub verified: Receipt,
+}
+
+#[derive(Deserialize)]
+struct SubmittedBody {
+    report_id: ReportId,
+    receipt: Signed,
+}
+
+/// A complete, valid report for a fresh case, saying `text`.
+pub fn sample_report(text: &str) -> anyhow::Result<(Report, tipline_core::codename::CaseKeys)> {
+    let case = Codename::generate()?.derive()?;
+    let report = Report {
+        category: "radicalisation".to_owned(),
+        text: text.to_owned(),
+        when: None,
+        place: None,
+        people: vec![],
+        contact: None,
+        language: "da".to_owned(),
+        attachments: vec![],
+        case_id: case.case_id,
+        reply_key: case.reply_key.public_key(),
+    };
+    Ok((report, case))
+}
+
+/// Seals a fresh report saying `text` to `unit_id` under a fresh report id and case, and solves
+/// its stamp at `difficulty`. CPU-bound (a seal and `2^difficulty` hashes on average).
+pub fn seal_submission(
+    unit_id: &str,
+    unit_key: &EncryptionPublicKey,
+    difficulty: u8,
+    text: &str,
+) -> anyhow::Result<Submission> {
+    let (report, case) = sample_report(text)?;
+    let sealed = seal_report(&report, unit_id, unit_key)?;
+    let bytes = sealed.envelope.to_bytes();
+    let digest = tipline_core::crypto::sha256(&bytes);
+    let stamp = tipline_core::stamp::solve(&digest, difficulty)
+        .with_context(|| format!("no stamp at difficulty {difficulty}"))?;
+    let body = serde_json::to_vec(&json!({
+        "envelope": b64(&bytes),
+        "case_id": case.case_id.to_string(),
+        "case_secret_hash": hex::encode(case.case_secret_hash()),
+        "attachments": [],
+        "stamp": stamp,
+    }))?;
+    Ok(Submission {
+        report_id: sealed.report_id,
+        envelope: sealed.envelope,
+        text: text.to_owned(),
+        body: Bytes::from(body),
+    })
+}
+
+/// Checks the body of a 200/201 answer to `submission`: the report id, and a receipt signed by
+/// `server_key` that names this envelope.
+pub fn check_answer(
+    body: &[u8],
+    server_key: &VerifyingKey,
+    envelope: &Envelope,
+) -> anyhow::Result<(Signed, Receipt)> {
+    let answer: SubmittedBody = serde_json::from_slice(body)
+        .with_context(|| format!("not a submission answer: {}", String::from_utf8_lossy(body)))?;
+    if answer.report_id.0 != envelope.message_id {
+        bail!("the answer names report {} instead", answer.report_id);
+    }
+    let verified = Receipt::verify(&answer.receipt, server_key, envelope).context("receipt")?;
+    Ok((answer.receipt, verified))
+}
+
+/// A reporter's HTTP client for one server.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    http: reqwest::Client,
+    base: String,
+    /// What the server announced.
+    pub info: ServerInfo,
+}
+
+impl Citizen {
+    /// Reads `<base>/v1/config`. Requests time out after 10 s.
+    pub async fn connect(base: &str) -> anyhow::Result<Citizen> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let config: ConfigBody = http
+            .get(format!("{base}/v1/config"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let server_key = unb64_array::<32>(&config.server_key)
+            .map_err(|_| anyhow::anyhow!("server_key is not 32 bytes of base64url"))?;
+        Ok(Citizen {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            info: ServerInfo {
+                stamp_difficulty: config.stamp_difficulty,
+                server_key: VerifyingKey(server_key),
+                lease_seconds: config.lease_seconds,
+            },
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The encryption key of `unit_id` from `GET /v1/directory`, verified against `authority`.
+    pub async fn unit_key(
+        &self,
+        authority: &VerifyingKey,
+        unit_id: &str,
+    ) -> anyhow::Result<EncryptionPublicKey> {
+        let json = self
+            .http
+            .get(format!("{}/v1/directory", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        let verified = SignedDirectory::from_json(&json)?.verify(authority, Utc::now(), None)?;
+        verified
+            .encryption_key_for_unit(unit_id)
+            .with_context(|| format!("the directory has no unit {unit_id}"))
+    }
+
+    /// Seals a report saying `text` to `unit_id` with a stamp at the announced difficulty.
+    pub fn seal(
+        &self,
+        unit_id: &str,
+        unit_key: &EncryptionPublicKey,
+        text: &str,
+    ) -> anyhow::Result<Submission> {
+        seal_submission(unit_id, unit_key, self.info.stamp_difficulty, text)
+    }
+
+    /// Sends `submission`; Ok only for 201/200 with a receipt that verifies.
+    pub async fn submit(&self, submission: &Submission) -> anyhow::Result<Submitted> {
+        self.submit_body(submission.body.clone(), &submission.envelope)
+            .await
+    }
+
+    /// Sends `body` (a submission of `envelope`); Ok only for 201/200 with a receipt that
+    /// verifies.
+    pub async fn submit_body(&self, body: Bytes, envelope: &Envelope) -> anyhow::Result<Submitted> {
+        let response = self
+            .http
+            .post(format!("{}/v1/reports", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?;
+        if status != 200 && status != 201 {
+            bail!("submission answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let (receipt, verified) = check_answer(&body, &self.info.server_key, envelope)?;
+        Ok(Submitted {
+            status,
+            receipt,
+            verified,
+        })
+    }
+}

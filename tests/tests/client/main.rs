@@ -1,0 +1,278 @@
+//! The core's client runtime against the real intake server over a loopback socket: delivery
+//! exactly once through offline periods, crashes, server errors and timeouts; directory and
+//! alert checks; the reply round trip; recovering a case on a second device.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use support::{attach_jpeg, draft, Server};
+use tipline_core::client::{OutboxItem, OutboxListener, OutboxStatus};
+use tipline_core::l10n::Language;
+use tipline_core::Error;
+
+#[tokio::test]
+async fn test_report_made_offline_is_delivered_exactly_once_when_server_comes_up() {
+    // Given a client whose directory is cached and whose server is down
+    let server = Server::start().await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let server = server.stop().await;
+    // When the reporter files a report with a photo while offline
+    let filed = client.file_report(&attach_jpeg(draft())).unwrap();
+    assert!(!filed.codename.is_empty(), "the codename is shown even offline");
+    let summary = client.flush().await.unwrap();
+    assert_eq!((summary.delivered, summary.pending), (0, 1));
+    let item = &client.outbox().unwrap()[0];
+    let OutboxStatus::Queued {
+        last_error,
+        next_attempt,
+    } = &item.status
+    else {
+        panic!("{item:?}")
+    };
+    assert_eq!(last_error.as_deref(), Some("reason-offline"));
+    assert!(*next_attempt > Utc::now(), "a back-off is scheduled");
+    // Then, once the server is up again and the retry is due, it is delivered once, with its photo
+    let server = server.restart().await;
+    client.retry(filed.report_id).unwrap();
+    assert_eq!(client.flush().await.unwrap().delivered, 1);
+    assert_eq!(
+        client.flush().await.unwrap().delivered,
+        0,
+        "a second flush sends nothing"
+    );
+    let delivered = server.desk_reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].report_id, filed.report_id);
+    server.open_attachments(&delivered[0]).await;
+    assert!(matches!(
+        client.outbox().unwrap()[0].status,
+        OutboxStatus::Delivered { .. }
+    ));
+}
+
+/// A listener that panics, like a process being killed, once some attachment bytes are sent.
+struct CrashAfterFirstPiece;
+
+impl OutboxListener for CrashAfterFirstPiece {
+    fn on_change(&self, item: OutboxItem) {
+        if let OutboxStatus::Sending { progress } = item.status {
+            if progress > 0.05 && progress < 0.9 {
+                panic!("simulated kill in the middle of an upload");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn test_client_killed_mid_upload_resumes_with_one_report_and_intact_attachments() {
+    // Given a report with a large photo
+    let server = Server::start().await;
+    let dir = server.client_dir("phone-a");
+    let client = Arc::new(server.client_in(&dir));
+    client.refresh_directory().await.unwrap();
+    let mut d = attach_jpeg(draft());
+    d.attachments[0]
+        .bytes
+        .extend(std::iter::repeat_n(0x42, 1_200_000));
+    d.attachments[0].media_type = "application/octet-stream".into();
+    let filed = client.file_report(&d).unwrap();
+    // When the app dies in the middle of the attachment upload
+    client.set_listener(Arc::new(CrashAfterFirstPiece));
+    let crashed = tokio::spawn({
+        let client = client.clone();
+        async move { client.flush().await }
+    })
+    .await;
+    assert!(crashed.is_err(), "the flush was killed");
+    drop(client);
+    let partly = server.attachment_offset(&filed).await;
+    assert!(partly > 0, "some bytes had arrived before the kill");
+    // Then the reopened app resumes where the server stopped, and the desk gets one whole report
+    let client = server.client_in(&dir);
+    let row = client.outbox().unwrap();
+    assert_eq!(row.len(), 1);
+    assert_eq!(client.flush().await.unwrap().delivered, 1);
+    let delivered = server.desk_reports().await;
+    assert_eq!(delivered.len(), 1);
+    let files = server.open_attachments(&delivered[0]).await;
+    assert_eq!(files[0].len(), d.attachments[0].bytes.len());
+    assert_eq!(files[0], d.attachments[0].bytes);
+}
+
+#[tokio::test]
+async fn test_retries_through_server_errors_and_timeouts_yield_one_report() {
+    // Given a server that fails the first submission with a 500 and answers the second only
+    // after the client has given up waiting (but commits it)
+    let failures = Arc::new(AtomicUsize::new(0));
+    let server = Server::start_flaky(failures.clone()).await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let filed = client.file_report(&draft()).unwrap();
+    // When the client keeps retrying
+    for _ in 0..5 {
+        client.retry(filed.report_id).unwrap();
+        if client.flush().await.unwrap().delivered == 1 {
+            break;
+        }
+    }
+    // Then both failures happened, and there is exactly one report with a checked receipt
+    assert_eq!(failures.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        client.outbox().unwrap()[0].status,
+        OutboxStatus::Delivered { .. }
+    ));
+    assert_eq!(server.desk_reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn test_busy_server_is_retried_after_its_retry_after() {
+    let server = Server::start_with(|s| {
+        s.rates.anonymous_per_minute = 1;
+        s.rates.anonymous_burst = 1;
+    })
+    .await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    client.file_report(&draft()).unwrap();
+    client.file_report(&draft()).unwrap();
+    let summary = client.flush().await.unwrap();
+    assert_eq!((summary.delivered, summary.pending), (1, 1));
+    let waiting = client
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find(|i| matches!(i.status, OutboxStatus::Queued { .. }))
+        .unwrap();
+    let OutboxStatus::Queued {
+        next_attempt,
+        last_error,
+    } = waiting.status
+    else {
+        unreachable!()
+    };
+    assert_eq!(last_error.as_deref(), Some("reason-busy"));
+    assert!(
+        next_attempt > Utc::now() + chrono::Duration::seconds(5),
+        "Retry-After is honoured"
+    );
+}
+
+#[tokio::test]
+async fn test_tampered_or_foreign_directory_is_refused_and_the_cached_one_stays() {
+    let server = Server::start().await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    // A newer directory signed by another key, served by a compromised server
+    server
+        .serve_directory(server.directory_signed_by_stranger(2))
+        .await;
+    let err = client.refresh_directory().await.err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                what: "directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The same directory with one altered byte
+    server.serve_directory(server.altered_directory(3)).await;
+    assert!(client.refresh_directory().await.is_err());
+    assert_eq!(client.directory().unwrap().version(), 1);
+    // A client pinned to another authority accepts nothing at all
+    let stranger = server.client_with_authority(
+        "phone-b",
+        tipline_core::keys::SigningKey::generate()
+            .unwrap()
+            .verifying_key(),
+    );
+    assert!(stranger.refresh_directory().await.is_err());
+    assert!(stranger.directory().is_none());
+}
+
+#[tokio::test]
+async fn test_forged_alert_is_refused_and_genuine_ones_are_localised() {
+    let server = Server::start().await;
+    server.publish_alert("dk-infohus-vestegnen", false).await;
+    server.publish_alert("dk-infohus-vestegnen", true).await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let alerts = client.alerts("DK-84", Language::Danish).await.unwrap();
+    assert_eq!(alerts.len(), 1, "the forged alert is left out");
+    assert_eq!(alerts[0].title, "Falske opslag");
+    assert_eq!(alerts[0].severity_label, "Advarsel");
+    let hotlines = client.hotlines("DK-84", Language::English, Utc::now()).unwrap();
+    assert!(hotlines.iter().any(|h| h.dial_uri == "tel:+4541749090"));
+}
+
+#[tokio::test]
+async fn test_reply_round_trip_and_follow_up() {
+    // Given a delivered report
+    let server = Server::start().await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let filed = client.file_report(&draft()).unwrap();
+    client.flush().await.unwrap();
+    // When the unit replies
+    let report = &server.desk_reports().await[0];
+    server.reply(report, "Tak. Hvornår skete det?").await;
+    // Then the reporter reads it, signed by the unit
+    let conversation = client.conversation(filed.case_id).await.unwrap();
+    assert_eq!(conversation.len(), 1);
+    assert!(conversation[0].from_unit);
+    assert_eq!(conversation[0].text.as_deref(), Some("Tak. Hvornår skete det?"));
+    // And answers; the unit opens the follow-up
+    client
+        .send_follow_up(filed.case_id, "I går omkring kl. 22.")
+        .await
+        .unwrap();
+    assert_eq!(
+        server.follow_ups(report).await,
+        vec!["I går omkring kl. 22.".to_string()]
+    );
+    let conversation = client.conversation(filed.case_id).await.unwrap();
+    assert_eq!(conversation.len(), 2);
+    assert_eq!(conversation[1].text.as_deref(), Some("I går omkring kl. 22."));
+}
+
+#[tokio::test]
+async fn test_case_recovered_from_codename_on_a_second_client() {
+    let server = Server::start().await;
+    let phone = server.client("phone-a");
+    phone.refresh_directory().await.unwrap();
+    let filed = phone.file_report(&draft()).unwrap();
+    phone.flush().await.unwrap();
+    let report = &server.desk_reports().await[0];
+    server.reply(report, "Vi har modtaget din henvendelse.").await;
+    // A new phone, with only the codename the reporter wrote down
+    let new_phone = server.client("phone-b");
+    new_phone.refresh_directory().await.unwrap();
+    let case_id = new_phone
+        .recover_case(&filed.codename.to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!(case_id, filed.case_id);
+    let conversation = new_phone.conversation(case_id).await.unwrap();
+    assert_eq!(
+        conversation[0].text.as_deref(),
+        Some("Vi har modtaget din henvendelse.")
+    );
+    new_phone
+        .send_follow_up(case_id, "Sent from my new phone")
+        .await
+        .unwrap();
+    // A wrong codename finds nothing
+    let wrong = tipline_core::codename::Codename::generate().unwrap().to_phrase();
+    assert!(matches!(
+        new_phone.recover_case(&wrong).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(phone.outbox().unwrap()[0].report_id, filed.report_id);
+}

@@ -1,0 +1,446 @@
+//! An in-process intake server on a loopback port (stoppable and restartable on the same port,
+//! keeping its store), a desk that reads the store directly, and clients in temporary folders.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use tempfile::TempDir;
+use tipline_core::alert::{Alert, Severity};
+use tipline_core::attachment::{self, AttachmentKey};
+use tipline_core::client::keystore::StaticKeyStore;
+use tipline_core::client::outbox::Filed;
+use tipline_core::client::{Client, ClientConfig};
+use tipline_core::compose::{Draft, DraftAttachment};
+use tipline_core::crypto::OsRandom;
+use tipline_core::directory::{sample_source, SignedDirectory};
+use tipline_core::envelope::{open_report, Envelope};
+use tipline_core::keys::{SigningKey, UnitKeyFile, VerifyingKey};
+use tipline_core::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
+use tipline_core::report::MessageId;
+use tipline_core::signed::Signed;
+use tipline_server::limits::RateLimits;
+use tipline_server::store::sqlite::SqliteStore;
+use tipline_server::store::{Delivery, Direction, StoredAlert};
+use tipline_server::{app, AppState, Settings};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The unit that serves the drafts' region.
+pub const UNIT: &str = "dk-infohus-vestegnen";
+
+/// A draft from DK-84.
+pub fn draft() -> Draft {
+    Draft {
+        region: Some("DK-84".into()),
+        category: "radicalisation".into(),
+        text: "En ung mand deler IS-videoer i en gruppechat for skoleelever.".into(),
+        language: "da".into(),
+        ..Draft::default()
+    }
+}
+
+/// The draft with a small JPEG photo.
+pub fn attach_jpeg(mut draft: Draft) -> Draft {
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 80)
+        .encode(&[90u8; 16 * 16 * 3], 16, 16, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    draft.attachments.push(DraftAttachment {
+        name: "chat.jpg".into(),
+        media_type: "image/jpeg".into(),
+        bytes: jpeg,
+    });
+    draft
+}
+
+fn settings() -> Settings {
+    Settings {
+        stamp_difficulty: 4,
+        lease: Duration::from_secs(60),
+        rates: RateLimits {
+            anonymous_per_minute: 100_000,
+            anonymous_burst: 10_000,
+            unit_per_minute: 100_000,
+            unit_burst: 10_000,
+        },
+        ..Settings::default()
+    }
+}
+
+/// The server and everything the tests need to play the desk and the authority.
+pub struct Server {
+    state: AppState,
+    port: u16,
+    authority: SigningKey,
+    units: Vec<UnitKeyFile>,
+    flaky: Option<Arc<AtomicUsize>>,
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    dir: Arc<TempDir>,
+}
+
+impl Server {
+    /// A server with the test settings and the sample directory v1 published.
+    pub async fn start() -> Server {
+        Self::build(|_| {}, None).await
+    }
+
+    /// The same with changed settings.
+    pub async fn start_with(change: impl FnOnce(&mut Settings)) -> Server {
+        Self::build(change, None).await
+    }
+
+    /// A server that answers the first submission with 500, and the second only after 3 s
+    /// (after committing it); `failures` counts both.
+    pub async fn start_flaky(failures: Arc<AtomicUsize>) -> Server {
+        Self::build(|_| {}, Some(failures)).await
+    }
+
+    async fn build(change: impl FnOnce(&mut Settings), flaky: Option<Arc<AtomicUsize>>) -> Server {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let store = SqliteStore::open(&dir.path().join("server/tipline.db")).unwrap();
+        let authority = SigningKey::generate().unwrap();
+        let units: Vec<UnitKeyFile> = sample_source()
+            .unwrap()
+            .units
+            .iter()
+            .map(|u| UnitKeyFile::generate(&u.id).unwrap())
+            .collect();
+        let mut s = settings();
+        change(&mut s);
+        let state = AppState::new(
+            Arc::new(store),
+            SigningKey::generate().unwrap(),
+            authority.verifying_key(),
+            s,
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut server = Server {
+            state,
+            port,
+            authority,
+            units,
+            flaky,
+            running: None,
+            dir,
+        };
+        let signed = server.directory_signed_by(1, &server.authority);
+        server
+            .state
+            .store()
+            .publish_directory(1, signed.to_json().unwrap().into_bytes())
+            .await
+            .unwrap();
+        server.state.load_directory(Utc::now()).await.unwrap();
+        listener.set_nonblocking(true).unwrap();
+        server.serve(tokio::net::TcpListener::from_std(listener).unwrap());
+        server
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let mut router = app(self.state.clone());
+        if let Some(failures) = self.flaky.clone() {
+            router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+                let failures = failures.clone();
+                async move { flaky(failures, req, next).await }
+            }));
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        self.running = Some((stop, handle));
+    }
+
+    /// Closes the socket (the store stays).
+    pub async fn stop(mut self) -> Server {
+        if let Some((stop, handle)) = self.running.take() {
+            let _ = stop.send(());
+            handle.await.unwrap();
+        }
+        self
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(mut self) -> Server {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.serve(listener);
+        self
+    }
+
+    /// The sample directory with the test units' keys, signed by `key`.
+    pub fn directory_signed_by(&self, version: u64, key: &SigningKey) -> SignedDirectory {
+        let mut source = sample_source().unwrap();
+        for unit in &self.units {
+            let public = unit.public().unwrap();
+            source
+                .set_unit_keys(&unit.unit_id, public.encryption_key, public.verifying_key)
+                .unwrap();
+        }
+        source
+            .into_body(version, Utc::now(), chrono::Duration::days(30))
+            .unwrap()
+            .sign(key)
+            .unwrap()
+    }
+
+    /// A directory signed by a key that is not the authority's.
+    pub fn directory_signed_by_stranger(&self, version: u64) -> Vec<u8> {
+        let stranger = SigningKey::generate().unwrap();
+        self.directory_signed_by(version, &stranger)
+            .to_json()
+            .unwrap()
+            .into_bytes()
+    }
+
+    /// A directory signed by the authority with one payload byte changed afterwards.
+    pub fn altered_directory(&self, version: u64) -> Vec<u8> {
+        let signed = self.directory_signed_by(version, &self.authority);
+        let mut raw: Signed = serde_json::from_str(&signed.to_json().unwrap()).unwrap();
+        let at = raw.payload.iter().position(|&b| b == b'K').unwrap();
+        raw.payload[at] = b'C';
+        serde_json::to_vec(&raw).unwrap()
+    }
+
+    /// Publishes `json` as the directory the server serves, bypassing its checks, as a
+    /// compromised server would.
+    pub async fn serve_directory(&self, json: Vec<u8>) {
+        let version = self
+            .state
+            .store()
+            .directory()
+            .await
+            .unwrap()
+            .map(|d| d.0)
+            .unwrap_or(0)
+            + 1;
+        assert!(self.state.store().publish_directory(version, json).await.unwrap());
+    }
+
+    /// A folder for a client's storage.
+    pub fn client_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A client with its storage in `dir`, pinned to the test authority.
+    pub fn client_in(&self, dir: &Path) -> Client {
+        self.client_at(dir, self.authority.verifying_key())
+    }
+
+    /// A client called `name`.
+    pub fn client(&self, name: &str) -> Client {
+        self.client_in(&self.client_dir(name))
+    }
+
+    /// A client pinned to another authority key.
+    pub fn client_with_authority(&self, name: &str, authority: VerifyingKey) -> Client {
+        self.client_at(&self.client_dir(name), authority)
+    }
+
+    fn client_at(&self, dir: &Path, authority: VerifyingKey) -> Client {
+        Client::open(ClientConfig {
+            storage_dir: dir.to_owned(),
+            base_url: format!("http://127.0.0.1:{}", self.port),
+            authority_key: authority,
+            tls_pin: None,
+            key_store: Arc::new(StaticKeyStore::new([7; 32])),
+            timeout: Duration::from_secs(2),
+        })
+        .unwrap()
+    }
+
+    fn unit(&self, id: &str) -> &UnitKeyFile {
+        self.units.iter().find(|u| u.unit_id == id).unwrap()
+    }
+
+    /// Every unacknowledged report of the test unit (leased for no time, so always all).
+    pub async fn desk_reports(&self) -> Vec<Delivery> {
+        self.state
+            .store()
+            .lease_reports(UNIT, Utc::now(), chrono::Duration::zero(), 100)
+            .await
+            .unwrap()
+    }
+
+    /// How many sealed bytes of attachment 0 of a filed report the server holds.
+    pub async fn attachment_offset(&self, filed: &Filed) -> u64 {
+        self.state
+            .store()
+            .attachment_state(filed.report_id, 0, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .received
+    }
+
+    /// Opens a delivered report at the desk and decrypts and checks all its attachments.
+    pub async fn open_attachments(&self, delivery: &Delivery) -> Vec<Vec<u8>> {
+        let unit = self.unit(&delivery.unit_id);
+        let envelope = Envelope::from_bytes(&delivery.envelope).unwrap();
+        let opened = open_report(&envelope, &unit.unit_id, &unit.encryption_key()).unwrap();
+        let mut files = Vec::new();
+        for info in &opened.report.attachments {
+            let state = self
+                .state
+                .store()
+                .attachment_state(delivery.report_id, info.index, None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                state.received, state.sealed_size,
+                "attachment {} is complete",
+                info.index
+            );
+            let sealed = self
+                .state
+                .store()
+                .read_attachment(
+                    &unit.unit_id,
+                    delivery.report_id,
+                    info.index,
+                    0,
+                    state.sealed_size,
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            let mut plain = Vec::new();
+            let key = AttachmentKey::derive(&opened.context, info.index).unwrap();
+            attachment::decrypt(&key, info, &mut &sealed[..], &mut plain).unwrap();
+            files.push(plain);
+        }
+        files
+    }
+
+    /// The unit replies in the case of a delivered report.
+    pub async fn reply(&self, delivery: &Delivery, text: &str) {
+        let unit = self.unit(&delivery.unit_id);
+        let envelope = Envelope::from_bytes(&delivery.envelope).unwrap();
+        let opened = open_report(&envelope, &unit.unit_id, &unit.encryption_key()).unwrap();
+        let message = CaseMessage {
+            case_id: delivery.case_id,
+            message_id: MessageId::random().unwrap(),
+            unit_id: unit.unit_id.clone(),
+            text: text.into(),
+            sent_at: Utc::now(),
+        };
+        let sealed = seal_reply_with_rng(
+            &message,
+            &unit.signing_key().unwrap(),
+            &opened.report.reply_key,
+            &mut OsRandom::new(),
+        )
+        .unwrap();
+        self.state
+            .store()
+            .add_message(
+                delivery.case_id,
+                message.message_id,
+                Direction::ToReporter,
+                sealed.to_bytes(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The follow-ups the unit can open in the case of a delivered report.
+    pub async fn follow_ups(&self, delivery: &Delivery) -> Vec<String> {
+        let unit = self.unit(&delivery.unit_id);
+        let messages = self
+            .state
+            .store()
+            .messages(delivery.case_id, 0, 100)
+            .await
+            .unwrap();
+        messages
+            .iter()
+            .filter(|m| m.direction == Direction::ToUnit)
+            .map(|m| {
+                let envelope = Envelope::from_bytes(&m.envelope).unwrap();
+                open_follow_up(&envelope, &unit.unit_id, delivery.case_id, &unit.encryption_key())
+                    .unwrap()
+                    .text
+            })
+            .collect()
+    }
+
+    /// Publishes an alert of `unit_id` for DK-84, signed by the unit or, `forged`, by a stranger.
+    pub async fn publish_alert(&self, unit_id: &str, forged: bool) {
+        let now = Utc::now();
+        let alert = Alert {
+            alert_id: MessageId::random().unwrap(),
+            unit_id: unit_id.into(),
+            regions: vec!["DK-84".into()],
+            severity: Severity::Warning,
+            title: BTreeMap::from([
+                ("da".into(), "Falske opslag".into()),
+                ("en".into(), "Fake posts".into()),
+            ]),
+            body: BTreeMap::from([
+                ("da".into(), "Del ikke videoen.".into()),
+                ("en".into(), "Do not share it.".into()),
+            ]),
+            issued_at: now,
+            expires_at: now + chrono::Duration::days(1),
+        };
+        let key = if forged {
+            SigningKey::generate().unwrap()
+        } else {
+            self.unit(unit_id).signing_key().unwrap()
+        };
+        let signed = alert.sign(&key).unwrap();
+        self.state
+            .store()
+            .add_alert(StoredAlert {
+                alert_id: alert.alert_id,
+                unit_id: unit_id.into(),
+                regions: alert.regions.clone(),
+                signed: serde_json::to_vec(&signed).unwrap(),
+                expires_at: alert.expires_at,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn flaky(failures: Arc<AtomicUsize>, req: Request, next: Next) -> Response {
+    let is_submit = req.method() == Method::POST && req.uri().path() == "/v1/reports";
+    if !is_submit {
+        return next.run(req).await;
+    }
+    match failures.load(Ordering::SeqCst) {
+        0 => {
+            failures.fetch_add(1, Ordering::SeqCst);
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Body::from("{\"error\":\"internal\",\"message\":\"boom\"}"),
+            )
+                .into_response()
+        }
+        1 => {
+            failures.fetch_add(1, Ordering::SeqCst);
+            let response = next.run(req).await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            response
+        }
+        _ => next.run(req).await,
+    }
+}
