@@ -1,0 +1,168 @@
+//! The citizen's client for the apps: each method hands its call to the core on the crate's
+//! runtime and converts the answer. Calls that touch the disk or the network are async (Kotlin
+//! `suspend`, Swift `async`, Python coroutines); the ones that read memory only are not.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tipline_core::client::Client;
+
+use crate::convert::{self, list};
+use crate::error::{from_core, ApiError};
+use crate::platform::{CoreListener, KeyStore, OutboxListener};
+use crate::runtime;
+use crate::types::*;
+
+/// A citizen's client: the directory, the outbox and its delivery, the case book, alerts and
+/// hotlines, on one device. Open one per app, keep it for the app's lifetime.
+#[derive(uniffi::Object)]
+pub struct TiplineClient {
+    inner: Arc<Client>,
+}
+
+impl TiplineClient {
+    fn wrap(client: Client) -> Arc<Self> {
+        Arc::new(TiplineClient {
+            inner: Arc::new(client),
+        })
+    }
+
+    /// Runs an async core call on the runtime.
+    fn run<T, F>(&self, call: impl FnOnce(Arc<Client>) -> F) -> impl Future<Output = Result<T, ApiError>>
+    where
+        T: Send + 'static,
+        F: Future<Output = tipline_core::Result<T>> + Send + 'static,
+    {
+        runtime::spawn(call(self.inner.clone()))
+    }
+
+    /// Runs a blocking core call (disk, sealing) on the runtime's blocking pool.
+    fn run_blocking<T, F>(&self, call: F) -> impl Future<Output = Result<T, ApiError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Client) -> tipline_core::Result<T> + Send + 'static,
+    {
+        let client = self.inner.clone();
+        runtime::blocking(move || call(&client))
+    }
+}
+
+#[uniffi::export]
+impl TiplineClient {
+    /// Opens the client's storage in the configured folder, protected by keys from `key_store`,
+    /// and the cached directory if it still verifies. Works offline.
+    #[uniffi::constructor]
+    pub async fn open(config: ClientConfig, key_store: Arc<dyn KeyStore>) -> Result<Arc<Self>, ApiError> {
+        runtime::blocking(move || Client::open(convert::client_config(config, key_store)?))
+            .await
+            .map(Self::wrap)
+    }
+
+    /// Fetches the directory, checks it against the pinned authority key, its expiry and the
+    /// cached version, and caches it for offline use. A directory that fails a check is refused
+    /// (`ApiError.Crypto`) and the cached one stays in use.
+    pub async fn refresh_directory(&self) -> Result<DirectoryInfo, ApiError> {
+        self.run(|c| async move { c.refresh_directory().await })
+            .await
+            .map(Into::into)
+    }
+
+    /// The verified directory in use (cached or last refreshed), if any.
+    pub fn directory(&self) -> Option<DirectoryInfo> {
+        self.inner.directory().map(Into::into)
+    }
+
+    /// Seals a draft and puts it in the outbox at once, with no network needed: checks every
+    /// field (`ApiError.InvalidInput` lists the problems), strips photo metadata, blurs the
+    /// position, creates the case and its codename, seals and stores. Then call `flush`.
+    pub async fn file_report(&self, draft: Draft) -> Result<Filed, ApiError> {
+        self.run_blocking(move |c| c.file_report(&draft.try_into()?))
+            .await
+            .map(Into::into)
+    }
+
+    /// Tries to deliver every outbox item that is due; call it when the app starts, when the
+    /// network comes back and from background work. Concurrent calls wait for each other.
+    pub async fn flush(&self) -> Result<FlushSummary, ApiError> {
+        self.run(|c| async move { c.flush().await }).await.map(Into::into)
+    }
+
+    /// Every outbox item with its status, oldest first. Nothing is ever dropped from it.
+    pub async fn outbox(&self) -> Result<Vec<OutboxItem>, ApiError> {
+        self.run_blocking(|c| c.outbox()).await.map(list)
+    }
+
+    /// Puts an item back in the queue, due now (the reporter pressed "retry"); false if there
+    /// was nothing to retry.
+    pub async fn retry(&self, report_id: String) -> Result<bool, ApiError> {
+        self.run_blocking(move |c| c.retry(convert::report_id(&report_id)?))
+            .await
+    }
+
+    /// Registers the listener that hears every outbox status change (replacing any before).
+    pub fn set_listener(&self, listener: Arc<dyn OutboxListener>) {
+        self.inner.set_listener(Arc::new(CoreListener(listener)))
+    }
+
+    /// The cases on this device, oldest first.
+    pub async fn cases(&self) -> Result<Vec<CaseSummary>, ApiError> {
+        self.run_blocking(|c| c.cases()).await.map(list)
+    }
+
+    /// The codename of a case on this device, to show it again.
+    pub async fn codename(&self, case_id: String) -> Result<String, ApiError> {
+        self.run_blocking(move |c| Ok(c.codename(convert::case_id(&case_id)?)?.to_string()))
+            .await
+    }
+
+    /// Fetches what is new in a case, opens the unit's replies and checks their signatures
+    /// against the directory, and returns the whole conversation, oldest first.
+    pub async fn conversation(&self, case_id: String) -> Result<Vec<ConversationMessage>, ApiError> {
+        self.run(|c| async move { c.conversation(convert::case_id(&case_id)?).await })
+            .await
+            .map(list)
+    }
+
+    /// Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
+    /// nothing is stored, so the app can keep the text and try again.
+    pub async fn send_follow_up(
+        &self,
+        case_id: String,
+        text: String,
+    ) -> Result<ConversationMessage, ApiError> {
+        self.run(|c| async move { c.send_follow_up(convert::case_id(&case_id)?, &text).await })
+            .await
+            .map(Into::into)
+    }
+
+    /// Adds a case to this device from its codename (after checking with the server that the
+    /// codename opens it) and returns the case id.
+    pub async fn recover_case(&self, codename: String) -> Result<String, ApiError> {
+        self.run(|c| async move { c.recover_case(&codename).await })
+            .await
+            .map(|id| id.to_string())
+    }
+
+    /// The active alerts for `region` in `language`, each verified against the directory;
+    /// forged, altered, expired or unknown-unit alerts are left out.
+    pub async fn alerts(&self, region: String, language: Language) -> Result<Vec<AlertView>, ApiError> {
+        self.run(|c| async move { c.alerts(&region, language.into()).await })
+            .await
+            .map(list)
+    }
+
+    /// The hotlines for `region` from the directory, named in `language`, with whether each is
+    /// open at `now` in its own time zone.
+    pub fn hotlines(
+        &self,
+        region: String,
+        language: Language,
+        now: SystemTime,
+    ) -> Result<Vec<HotlineView>, ApiError> {
+        convert::now(now)
+            .and_then(|now| self.inner.hotlines(&region, language.into(), now))
+            .map(list)
+            .map_err(from_core)
+    }
+}

@@ -1,0 +1,76 @@
+//! The core's localisation for the apps: every id the core hands out (field problems, outbox
+//! reasons, severities) becomes a sentence in the reporter's language, with its text direction.
+
+use tipline_core::compose::FieldError;
+use tipline_core::l10n;
+
+use crate::error::FieldProblem;
+use crate::types::{Direction, Language};
+
+/// Produces the core's strings in one language, falling back to English for anything missing.
+#[derive(uniffi::Object)]
+pub struct Localizer {
+    inner: l10n::Localizer,
+}
+
+#[uniffi::export]
+impl Localizer {
+    /// A localizer for `language`.
+    #[uniffi::constructor]
+    pub fn new(language: Language) -> Self {
+        Localizer {
+            inner: l10n::Localizer::new(language.into()),
+        }
+    }
+
+    /// Its language.
+    pub fn language(&self) -> Language {
+        self.inner.language().into()
+    }
+
+    /// Which way its text runs.
+    pub fn direction(&self) -> Direction {
+        self.inner.direction().into()
+    }
+
+    /// The string `id` (such as `reason-offline` or `severity-danger`); an unknown id comes back
+    /// as itself.
+    pub fn text(&self, id: String) -> String {
+        self.inner.text(&id)
+    }
+}
+
+#[uniffi::export]
+impl FieldProblem {
+    /// The problem as a sentence in `localizer`'s language, for the screen.
+    pub fn message(&self, localizer: &Localizer) -> String {
+        FieldError::from(self.clone()).message(&localizer.inner)
+    }
+}
+
+#[uniffi::export]
+impl Language {
+    /// The language code (`es`, `en`, `ar`, `da`).
+    pub fn code(&self) -> String {
+        l10n::Language::from(*self).code().to_owned()
+    }
+
+    /// Which way the language is written.
+    pub fn direction(&self) -> Direction {
+        l10n::Language::from(*self).direction().into()
+    }
+}
+
+/// The language for a BCP 47 tag such as `da-DK` or `ar`, by its primary subtag; absent for a
+/// language the core does not speak.
+#[uniffi::export]
+pub fn language_from_tag(tag: String) -> Option<Language> {
+    l10n::Language::from_tag(&tag).map(Into::into)
+}
+
+/// The first of the `preferred` tags (the device's languages, in order) that the core speaks,
+/// else English.
+#[uniffi::export]
+pub fn negotiate_language(preferred: Vec<String>) -> Language {
+    l10n::Language::negotiate(preferred.iter().map(String::as_str)).into()
+}
