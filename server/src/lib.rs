@@ -51,3 +51,12 @@ async fn method_not_allowed() -> AppError {
         "this route does not take that method",
     )
 }
+
+/// The listener with `TCP_NODELAY` set on every accepted connection: desk streams write small
+/// events that must go out at once, not wait for Nagle's algorithm and a delayed ACK.
+pub fn nodelay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        // Failing to set the option only costs latency; the connection still works.
+        let _ = tcp.set_nodelay(true);
+    })
+}

@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let stopping = state.clone();
-    axum::serve(listener, app(state))
+    axum::serve(tipline_server::nodelay(listener), app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -126,7 +126,7 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let stopping = state.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app(state))
+        axum::serve(tipline_server::nodelay(listener), app(state))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
                 stopping.begin_shutdown();

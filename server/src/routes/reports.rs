@@ -193,7 +193,13 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     let now = Utc::now();
     let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
     let report_id = ReportId(envelope.message_id);
-    let receipt = Receipt::for_envelope(&envelope, now).sign(state.server_key())?;
+    // The digest of the bytes received is the envelope's digest: no need to re-encode and hash.
+    let receipt = Receipt {
+        report_id,
+        envelope_sha256: digest,
+        received_at: now,
+    }
+    .sign(state.server_key())?;
     let receipt_json =
         serde_json::to_vec(&receipt).map_err(|e| AppError::internal(format!("receipt: {e}")))?;
     let outcome = state
