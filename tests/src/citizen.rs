@@ -113,6 +113,44 @@ pub fn seal_submission(
     })
 }
 
+/// Seals `count` distinct submissions to `unit_id` (texts `"<label> <n>"`) at `difficulty`,
+/// spread over every core. For load tests, which need their requests made before they start.
+pub fn seal_many(
+    unit_id: &str,
+    unit_key: &EncryptionPublicKey,
+    difficulty: u8,
+    count: usize,
+    label: &str,
+) -> anyhow::Result<Vec<Submission>> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let per_thread = count.div_ceil(threads).max(1);
+    let chunks: Vec<anyhow::Result<Vec<Submission>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .step_by(per_thread)
+            .map(|first| {
+                let last = (first + per_thread).min(count);
+                scope.spawn(move || {
+                    (first..last)
+                        .map(|n| seal_submission(unit_id, unit_key, difficulty, &format!("{label} {n}")))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sealing thread panicked")))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(count);
+    for chunk in chunks {
+        all.extend(chunk?);
+    }
+    Ok(all)
+}
+
 /// Checks the body of a 200/201 answer to `submission`: the report id, and a receipt signed by
 /// `server_key` that names this envelope.
 pub fn check_answer(

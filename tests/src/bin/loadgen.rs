@@ -42,9 +42,9 @@ use hdrhistogram::Histogram;
 use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
 use tipline_core::report::ReportId;
 use tipline_e2e::binaries::{self, BARE, SERVER};
-use tipline_e2e::citizen::check_answer;
+use tipline_e2e::citizen::{check_answer, seal_many};
 use tipline_e2e::load::{self, closed_loop, open_loop, Answer, Load, PhaseResult};
-use tipline_e2e::{seal_submission, ChildServer, Citizen, Desk, ServerOptions, Submission, TestServer};
+use tipline_e2e::{ChildServer, Citizen, Desk, ServerOptions, Submission, TestServer};
 use tokio::time::Instant;
 
 /// The unit the intake phases file to.
@@ -133,7 +133,7 @@ fn addr_of(url: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("not a loopback address: {url}"))
 }
 
-/// Seals `count` distinct submissions to `unit_id` on every core.
+/// Seals `count` distinct submissions to `unit_id` on every core, and says how long it took.
 fn generate(
     unit_id: &str,
     key: &EncryptionPublicKey,
@@ -141,35 +141,9 @@ fn generate(
     what: &str,
 ) -> anyhow::Result<Vec<Submission>> {
     let started = std::time::Instant::now();
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let per_thread = count.div_ceil(threads);
-    let chunks: Vec<anyhow::Result<Vec<Submission>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let take = per_thread.min(count.saturating_sub(t * per_thread));
-                scope.spawn(move || {
-                    (0..take)
-                        .map(|i| {
-                            let text = format!("Load test report {} of {what}", t * per_thread + i);
-                            seal_submission(unit_id, key, DIFFICULTY, &text)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sealing thread panicked")))
-            })
-            .collect()
-    });
-    let mut all = Vec::with_capacity(count);
-    for chunk in chunks {
-        all.extend(chunk?);
-    }
+    let all = seal_many(unit_id, key, DIFFICULTY, count, what)?;
     let secs = started.elapsed().as_secs_f64();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
     println!(
         "  sealed {count} submissions for {what} in {secs:.1} s ({:.0}/s on {threads} threads)",
         count as f64 / secs.max(1e-9)

@@ -1,0 +1,96 @@
+// The Tipline iOS app: opens the one client (Keychain key store), registers the background task
+// and the network monitor that deliver the outbox, and draws the screens in the chosen language
+// and layout direction. Quick exit forgets what was on screen and leaves the app at once.
+import SwiftUI
+import TiplineAppModel
+import TiplineFFI
+
+@main
+struct TiplineApp: App {
+    @StateObject private var holder = ModelHolder()
+    @Environment(\.scenePhase) private var scenePhase
+
+    init() {
+        // BGTaskScheduler wants its handlers before launch finishes.
+        DeliveryHooks.registerBackgroundTask { await ModelHolder.shared?.model }
+    }
+
+    var body: some Scene {
+        WindowGroup {
+            Group {
+                if let model = holder.model {
+                    RootView(model: model, settings: model.settings, onQuickExit: holder.quickExit)
+                } else if let failure = holder.failure {
+                    Text(failure).padding()
+                } else {
+                    ProgressView()
+                }
+            }
+            // The app switcher's snapshot shows a blank screen, never a report.
+            .overlay {
+                if scenePhase != .active { Color(.systemBackground).ignoresSafeArea() }
+            }
+            .task { await holder.open() }
+        }
+        .onChange(of: scenePhase) { phase in
+            switch phase {
+            case .active:
+                holder.model?.delivery.onForeground()
+            case .background:
+                DeliveryHooks.scheduleBackgroundTask()
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// Opens the model once for the process and keeps it.
+@MainActor
+final class ModelHolder: ObservableObject {
+    static weak var shared: ModelHolder?
+    @Published private(set) var model: AppModel?
+    @Published private(set) var failure: String?
+    private let hooks = DeliveryHooks()
+
+    init() {
+        ModelHolder.shared = self
+    }
+
+    func open() async {
+        guard model == nil else { return }
+        do {
+            let support = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
+            let storage = support.appendingPathComponent("tipline", isDirectory: true)
+            let info = Bundle.main.infoDictionary ?? [:]
+            let config = ClientConfig(
+                storageDir: storage.path,
+                baseUrl: info["TiplineServerURL"] as? String ?? "",
+                authorityKey: info["TiplineAuthorityKey"] as? String ?? "",
+                tlsPin: nil,
+                timeout: nil
+            )
+            let opened = try await AppModel.open(
+                config: config,
+                keyStore: KeychainKeyStore(),
+                preferences: UserDefaultsPreferences(),
+                deviceLanguages: Locale.preferredLanguages,
+                deviceRegion: Locale.current.regionCode
+            )
+            model = opened
+            hooks.startMonitoring(opened.delivery)
+            await opened.start()
+        } catch {
+            failure = String(describing: error)
+        }
+    }
+
+    /// Quick exit: nothing left on screen, then away to an ordinary page at once.
+    func quickExit() {
+        model?.quickExit()
+        let page = Bundle.main.object(forInfoDictionaryKey: "TiplineQuickExitURL") as? String
+        if let url = URL(string: page ?? "https://www.wikipedia.org") {
+            UIApplication.shared.open(url)
+        }
+    }
+}
