@@ -57,14 +57,18 @@ impl Client {
             .collect())
     }
 
-    /// The codename of a case on this device, to show it again.
-    pub fn codename(&self, case_id: CaseId) -> Result<Zeroizing<String>> {
+    /// The case book's entry for a case on this device.
+    pub(crate) fn case_entry(&self, case_id: CaseId) -> Result<super::local::CaseEntry> {
         self.local
             .cases()?
             .into_iter()
             .find(|c| c.case_id == case_id)
-            .map(|c| c.codename)
             .ok_or_else(|| Error::NotFound("that case on this device".into()))
+    }
+
+    /// The codename of a case on this device, to show it again.
+    pub fn codename(&self, case_id: CaseId) -> Result<Zeroizing<String>> {
+        Ok(self.case_entry(case_id)?.codename)
     }
 
     /// Adds a case to this device from its codename, after checking with the server that the
@@ -91,12 +95,7 @@ impl Client {
     /// directory lists for its unit, stores the messages sealed on the device, and returns the
     /// whole conversation. A reply that fails its checks is left out and not stored.
     pub async fn conversation(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
-        let entry = self
-            .local
-            .cases()?
-            .into_iter()
-            .find(|c| c.case_id == case_id)
-            .ok_or_else(|| Error::NotFound("that case on this device".into()))?;
+        let entry = self.case_entry(case_id)?;
         let keys = Codename::parse(&entry.codename)?.derive()?;
         let directory = self.require_directory()?;
         let known: Vec<ConversationMessage> = self.stored_messages(case_id)?;
@@ -170,12 +169,7 @@ impl Client {
     /// its text on this device. Needs a connection; on failure nothing is stored and the error
     /// says why, so the app can keep the text and try again.
     pub async fn send_follow_up(&self, case_id: CaseId, text: &str) -> Result<ConversationMessage> {
-        let entry = self
-            .local
-            .cases()?
-            .into_iter()
-            .find(|c| c.case_id == case_id)
-            .ok_or_else(|| Error::NotFound("that case on this device".into()))?;
+        let entry = self.case_entry(case_id)?;
         if entry.unit_id.is_empty() {
             return Err(Error::NotFound("the case's unit: it has not answered yet".into()));
         }

@@ -369,12 +369,7 @@ impl Client {
 
     /// The case secret, from the codename kept (sealed) in the case book.
     pub(crate) fn case_secret(&self, case_id: CaseId) -> Result<Zeroizing<[u8; 32]>> {
-        let entry = self
-            .local
-            .cases()?
-            .into_iter()
-            .find(|c| c.case_id == case_id)
-            .ok_or_else(|| Error::NotFound("that case on this device".into()))?;
+        let entry = self.case_entry(case_id)?;
         Ok(Codename::parse(&entry.codename)?.derive()?.case_secret)
     }
 }
