@@ -10,8 +10,8 @@ use crate::keys::EncryptionPublicKey;
 use crate::l10n::Localizer;
 use crate::media::strip_metadata;
 use crate::report::{
-    AttachmentInfo, CaseId, Contact, Person, Place, Precision, Report, When, MAX_ATTACHMENTS,
-    MAX_ATTACHMENT_BYTES, MAX_PEOPLE, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
+    people_and_contact_problems, AttachmentInfo, CaseId, Contact, Person, Place, Precision, Problem, Report,
+    When, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
 };
 use crate::{Error, Result};
 
@@ -138,47 +138,13 @@ impl Draft {
             }
             _ => {}
         }
-        if self.people.len() > MAX_PEOPLE {
-            errors.push(FieldError::new(
-                "people",
-                "field-too-long",
-                Some(MAX_PEOPLE as u64),
-            ));
-        }
-        for (i, person) in self.people.iter().enumerate() {
-            check_len(
-                &mut errors,
-                &format!("people[{i}].description"),
-                &person.description,
-                MAX_SHORT_CHARS,
-                true,
-            );
-            if let Some(name) = &person.name {
-                check_len(
-                    &mut errors,
-                    &format!("people[{i}].name"),
-                    name,
-                    MAX_SHORT_CHARS,
-                    false,
-                );
-            }
-        }
-        if let Some(contact) = &self.contact {
-            for (name, value) in [
-                ("name", &contact.name),
-                ("phone", &contact.phone),
-                ("email", &contact.email),
-            ] {
-                if let Some(value) = value {
-                    check_len(
-                        &mut errors,
-                        &format!("contact.{name}"),
-                        value,
-                        MAX_SHORT_CHARS,
-                        false,
-                    );
+        for (field, problem) in people_and_contact_problems(&self.people, self.contact.as_ref()) {
+            errors.push(match problem {
+                Problem::Required => FieldError::new(field, "field-required", None),
+                Problem::TooLong(max) | Problem::TooMany(max) => {
+                    FieldError::new(field, "field-too-long", Some(max as u64))
                 }
-            }
+            });
         }
         if crate::l10n::Language::from_tag(&self.language).is_none()
             && !(2..=16).contains(&self.language.len())

@@ -167,6 +167,11 @@ impl Envelope {
         })
     }
 
+    /// Parses an envelope carried as base64url text (as the API carries it), strictly.
+    pub fn from_b64(text: &str) -> Result<Self, CryptoError> {
+        Self::from_bytes(&crate::encoding::unb64(text)?)
+    }
+
     /// Pads `plaintext` and seals it to `recipient`. Returns the envelope and the sender's HPKE
     /// context, whose exporter keys the attachments.
     #[allow(clippy::too_many_arguments)]

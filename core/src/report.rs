@@ -262,6 +262,77 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
     Ok(())
 }
 
+/// A rule a field breaks, for the rules a draft on the device and a sealed report share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// The field is empty but required.
+    Required,
+    /// The text is longer than this many characters.
+    TooLong(usize),
+    /// The list has more than this many entries.
+    TooMany(usize),
+}
+
+impl Problem {
+    /// The reason as the report's own validation words it.
+    pub(crate) fn reason(self) -> String {
+        match self {
+            Problem::Required => "is required".into(),
+            Problem::TooLong(max) => format!("is longer than {max} characters"),
+            Problem::TooMany(max) => format!("at most {max}"),
+        }
+    }
+}
+
+fn length_problem(value: &str, max: usize, required: bool) -> Option<Problem> {
+    if required && value.trim().is_empty() {
+        Some(Problem::Required)
+    } else if value.chars().count() > max {
+        Some(Problem::TooLong(max))
+    } else {
+        None
+    }
+}
+
+/// The rules on the people involved and the contact details, in field order, with field names
+/// such as `people[1].description` and `contact.email`: one copy for the draft and the report.
+pub(crate) fn people_and_contact_problems(
+    people: &[Person],
+    contact: Option<&Contact>,
+) -> Vec<(String, Problem)> {
+    let mut problems = Vec::new();
+    if people.len() > MAX_PEOPLE {
+        problems.push(("people".to_owned(), Problem::TooMany(MAX_PEOPLE)));
+    }
+    for (i, person) in people.iter().enumerate() {
+        if let Some(p) = length_problem(&person.description, MAX_SHORT_CHARS, true) {
+            problems.push((format!("people[{i}].description"), p));
+        }
+        if let Some(p) = person
+            .name
+            .as_deref()
+            .and_then(|n| length_problem(n, MAX_SHORT_CHARS, false))
+        {
+            problems.push((format!("people[{i}].name"), p));
+        }
+    }
+    if let Some(contact) = contact {
+        for (name, value) in [
+            ("name", &contact.name),
+            ("phone", &contact.phone),
+            ("email", &contact.email),
+        ] {
+            if let Some(p) = value
+                .as_deref()
+                .and_then(|v| length_problem(v, MAX_SHORT_CHARS, false))
+            {
+                problems.push((format!("contact.{name}"), p));
+            }
+        }
+    }
+    problems
+}
+
 impl Report {
     /// Checks every field against the model's rules; the error names the first field at fault.
     pub fn validate(&self) -> Result<()> {
@@ -290,31 +361,10 @@ impl Report {
             Some(Place::Described { text }) => check_text("report.place.text", text, MAX_SHORT_CHARS, true)?,
             None => {}
         }
-        if self.people.len() > MAX_PEOPLE {
-            return Err(Error::invalid("report.people", format!("at most {MAX_PEOPLE}")));
-        }
-        for (i, person) in self.people.iter().enumerate() {
-            let field = format!("report.people[{i}]");
-            check_text(
-                &format!("{field}.description"),
-                &person.description,
-                MAX_SHORT_CHARS,
-                true,
-            )?;
-            if let Some(name) = &person.name {
-                check_text(&format!("{field}.name"), name, MAX_SHORT_CHARS, false)?;
-            }
-        }
-        if let Some(contact) = &self.contact {
-            for (name, value) in [
-                ("name", &contact.name),
-                ("phone", &contact.phone),
-                ("email", &contact.email),
-            ] {
-                if let Some(value) = value {
-                    check_text(&format!("report.contact.{name}"), value, MAX_SHORT_CHARS, false)?;
-                }
-            }
+        if let Some((field, problem)) =
+            people_and_contact_problems(&self.people, self.contact.as_ref()).first()
+        {
+            return Err(Error::invalid(format!("report.{field}"), problem.reason()));
         }
         self.validate_attachments()
     }

@@ -9,7 +9,6 @@ use zeroize::Zeroizing;
 use super::Client;
 use crate::codename::Codename;
 use crate::crypto::OsRandom;
-use crate::encoding::unb64;
 use crate::envelope::{Envelope, Kind};
 use crate::message::{open_reply, seal_follow_up_with_rng, CaseMessage};
 use crate::report::{CaseId, MessageId};
@@ -105,10 +104,7 @@ impl Client {
             .await?;
         let mut unit_id = entry.unit_id.clone();
         for wire in fresh {
-            let Ok(envelope) = unb64(&wire.envelope)
-                .map_err(Error::from)
-                .and_then(|b| Ok(Envelope::from_bytes(&b)?))
-            else {
+            let Ok(envelope) = Envelope::from_b64(&wire.envelope) else {
                 continue;
             };
             let message = match envelope.kind {

@@ -20,7 +20,6 @@ use chrono::Utc;
 use crate::alert::Alert;
 use crate::attachment::{self, AttachmentKey};
 use crate::crypto::{Context, OsRandom};
-use crate::encoding::unb64;
 use crate::envelope::{open_report, Envelope, Kind};
 use crate::keys::UnitKeyFile;
 use crate::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
@@ -84,7 +83,7 @@ impl Desk {
     }
 
     fn open(&self, envelope_b64: &str) -> Result<crate::envelope::OpenedReport> {
-        let envelope = Envelope::from_bytes(&unb64(envelope_b64)?)?;
+        let envelope = Envelope::from_b64(envelope_b64)?;
         open_report(&envelope, &self.keys.unit_id, &self.keys.encryption_key())
     }
 
@@ -287,10 +286,7 @@ impl Desk {
         let fresh = self.client.messages(record.case_id, record.last_seq).await?;
         for wire in fresh {
             record.last_seq = record.last_seq.max(wire.seq);
-            let Ok(envelope) = unb64(&wire.envelope)
-                .map_err(Error::from)
-                .and_then(|b| Ok(Envelope::from_bytes(&b)?))
-            else {
+            let Ok(envelope) = Envelope::from_b64(&wire.envelope) else {
                 continue;
             };
             let message = match envelope.kind {
