@@ -50,7 +50,7 @@ pub struct Config {
           value_parser = clap::value_parser!(u8).range(0..=32))]
     pub stamp_difficulty: u8,
     /// The authority's Ed25519 public key (base64url); default: `authority.pub` in the data dir.
-    #[arg(long, env = "TIPLINE_AUTHORITY_KEY")]
+    #[arg(long, env = "TIPLINE_AUTHORITY_KEY", allow_hyphen_values = true)]
     pub authority_key: Option<String>,
     /// Seconds a unit's signed request may be off the server's clock.
     #[arg(long, env = "TIPLINE_MAX_CLOCK_SKEW_SECONDS", default_value_t = 60,

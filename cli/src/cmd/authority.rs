@@ -66,7 +66,7 @@ pub enum AuthorityCommand {
         #[arg(long)]
         file: Option<PathBuf>,
         /// The authority's public key (base64url, or a file holding it).
-        #[arg(long, env = "TIPLINE_AUTHORITY_PUB")]
+        #[arg(long, env = "TIPLINE_AUTHORITY_PUB", allow_hyphen_values = true)]
         authority_pub: String,
     },
 }

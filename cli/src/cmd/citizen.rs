@@ -27,7 +27,7 @@ pub struct CitizenArgs {
     #[arg(long, env = "TIPLINE_SERVER")]
     server: String,
     /// The authority's public key the app pins (base64url, or a file holding it).
-    #[arg(long, env = "TIPLINE_AUTHORITY_PUB")]
+    #[arg(long, env = "TIPLINE_AUTHORITY_PUB", allow_hyphen_values = true)]
     authority_pub: String,
     /// The device's storage (a folder: outbox, case book, cached directory).
     #[arg(long, env = "TIPLINE_CITIZEN_STORE")]

@@ -36,7 +36,7 @@ pub struct DeskArgs {
     #[arg(long, env = "TIPLINE_DESK_STORE")]
     store: PathBuf,
     /// The authority's public key (base64url, or a file holding it): needed to transfer.
-    #[arg(long, env = "TIPLINE_AUTHORITY_PUB")]
+    #[arg(long, env = "TIPLINE_AUTHORITY_PUB", allow_hyphen_values = true)]
     authority_pub: Option<String>,
     /// Argon2id memory, in MiB, of the key of a store created now (existing stores keep theirs).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]

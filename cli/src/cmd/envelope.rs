@@ -33,7 +33,7 @@ pub enum EnvelopeCommand {
         report: PathBuf,
         /// The unit's public keys as printed by `tipline unit public`, or its X25519 public key
         /// in base64url (then --unit-id is required).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         unit_key: String,
         /// The unit id to address (defaults to the one in the public key file).
         #[arg(long)]

@@ -107,6 +107,37 @@ fn test_envelope_base64_on_stdout_opens_too() {
 }
 
 #[test]
+fn test_a_key_whose_base64url_starts_with_a_hyphen_is_a_value_not_an_option() {
+    // Given a public key whose base64url text starts with '-' (first byte 0xf8 encodes as '-')
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("report.json"),
+        ok(tipline(d, &["envelope", "sample-report"])),
+    )
+    .unwrap();
+    let mut bytes = [0x5au8; 32];
+    bytes[0] = 0xf8;
+    let key = tipline_core::encoding::b64(&bytes);
+    assert!(key.starts_with('-'), "{key}");
+    // When it is given to --unit-key (one random key in 64 starts so), then it seals
+    let sealed = ok(tipline(
+        d,
+        &[
+            "envelope",
+            "seal",
+            "--report",
+            "report.json",
+            "--unit-key",
+            &key,
+            "--unit-id",
+            "u1",
+        ],
+    ));
+    assert!(!sealed.trim().is_empty());
+}
+
+#[test]
 fn test_errors_are_clear_and_exit_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
