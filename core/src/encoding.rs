@@ -74,3 +74,31 @@ pub mod hex_array {
         Ok(out)
     }
 }
+
+/// Serde adapter: `Vec<[u8; N]>` as a list of lowercase hex strings.
+pub mod hex_arrays {
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes each array as lowercase hex.
+    pub fn serialize<S: Serializer, const N: usize>(items: &[[u8; N]], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(items.len()))?;
+        for item in items {
+            seq.serialize_element(&hex::encode(item))?;
+        }
+        seq.end()
+    }
+
+    /// Deserializes a list of hex strings of exactly `N` bytes each.
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<Vec<[u8; N]>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                let mut out = [0u8; N];
+                hex::decode_to_slice(text.trim(), &mut out)
+                    .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))?;
+                Ok(out)
+            })
+            .collect()
+    }
+}

@@ -23,6 +23,7 @@ pub mod hotline;
 pub mod keys;
 pub mod l10n;
 pub mod media;
+pub mod merkle;
 pub mod message;
 pub mod receipt;
 pub mod report;

@@ -18,8 +18,8 @@ pub enum Context {
     Directory,
     /// A unit's alert: `tipline alert v1`.
     Alert,
-    /// The server's receipt for a report: `tipline receipt v1`.
-    Receipt,
+    /// The server's signed batch of receipts: `tipline receipt batch v1`.
+    ReceiptBatch,
     /// A unit's reply in a case: `tipline reply v1`.
     Reply,
 }
@@ -30,7 +30,7 @@ impl Context {
         match self {
             Context::Directory => "tipline directory v1",
             Context::Alert => "tipline alert v1",
-            Context::Receipt => "tipline receipt v1",
+            Context::ReceiptBatch => "tipline receipt batch v1",
             Context::Reply => "tipline reply v1",
         }
     }
@@ -39,7 +39,7 @@ impl Context {
         match self {
             Context::Directory => "directory",
             Context::Alert => "alert",
-            Context::Receipt => "receipt",
+            Context::ReceiptBatch => "receipt",
             Context::Reply => "reply",
         }
     }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod limits;
 pub mod metrics;
 pub mod push;
+pub mod receipts;
 pub mod retention;
 pub mod routes;
 pub mod state;

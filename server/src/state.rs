@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
+use crate::receipts::ReceiptSigner;
 use crate::store::{Store, StoreResult};
 
 /// Tunable behaviour, from the command line or a test.
@@ -46,7 +47,8 @@ struct Inner {
     store: Arc<dyn Store>,
     directory: RwLock<Option<Arc<VerifiedDirectory>>>,
     authority: VerifyingKey,
-    server_key: SigningKey,
+    server_key: Arc<SigningKey>,
+    receipts: ReceiptSigner,
     push: Arc<dyn PushHub>,
     limiters: Limiters,
     metrics: Metrics,
@@ -59,14 +61,15 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// State over `store`, signing receipts with `server_key` and trusting directories signed by
-    /// `authority`, with an in-process push hub. Call [`AppState::load_directory`] next.
+    /// State over `store`, signing receipts with `server_key` (on a thread of their own, see
+    /// [`ReceiptSigner`]) and trusting directories signed by `authority`, with an in-process push
+    /// hub. Call [`AppState::load_directory`] next. Fails only if the thread cannot start.
     pub fn new(
         store: Arc<dyn Store>,
         server_key: SigningKey,
         authority: VerifyingKey,
         settings: Settings,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         Self::with_push(store, server_key, authority, settings, Arc::new(LocalHub::new()))
     }
 
@@ -77,19 +80,22 @@ impl AppState {
         authority: VerifyingKey,
         settings: Settings,
         push: Arc<dyn PushHub>,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let (shutdown, _) = watch::channel(false);
-        AppState(Arc::new(Inner {
+        let server_key = Arc::new(server_key);
+        let receipts = ReceiptSigner::start(Arc::clone(&server_key))?;
+        Ok(AppState(Arc::new(Inner {
             store,
             directory: RwLock::new(None),
             authority,
             server_key,
+            receipts,
             push,
             limiters: Limiters::new(settings.rates),
             metrics: Metrics::new(),
             settings,
             shutdown,
-        }))
+        })))
     }
 
     /// The store.
@@ -120,6 +126,11 @@ impl AppState {
     /// The key that signs receipts.
     pub fn server_key(&self) -> &SigningKey {
         &self.0.server_key
+    }
+
+    /// The receipt signer.
+    pub fn receipts(&self) -> &ReceiptSigner {
+        &self.0.receipts
     }
 
     /// The authority key directories must be signed with.

@@ -14,9 +14,8 @@ use tipline_core::directory::SignedDirectory;
 use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::envelope::{seal_report, Envelope};
 use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
-use tipline_core::receipt::Receipt;
+use tipline_core::receipt::{Receipt, SignedReceipt};
 use tipline_core::report::{Report, ReportId};
-use tipline_core::signed::Signed;
 
 /// What `GET /v1/config` announces that a reporter needs.
 #[derive(Debug, Clone)]
@@ -55,7 +54,7 @@ pub struct Submitted {
     /// 201 (stored now) or 200 (stored before).
     pub status: u16,
     /// The signed receipt as sent.
-    pub receipt: Signed,
+    pub receipt: SignedReceipt,
     /// What the receipt attests.
     pub verified: Receipt,
 }
@@ -63,7 +62,7 @@ pub struct Submitted {
 #[derive(Deserialize)]
 struct SubmittedBody {
     report_id: ReportId,
-    receipt: Signed,
+    receipt: SignedReceipt,
 }
 
 /// A complete, valid report for a fresh case, saying `text`.
@@ -157,13 +156,17 @@ pub fn check_answer(
     body: &[u8],
     server_key: &VerifyingKey,
     envelope: &Envelope,
-) -> anyhow::Result<(Signed, Receipt)> {
+) -> anyhow::Result<(SignedReceipt, Receipt)> {
     let answer: SubmittedBody = serde_json::from_slice(body)
         .with_context(|| format!("not a submission answer: {}", String::from_utf8_lossy(body)))?;
     if answer.report_id.0 != envelope.message_id {
         bail!("the answer names report {} instead", answer.report_id);
     }
-    let verified = Receipt::verify(&answer.receipt, server_key, envelope).context("receipt")?;
+    let verified = answer
+        .receipt
+        .verify(server_key, envelope)
+        .context("receipt")?
+        .clone();
     Ok((answer.receipt, verified))
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::encoding::{b64, unb64_array};
 use crate::keys::VerifyingKey;
+use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::signed::Signed;
 use crate::{Error, Result};
@@ -123,7 +124,7 @@ pub struct DeclaredAttachment {
 
 #[derive(Deserialize)]
 struct Submitted {
-    receipt: Signed,
+    receipt: SignedReceipt,
 }
 
 /// A case message as the server returns it.
@@ -235,7 +236,7 @@ impl Api {
     }
 
     /// `POST /v1/reports`: the receipt, also when the report was already there.
-    pub async fn submit(&self, submission: &Submission) -> Result<Signed, NetError> {
+    pub async fn submit(&self, submission: &Submission) -> Result<SignedReceipt, NetError> {
         let response = self
             .http
             .post(self.url("/v1/reports"))

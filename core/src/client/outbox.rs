@@ -18,9 +18,8 @@ use crate::crypto::random::random_array;
 use crate::crypto::OsRandom;
 use crate::encoding::b64;
 use crate::envelope::{seal_report, Envelope};
-use crate::receipt::Receipt;
+use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, ReportId};
-use crate::signed::Signed;
 use crate::{stamp, Error, Result};
 
 /// Largest piece of an attachment sent in one request.
@@ -109,9 +108,8 @@ fn status_of(row: &OutboxRow) -> OutboxStatus {
             let received_at = row
                 .receipt
                 .as_deref()
-                .and_then(|r| serde_json::from_slice::<Signed>(r).ok())
-                .and_then(|s| serde_json::from_slice::<Receipt>(&s.payload).ok())
-                .map(|r| r.received_at)
+                .and_then(|r| serde_json::from_slice::<SignedReceipt>(r).ok())
+                .map(|r| r.receipt.received_at)
                 .unwrap_or(row.created);
             OutboxStatus::Delivered { received_at }
         }
@@ -326,11 +324,13 @@ impl Client {
                 stamp,
             };
             let signed = self.api.submit(&submission).await?;
-            Receipt::verify(&signed, server_key, &envelope).map_err(|e| NetError::Refused {
-                status: 0,
-                code: "bad_receipt".into(),
-                message: e.to_string(),
-            })?;
+            signed
+                .verify(server_key, &envelope)
+                .map_err(|e| NetError::Refused {
+                    status: 0,
+                    code: "bad_receipt".into(),
+                    message: e.to_string(),
+                })?;
             let json = serde_json::to_vec(&signed).map_err(|e| local_err(e.into()))?;
             self.local.set_receipt(row.report_id, &json).map_err(local_err)?;
         }

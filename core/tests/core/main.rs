@@ -13,6 +13,7 @@ mod hpke_interop;
 mod hpke_vectors;
 mod local;
 mod media;
+mod merkle;
 mod message;
 mod signed_docs;
 mod support;

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use tipline_core::alert::{Alert, Severity};
 use tipline_core::envelope::seal_report;
 use tipline_core::keys::{EncryptionSecretKey, SigningKey};
-use tipline_core::receipt::Receipt;
+use tipline_core::receipt::{sign_batch, Receipt, SignedReceipt, MAX_BATCH};
 use tipline_core::report::MessageId;
 use tipline_core::signed::{Context, Signed};
 
@@ -38,17 +38,74 @@ fn test_receipt_proves_the_exact_envelope() {
     let unit = EncryptionSecretKey::generate().unwrap();
     let server = SigningKey::generate().unwrap();
     let sealed = seal_report(&report("tip"), "u", &unit.public_key()).unwrap();
-    // When the server signs a receipt for it
-    let signed = Receipt::for_envelope(&sealed.envelope, Utc::now())
-        .sign(&server)
-        .unwrap();
+    // When the server signs a receipt for it alone
+    let signed = sign_batch(vec![Receipt::for_envelope(&sealed.envelope, Utc::now())], &server)
+        .unwrap()
+        .remove(0);
     // Then it verifies for that envelope, and not for another one or under another key
-    let receipt = Receipt::verify(&signed, &server.verifying_key(), &sealed.envelope).unwrap();
+    let receipt = signed.verify(&server.verifying_key(), &sealed.envelope).unwrap();
     assert_eq!(receipt.report_id, sealed.report_id);
     let other = seal_report(&report("tip"), "u", &unit.public_key()).unwrap();
-    assert!(Receipt::verify(&signed, &server.verifying_key(), &other.envelope).is_err());
+    assert!(signed.verify(&server.verifying_key(), &other.envelope).is_err());
     let impostor = SigningKey::generate().unwrap();
-    assert!(Receipt::verify(&signed, &impostor.verifying_key(), &sealed.envelope).is_err());
+    assert!(signed
+        .verify(&impostor.verifying_key(), &sealed.envelope)
+        .is_err());
+}
+
+#[test]
+fn test_a_batch_signs_once_and_each_receipt_proves_only_its_own_report() {
+    // Given five reports received together
+    let unit = EncryptionSecretKey::generate().unwrap();
+    let server = SigningKey::generate().unwrap();
+    let now = Utc::now();
+    let sealed: Vec<_> = (0..5)
+        .map(|i| seal_report(&report(&format!("tip {i}")), "u", &unit.public_key()).unwrap())
+        .collect();
+    let receipts = sealed
+        .iter()
+        .map(|s| Receipt::for_envelope(&s.envelope, now))
+        .collect();
+    // When the server signs them as one batch
+    let signed = sign_batch(receipts, &server).unwrap();
+    // Then all share one signature, each verifies for its own envelope and for no other
+    let key = server.verifying_key();
+    assert!(signed.iter().all(|r| r.batch == signed[0].batch));
+    for (i, receipt) in signed.iter().enumerate() {
+        assert_eq!(receipt.leaf_index as usize, i);
+        receipt.verify(&key, &sealed[i].envelope).unwrap();
+        assert!(receipt.verify(&key, &sealed[(i + 1) % 5].envelope).is_err());
+    }
+    // And a receipt moved to another leaf, given another time, or another leaf's proof fails
+    let mut moved = signed[1].clone();
+    moved.leaf_index = 2;
+    assert!(moved.verify(&key, &sealed[1].envelope).is_err());
+    let mut later = signed[1].clone();
+    later.receipt.received_at += Duration::seconds(1);
+    assert!(later.verify(&key, &sealed[1].envelope).is_err());
+    let mut borrowed = signed[1].clone();
+    borrowed.proof = signed[2].proof.clone();
+    assert!(borrowed.verify(&key, &sealed[1].envelope).is_err());
+    // And the JSON form round-trips and is closed
+    let json = serde_json::to_value(&signed[3]).unwrap();
+    let back: SignedReceipt = serde_json::from_value(json.clone()).unwrap();
+    back.verify(&key, &sealed[3].envelope).unwrap();
+    let mut extra = json;
+    extra["note"] = "x".into();
+    assert!(serde_json::from_value::<SignedReceipt>(extra).is_err());
+}
+
+#[test]
+fn test_a_batch_refuses_no_receipts_too_many_and_split_seconds() {
+    let server = SigningKey::generate().unwrap();
+    let unit = EncryptionSecretKey::generate().unwrap();
+    let sealed = seal_report(&report("tip"), "u", &unit.public_key()).unwrap();
+    assert!(sign_batch(Vec::new(), &server).is_err());
+    let one = Receipt::for_envelope(&sealed.envelope, Utc::now());
+    assert!(sign_batch(vec![one.clone(); MAX_BATCH + 1], &server).is_err());
+    let mut split = one;
+    split.received_at += Duration::milliseconds(250);
+    assert!(sign_batch(vec![split], &server).is_err());
 }
 
 #[test]
@@ -84,7 +141,7 @@ fn test_a_signature_for_one_kind_never_passes_as_another() {
     let doc = serde_json::json!({"any": "payload"});
     let as_alert = Signed::sign(Context::Alert, &doc, &key).unwrap();
     // Then it does not verify in any other context
-    for other in [Context::Directory, Context::Receipt, Context::Reply] {
+    for other in [Context::Directory, Context::ReceiptBatch, Context::Reply] {
         assert!(as_alert
             .verify::<serde_json::Value>(other, &key.verifying_key())
             .is_err());

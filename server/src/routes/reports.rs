@@ -1,8 +1,8 @@
 //! `POST /v1/reports`: intake of a sealed report. The checks run cheapest and most actionable
 //! first: size (413), content type (415), JSON shape (400), the envelope's framing, its kind, the
 //! unit (404), the declared attachments, the anti-abuse stamp (403), the rate limit (429). Then
-//! the server signs a receipt, the store commits durably, and only then the client is answered
-//! and the unit's live desks are told.
+//! the server signs a receipt (in a batch with those submitted at the same moment), the store
+//! commits durably, and only then the client is answered and the unit's live desks are told.
 //!
 //! The report id is the idempotency key: the same envelope again gets the first receipt (200),
 //! another envelope under the same id is refused (409).
@@ -16,9 +16,8 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tipline_core::crypto::sha256;
 use tipline_core::envelope::{Envelope, Kind};
-use tipline_core::receipt::Receipt;
+use tipline_core::receipt::{Receipt, SignedReceipt};
 use tipline_core::report::{CaseId, ReportId, MAX_ATTACHMENTS};
-use tipline_core::signed::Signed;
 use utoipa::ToSchema;
 
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -64,10 +63,11 @@ pub struct Submitted {
     /// The report id, 32 hex digits.
     #[schema(value_type = String)]
     pub report_id: ReportId,
-    /// The signed receipt `{payload, key_id, signature}`; check it with the server key of
-    /// `/v1/config` against the envelope sent.
+    /// The receipt `{receipt, leaf_index, proof, batch}`: what is attested, its inclusion proof
+    /// in a batch, and the batch head signed by the server (docs/protocol.md 10.3); check it with
+    /// the server key of `/v1/config` against the envelope sent.
     #[schema(value_type = Object)]
-    pub receipt: Signed,
+    pub receipt: SignedReceipt,
 }
 
 /// The routes.
@@ -194,12 +194,14 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
     let report_id = ReportId(envelope.message_id);
     // The digest of the bytes received is the envelope's digest: no need to re-encode and hash.
-    let receipt = Receipt {
-        report_id,
-        envelope_sha256: digest,
-        received_at: now,
-    }
-    .sign(state.server_key())?;
+    let receipt = state
+        .receipts()
+        .sign(Receipt {
+            report_id,
+            envelope_sha256: digest,
+            received_at: now,
+        })
+        .await?;
     let receipt_json =
         serde_json::to_vec(&receipt).map_err(|e| AppError::internal(format!("receipt: {e}")))?;
     let outcome = state
@@ -222,7 +224,7 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
             Ok((StatusCode::CREATED, Submitted { report_id, receipt }))
         }
         SubmitOutcome::Duplicate { receipt } => {
-            let receipt: Signed = serde_json::from_slice(&receipt)
+            let receipt: SignedReceipt = serde_json::from_slice(&receipt)
                 .map_err(|e| AppError::internal(format!("stored receipt does not parse: {e}")))?;
             Ok((StatusCode::OK, Submitted { report_id, receipt }))
         }

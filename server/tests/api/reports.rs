@@ -4,8 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::keys::VerifyingKey;
-use tipline_core::receipt::Receipt;
-use tipline_core::signed::Signed;
+use tipline_core::receipt::SignedReceipt;
 use tipline_server::limits::{max_sealed_attachment, ENVELOPE_BODY_BYTES};
 
 use crate::support::{get, post_json, request, Env, OTHER, UNIT};
@@ -15,7 +14,7 @@ async fn server_key(env: &Env) -> VerifyingKey {
     VerifyingKey(unb64_array(config["server_key"].as_str().unwrap()).unwrap())
 }
 
-fn receipt(body: &Value) -> Signed {
+fn receipt(body: &Value) -> SignedReceipt {
     serde_json::from_value(body["receipt"].clone()).unwrap()
 }
 
@@ -30,7 +29,8 @@ async fn test_submit_report_returns_a_receipt_that_verifies() {
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let body = reply.json();
     assert_eq!(body["report_id"], filed.report_id.to_string());
-    let verified = Receipt::verify(&receipt(&body), &server_key(&env).await, &filed.envelope).unwrap();
+    let signed = receipt(&body);
+    let verified = signed.verify(&server_key(&env).await, &filed.envelope).unwrap();
     assert_eq!(verified.report_id, filed.report_id);
     assert_eq!(env.state.store().stats().await.unwrap().pending_reports, 1);
 }
@@ -46,7 +46,9 @@ async fn test_retry_returns_the_same_receipt_and_another_envelope_conflicts() {
     let again = env.send(post_json("/v1/reports", &filed.submission(&[]))).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(receipt(&again.json()), receipt(&first.json()));
-    Receipt::verify(&receipt(&again.json()), &server_key(&env).await, &filed.envelope).unwrap();
+    receipt(&again.json())
+        .verify(&server_key(&env).await, &filed.envelope)
+        .unwrap();
     // and another envelope under the same report id is refused.
     let impostor = env.seal_as(UNIT, filed.report_id);
     let reply = env

@@ -114,7 +114,8 @@ impl Env {
             SigningKey::generate().unwrap(),
             authority.verifying_key(),
             settings,
-        );
+        )
+        .unwrap();
         let env = Env {
             state,
             authority,

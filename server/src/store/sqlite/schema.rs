@@ -111,7 +111,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), foreign
-/// keys enforced; then brings the schema up to date.
+/// keys enforced, savepoint journals in memory; then brings the schema up to date.
 pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -124,6 +124,9 @@ pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     // After a checkpoint, the write-ahead log is cut back to this size instead of staying as
     // large as its busiest moment.
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    // Each write runs in a savepoint; its undo journal lives in memory rather than in a
+    // temporary file that the first change of every page would be copied to.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     migrate(&mut conn)?;
     Ok(conn)
