@@ -190,6 +190,10 @@ impl From<StoreError> for AppError {
                 e
             }
             StoreError::Database(_) => AppError::internal(err.to_string()),
+            StoreError::MessageIdTaken => AppError::conflict(
+                "message_id_conflict",
+                "another message was stored under this message id",
+            ),
         }
     }
 }
@@ -231,6 +235,14 @@ mod tests {
         let info = response.extensions().get::<ErrorInfo>().unwrap();
         assert_eq!(info.code, "internal");
         assert!(info.detail.as_deref().unwrap().contains("locked"));
+    }
+
+    #[test]
+    fn test_a_message_id_taken_elsewhere_is_a_409_with_a_stable_code() {
+        let response = AppError::from(StoreError::MessageIdTaken).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let info = response.extensions().get::<ErrorInfo>().unwrap();
+        assert_eq!(info.code, "message_id_conflict");
     }
 
     #[test]

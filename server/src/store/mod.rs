@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
+    /// The message id is taken by a message of another case.
+    #[error("message id taken in another case")]
+    MessageIdTaken,
 }
 
 /// The store's result type.
@@ -267,7 +270,7 @@ pub trait Store: Send + Sync + 'static {
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>>;
 
     /// Appends a message to a case durably. Idempotent on `message_id`: a repeat returns the
-    /// stored message.
+    /// stored message; an id taken in another case is [`StoreError::MessageIdTaken`].
     async fn add_message(
         &self,
         case_id: CaseId,

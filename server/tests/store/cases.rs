@@ -1,6 +1,6 @@
 //! Case messages: order, cursor, idempotency.
 
-use tipline_server::store::{Direction, Store};
+use tipline_server::store::{Direction, Store, StoreError};
 
 use crate::{at, case_id, message_id, new_report, open_store};
 
@@ -87,6 +87,39 @@ async fn test_add_message_is_idempotent_on_its_id() {
     // Then the stored message comes back and the case still holds one
     assert_eq!(again, first);
     assert_eq!(store.messages(case_id(1), 0, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn test_a_message_id_taken_in_another_case_is_a_conflict_that_shows_nothing() {
+    // Given a message in case 1
+    let (store, _dir) = open_store();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    store.submit_report(new_report(2, "dk-east")).await.unwrap();
+    store
+        .add_message(
+            case_id(1),
+            message_id(1),
+            Direction::ToUnit,
+            b"a".to_vec(),
+            at(10),
+        )
+        .await
+        .unwrap();
+
+    // When case 2 posts a message under the same id
+    let taken = store
+        .add_message(
+            case_id(2),
+            message_id(1),
+            Direction::ToUnit,
+            b"b".to_vec(),
+            at(20),
+        )
+        .await;
+
+    // Then it is a conflict (409 for the handler), not case 1's message, and case 2 stays empty
+    assert!(matches!(taken, Err(StoreError::MessageIdTaken)), "{taken:?}");
+    assert!(store.messages(case_id(2), 0, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

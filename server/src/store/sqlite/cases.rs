@@ -71,7 +71,7 @@ pub(super) fn add_message(
         .optional()?;
     if let Some((stored_case, row)) = existing {
         if stored_case != case_id {
-            return Err(OpError::Data("message id already used in another case"));
+            return Err(OpError::MessageIdTaken);
         }
         return message(row);
     }

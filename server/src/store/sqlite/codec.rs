@@ -13,6 +13,8 @@ pub(super) enum OpError {
     Sql(rusqlite::Error),
     /// A value is out of range or malformed (a bug or a damaged database, never a client's doing).
     Data(&'static str),
+    /// A message id already used in another case.
+    MessageIdTaken,
 }
 
 impl From<rusqlite::Error> for OpError {
@@ -27,6 +29,7 @@ impl From<OpError> for StoreError {
             // rusqlite's messages name tables and columns, never the values bound to them.
             OpError::Sql(error) => StoreError::Database(error.to_string()),
             OpError::Data(what) => StoreError::Database(what.to_owned()),
+            OpError::MessageIdTaken => StoreError::MessageIdTaken,
         }
     }
 }
