@@ -28,7 +28,7 @@
 //! target/release/loadgen --duration-secs 5 --connections 64
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -155,45 +155,59 @@ fn bodies(pool: &[Submission]) -> Arc<Vec<Bytes>> {
     Arc::new(pool.iter().map(|s| s.body.clone()).collect())
 }
 
-/// Checks every kept 201 answer against the submission it answers, on every core; returns how
-/// many failed, with the first reason.
-fn verify_receipts(
-    answers: &[Answer],
-    pool: &[Submission],
-    server_key: &VerifyingKey,
-) -> (usize, Option<String>) {
+/// What checking the receipts found.
+#[derive(Default)]
+struct Checked {
+    /// Receipts that did not verify (or a checking thread that panicked: `usize::MAX`).
+    failed: usize,
+    /// The first reason.
+    first: Option<String>,
+    /// The distinct batch signatures among the receipts that verified.
+    batches: HashSet<Vec<u8>>,
+}
+
+/// Checks every kept 201 answer against the submission it answers, on every core.
+fn verify_receipts(answers: &[Answer], pool: &[Submission], server_key: &VerifyingKey) -> Checked {
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let chunk = answers.len().div_ceil(threads).max(1);
-    let results: Vec<(usize, Option<String>)> = std::thread::scope(|scope| {
+    let results: Vec<Checked> = std::thread::scope(|scope| {
         let handles: Vec<_> = answers
             .chunks(chunk)
             .map(|answers| {
                 scope.spawn(move || {
-                    let mut failed = 0;
-                    let mut first = None;
+                    let mut checked = Checked::default();
                     for answer in answers {
-                        if let Err(e) = check_answer(&answer.body, server_key, &pool[answer.index].envelope) {
-                            failed += 1;
-                            first.get_or_insert_with(|| format!("{e:#}"));
+                        match check_answer(&answer.body, server_key, &pool[answer.index].envelope) {
+                            Ok((receipt, _)) => {
+                                checked.batches.insert(receipt.batch.signature);
+                            }
+                            Err(e) => {
+                                checked.failed += 1;
+                                checked.first.get_or_insert_with(|| format!("{e:#}"));
+                            }
                         }
                     }
-                    (failed, first)
+                    checked
                 })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or((usize::MAX, Some("a checking thread panicked".to_owned())))
+                h.join().unwrap_or_else(|_| Checked {
+                    failed: usize::MAX,
+                    first: Some("a checking thread panicked".to_owned()),
+                    batches: HashSet::new(),
+                })
             })
             .collect()
     });
-    results
-        .into_iter()
-        .fold((0, None), |(failed, first), (f, reason)| {
-            (failed.saturating_add(f), first.or(reason))
-        })
+    results.into_iter().fold(Checked::default(), |mut all, part| {
+        all.failed = all.failed.saturating_add(part.failed);
+        all.first = all.first.or(part.first);
+        all.batches.extend(part.batches);
+        all
+    })
 }
 
 fn row(name: &str, result: &PhaseResult, histogram: &Histogram<u64>) {
@@ -240,11 +254,17 @@ fn check_receipts(
     key: &VerifyingKey,
     failures: &mut Vec<String>,
 ) {
-    let (failed, first) = verify_receipts(&result.answers, pool, key);
+    let Checked {
+        failed,
+        first,
+        batches,
+    } = verify_receipts(&result.answers, pool, key);
+    let verified = result.answers.len().saturating_sub(failed);
     println!(
-        "  {name}: {} answers 201, {} receipts verified",
+        "  {name}: {} answers 201, {verified} receipts verified, signed in {} batches ({:.1} receipts per signature)",
         result.count(201),
-        result.answers.len().saturating_sub(failed)
+        batches.len(),
+        verified as f64 / batches.len().max(1) as f64
     );
     if failed > 0 || result.answers.len() as u64 != result.count(201) {
         failures.push(format!(
