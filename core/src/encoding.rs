@@ -67,10 +67,14 @@ pub mod hex_array {
 
     /// Deserializes lowercase or uppercase hex into exactly `N` bytes.
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
-        let text = String::deserialize(d)?;
+        decode(&String::deserialize(d)?)
+    }
+
+    /// Hex text (surrounding spaces ignored) into exactly `N` bytes, or a serde error.
+    pub(super) fn decode<E: serde::de::Error, const N: usize>(text: &str) -> Result<[u8; N], E> {
         let mut out = [0u8; N];
         hex::decode_to_slice(text.trim(), &mut out)
-            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))?;
+            .map_err(|_| E::custom(format!("expected {N} bytes in hex")))?;
         Ok(out)
     }
 }
@@ -93,12 +97,7 @@ pub mod hex_arrays {
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<Vec<[u8; N]>, D::Error> {
         Vec::<String>::deserialize(d)?
             .iter()
-            .map(|text| {
-                let mut out = [0u8; N];
-                hex::decode_to_slice(text.trim(), &mut out)
-                    .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))?;
-                Ok(out)
-            })
+            .map(|text| super::hex_array::decode(text))
             .collect()
     }
 }

@@ -140,14 +140,8 @@ async fn store_message(
 ) -> AppResult<StoredMessage> {
     let stored = state
         .store()
-        .add_message(case_id, message_id, direction, envelope.clone(), Utc::now())
+        .add_message(case_id, message_id, direction, envelope, Utc::now())
         .await?;
-    if stored.envelope != envelope || stored.direction != direction {
-        return Err(AppError::conflict(
-            "message_id_conflict",
-            "another message was stored under this message id",
-        ));
-    }
     state.metrics().message(direction_name(direction));
     Ok(stored)
 }

@@ -21,8 +21,8 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
-    /// The message id is taken by a message of another case.
-    #[error("message id taken in another case")]
+    /// The message id is taken by another message.
+    #[error("message id taken by another message")]
     MessageIdTaken,
 }
 
@@ -270,7 +270,8 @@ pub trait Store: Send + Sync + 'static {
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>>;
 
     /// Appends a message to a case durably. Idempotent on `message_id`: a repeat returns the
-    /// stored message; an id taken in another case is [`StoreError::MessageIdTaken`].
+    /// stored message; an id taken by another message (in another case, or another envelope or
+    /// direction) is [`StoreError::MessageIdTaken`].
     async fn add_message(
         &self,
         case_id: CaseId,

@@ -45,9 +45,9 @@ fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) 
 
 /// Appends a message to a case, or returns the one stored under the same id (writer).
 ///
-/// The handler checks the case exists before; an unknown case, or a message id already used in
-/// another case (which only someone replaying another case's traffic could send), is an error
-/// rather than an answer that would show another case's message.
+/// The handler checks the case exists before; an unknown case is an error. A message id already
+/// used by another message (another case's, which only someone replaying that case's traffic
+/// could send, or another envelope) is `MessageIdTaken`, never an answer that would show it.
 pub(super) fn add_message(
     conn: &Connection,
     case_id: &CaseId,
@@ -70,10 +70,11 @@ pub(super) fn add_message(
         })
         .optional()?;
     if let Some((stored_case, row)) = existing {
-        if stored_case != case_id {
+        let stored = message(row)?;
+        if stored_case != case_id || stored.envelope != envelope || stored.direction != direction {
             return Err(OpError::MessageIdTaken);
         }
-        return message(row);
+        return Ok(stored);
     }
     let case_exists: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = ?1)")?

@@ -13,7 +13,7 @@ pub(super) enum OpError {
     Sql(rusqlite::Error),
     /// A value is out of range or malformed (a bug or a damaged database, never a client's doing).
     Data(&'static str),
-    /// A message id already used in another case.
+    /// A message id already used by another message.
     MessageIdTaken,
 }
 
