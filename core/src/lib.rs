@@ -30,5 +30,6 @@ pub mod report;
 pub mod request_auth;
 pub mod signed;
 pub mod stamp;
+pub mod wire;
 
 pub use error::{Error, Result};

@@ -25,17 +25,14 @@ const JSON_SLACK: usize = 16 * 1024;
 /// Largest JSON body that carries an envelope (a report, a follow-up, a reply, a transfer).
 pub const ENVELOPE_BODY_BYTES: usize = MAX_ENVELOPE.div_ceil(3) * 4 + JSON_SLACK;
 /// Largest signed alert, in bytes of JSON.
-pub const ALERT_BODY_BYTES: usize = 64 * 1024;
+pub const ALERT_BODY_BYTES: usize = tipline_core::wire::MAX_ALERT_JSON;
 /// Largest signed directory, in bytes of JSON.
 pub const DIRECTORY_BODY_BYTES: usize = tipline_core::directory::MAX_SIGNED_JSON_LEN;
 /// Largest body of any other request (and the default for every route).
 pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
 /// Largest body a signed unit request may have (buffered whole to check the signature).
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
-/// Most reports one inbox request or one stream batch leases.
-pub const MAX_INBOX_BATCH: u32 = 100;
-/// Most case messages or alerts one read returns.
-pub const MAX_PAGE: u32 = 200;
+pub use tipline_core::wire::{MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
 
 /// The largest sealed size an attachment may declare.
 pub fn max_sealed_attachment() -> u64 {
@@ -61,6 +58,9 @@ pub struct PublicLimits {
     pub max_inbox_batch: u32,
     /// Most case messages or alerts one read returns.
     pub max_page: u32,
+    /// Envelope bytes after which a page of case messages or inbox reports takes no more (the
+    /// first item is always taken).
+    pub max_page_envelope_bytes: usize,
 }
 
 impl PublicLimits {
@@ -75,6 +75,7 @@ impl PublicLimits {
             max_alert_bytes: ALERT_BODY_BYTES,
             max_inbox_batch: MAX_INBOX_BATCH,
             max_page: MAX_PAGE,
+            max_page_envelope_bytes: PAGE_ENVELOPE_BYTES,
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn explain(url: &str, err: tipline_core::Error) -> anyhow::Error {
                 retry_after.map(|s| format!(" in {s} s")).unwrap_or_default()
             ),
             NetError::Server { status } => anyhow::anyhow!("the server at {url} failed (HTTP {status})"),
+            NetError::BadAnswer(why) => anyhow::anyhow!("the server at {url} gave an unusable answer: {why}"),
             NetError::Refused { status: 401, .. } => anyhow::anyhow!(
                 "the server at {url} refused this unit's signature: wrong key file (the directory \
                  lists other keys for this unit), or this computer's clock is off"

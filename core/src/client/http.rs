@@ -8,6 +8,7 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{b64, unb64_array};
@@ -15,6 +16,7 @@ use crate::keys::VerifyingKey;
 use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::signed::Signed;
+use crate::wire::{MAX_ALERTS_ANSWER, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::{Error, Result};
 
 /// The usual bound of any single call, connection included.
@@ -43,6 +45,10 @@ pub enum NetError {
         /// The HTTP status.
         status: u16,
     },
+    /// The server answered with something the client cannot use: longer than the protocol
+    /// allows for that call, or not the JSON it specifies. A server fault; retry later.
+    #[error("unusable answer from the server: {0}")]
+    BadAnswer(&'static str),
     /// The server refused the request (4xx): retrying the same request will not help.
     #[error("refused ({status} {code}): {message}")]
     Refused {
@@ -61,7 +67,7 @@ impl NetError {
         match self {
             NetError::Offline => "reason-offline",
             NetError::Busy { .. } => "reason-busy",
-            NetError::Server { .. } => "reason-server",
+            NetError::Server { .. } | NetError::BadAnswer(_) => "reason-server",
             NetError::Refused { .. } => "reason-rejected",
         }
     }
@@ -211,7 +217,7 @@ impl Api {
         if status.is_server_error() {
             return Err(NetError::Server { status: code });
         }
-        let body: Option<ErrorBody> = response.json().await.ok();
+        let body: Option<ErrorBody> = read_json(response, MAX_SMALL_ANSWER).await.ok();
         let (code_text, message) = body.map(|b| (b.error, b.message)).unwrap_or_default();
         Err(NetError::Refused {
             status: code,
@@ -223,7 +229,7 @@ impl Api {
     /// `GET /v1/config`.
     pub async fn config(&self) -> Result<ServerConfig, NetError> {
         let response = Self::check(self.http.get(self.url("/v1/config")).send().await?).await?;
-        Ok(response.json().await?)
+        read_json(response, MAX_SMALL_ANSWER).await
     }
 
     /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
@@ -232,7 +238,10 @@ impl Api {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        Ok(Some(Self::check(response).await?.bytes().await?.to_vec()))
+        let response = Self::check(response).await?;
+        Ok(Some(
+            read_limited(response, crate::directory::MAX_SIGNED_JSON_LEN).await?,
+        ))
     }
 
     /// `POST /v1/reports`: the receipt, also when the report was already there.
@@ -243,7 +252,7 @@ impl Api {
             .json(submission)
             .send()
             .await?;
-        let submitted: Submitted = Self::check(response).await?.json().await?;
+        let submitted: Submitted = read_json(Self::check(response).await?, MAX_SMALL_ANSWER).await?;
         Ok(submitted.receipt)
     }
 
@@ -302,7 +311,7 @@ impl Api {
             .header(CASE_SECRET_HEADER, b64(secret))
             .send()
             .await?;
-        let messages: Messages = Self::check(response).await?.json().await?;
+        let messages: Messages = read_json(Self::check(response).await?, MAX_PAGE_ANSWER).await?;
         Ok(messages.messages)
     }
 
@@ -332,7 +341,7 @@ impl Api {
             .query(&[("region", region)])
             .send()
             .await?;
-        let alerts: Alerts = Self::check(response).await?.json().await?;
+        let alerts: Alerts = read_json(Self::check(response).await?, MAX_ALERTS_ANSWER).await?;
         Ok(alerts.alerts)
     }
 }
@@ -351,6 +360,35 @@ pub(crate) fn client_builder(
         builder = builder.use_preconfigured_tls(pinned_tls(pin)?);
     }
     Ok(builder)
+}
+
+/// Reads a whole answer body, refusing one longer than `limit` bytes: by its declared length
+/// before reading anything, else as soon as the bytes read pass the limit.
+pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, NetError> {
+    const TOO_LONG: NetError = NetError::BadAnswer("longer than the protocol allows");
+    if response
+        .content_length()
+        .is_some_and(|declared| declared > limit as u64)
+    {
+        return Err(TOO_LONG);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(TOO_LONG);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads an answer of at most `limit` bytes as the JSON `T`.
+pub(crate) async fn read_json<T: DeserializeOwned>(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<T, NetError> {
+    let body = read_limited(response, limit).await?;
+    serde_json::from_slice(&body).map_err(|_| NetError::BadAnswer("not the JSON the protocol specifies"))
 }
 
 fn offset_header(response: &reqwest::Response) -> Result<u64, NetError> {

@@ -9,12 +9,13 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::sse::{SseEvent, SseParser};
-use crate::client::http::{client_builder, Api, NetError, WireMessage, CONNECT_TIMEOUT};
+use crate::client::http::{client_builder, read_json, Api, NetError, WireMessage, CONNECT_TIMEOUT};
 use crate::encoding::b64;
 use crate::keys::{SigningKey, UnitKeyFile};
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
 use crate::signed::Signed;
+use crate::wire::{MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::{Error, Result};
 
 /// A live stream that sends nothing, not even a keep-alive, for this long is taken as dead.
@@ -205,12 +206,8 @@ impl DeskClient {
     /// Leases up to `limit` pending reports (`GET .../inbox`).
     pub async fn pull(&self, limit: u32) -> Result<Vec<Delivery>> {
         let path = self.unit_path(&format!("/inbox?limit={limit}"));
-        let inbox: Inbox = self
-            .send(Method::GET, &path, Vec::new())
-            .await?
-            .json()
-            .await
-            .map_err(NetError::from)?;
+        let inbox: Inbox =
+            read_json(self.send(Method::GET, &path, Vec::new()).await?, MAX_PAGE_ANSWER).await?;
         Ok(inbox.reports)
     }
 
@@ -261,10 +258,16 @@ impl DeskClient {
             }) if code == "unknown_attachment" => return Ok(Download::Missing),
             Err(e) => return Err(e.into()),
         };
+        // No attachment is larger than this sealed; a server sending more is at fault, and the
+        // desk's disk is not its to fill.
+        let max = crate::attachment::sealed_size(crate::report::MAX_ATTACHMENT_BYTES);
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(NetError::from)? {
-            out.write_all(&chunk)?;
             bytes += chunk.len() as u64;
+            if bytes > max {
+                return Err(NetError::BadAnswer("an attachment longer than any sealed attachment").into());
+            }
+            out.write_all(&chunk)?;
         }
         Ok(Download::Complete { bytes })
     }
@@ -272,12 +275,8 @@ impl DeskClient {
     /// The case's messages after position `after`.
     pub async fn messages(&self, case_id: CaseId, after: i64) -> Result<Vec<WireMessage>> {
         let path = self.unit_path(&format!("/cases/{case_id}/messages?after={after}"));
-        let messages: Messages = self
-            .send(Method::GET, &path, Vec::new())
-            .await?
-            .json()
-            .await
-            .map_err(NetError::from)?;
+        let messages: Messages =
+            read_json(self.send(Method::GET, &path, Vec::new()).await?, MAX_PAGE_ANSWER).await?;
         Ok(messages.messages)
     }
 
@@ -285,12 +284,7 @@ impl DeskClient {
     pub async fn post_reply(&self, case_id: CaseId, envelope: &[u8]) -> Result<i64> {
         let path = self.unit_path(&format!("/cases/{case_id}/messages"));
         let body = serde_json::to_vec(&serde_json::json!({ "envelope": b64(envelope) }))?;
-        let posted: Posted = self
-            .send(Method::POST, &path, body)
-            .await?
-            .json()
-            .await
-            .map_err(NetError::from)?;
+        let posted: Posted = read_json(self.send(Method::POST, &path, body).await?, MAX_SMALL_ANSWER).await?;
         Ok(posted.seq)
     }
 
@@ -309,12 +303,8 @@ impl DeskClient {
             alert_id: MessageId,
         }
         let path = self.unit_path("/alerts");
-        let published: Published = self
-            .send(Method::POST, &path, serde_json::to_vec(alert)?)
-            .await?
-            .json()
-            .await
-            .map_err(NetError::from)?;
+        let response = self.send(Method::POST, &path, serde_json::to_vec(alert)?).await?;
+        let published: Published = read_json(response, MAX_SMALL_ANSWER).await?;
         Ok(published.alert_id)
     }
 
@@ -328,7 +318,7 @@ impl DeskClient {
             .send()
             .await
             .map_err(NetError::from)?;
-        let doc: serde_json::Value = Api::check(response).await?.json().await.map_err(NetError::from)?;
+        let doc: serde_json::Value = read_json(Api::check(response).await?, MAX_API_DOCUMENT).await?;
         Ok(doc
             .pointer("/components/schemas/TransferRequest/properties/upload_secret_hash")
             .is_some())
@@ -386,6 +376,6 @@ pub async fn publish_directory(api: &Api, signed: &crate::directory::SignedDirec
         .send()
         .await
         .map_err(NetError::from)?;
-    let published: Published = Api::check(response).await?.json().await.map_err(NetError::from)?;
+    let published: Published = read_json(Api::check(response).await?, MAX_SMALL_ANSWER).await?;
     Ok(published.version)
 }

@@ -77,7 +77,8 @@ pub struct Messages {
 pub struct MessagesQuery {
     /// Only messages with a greater `seq` (default 0: from the start).
     pub after: Option<i64>,
-    /// Most messages (default and maximum 200).
+    /// Most messages (default and maximum 200); a page holds fewer once its envelopes reach
+    /// `max_page_envelope_bytes` of `/v1/config` (always at least one): read on from `next`.
     pub limit: Option<u32>,
 }
 

@@ -109,7 +109,9 @@ pub struct MessageNotice {
 /// Query of the pull inbox.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InboxQuery {
-    /// Most reports to lease (default and maximum 100).
+    /// Most reports to lease (default and maximum 100); fewer are leased once their envelopes
+    /// reach `max_page_envelope_bytes` of `/v1/config` (always at least one), the rest staying
+    /// queued for the next request.
     pub limit: Option<u32>,
 }
 

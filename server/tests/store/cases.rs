@@ -1,5 +1,6 @@
 //! Case messages: order, cursor, idempotency.
 
+use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_server::store::{Direction, Store, StoreError};
 
 use crate::{at, case_id, message_id, new_report, open_store};
@@ -54,6 +55,40 @@ async fn test_messages_are_read_in_order_after_a_cursor() {
     assert_eq!(b.envelope, b"b");
     assert_eq!(b.created_at, at(11));
     assert_eq!(b.message_id, message_id(2));
+}
+
+#[tokio::test]
+async fn test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on() {
+    // Given a case with five messages as large as envelopes get, and a small one
+    let (store, _dir) = open_store();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    for n in 1..=6u8 {
+        let size = if n == 6 { 10 } else { MAX_ENVELOPE };
+        store
+            .add_message(
+                case_id(1),
+                message_id(n),
+                Direction::ToReporter,
+                vec![n; size],
+                at(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    // When they are read page after page, asking for up to 200 each time
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.messages(case_id(1), after, 200).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        pages.push(page.iter().map(|m| m.envelope[0]).collect::<Vec<_>>());
+    }
+
+    // Then each page stays within the budget (three large ones), and every message comes once,
+    // in order
+    assert_eq!(pages, vec![vec![1, 2, 3], vec![4, 5, 6]]);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Intake, leases, acknowledgement, transfer, retention and totals.
 
 use chrono::Duration;
+use tipline_core::envelope::MAX_ENVELOPE;
+use tipline_core::wire::PAGE_ENVELOPE_BYTES;
 use tipline_server::store::{
     AttachmentState, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
 };
@@ -242,6 +244,38 @@ async fn test_lease_respects_limit() {
         rest.iter().map(|d| d.report_id).collect::<Vec<_>>(),
         vec![report_id(3)]
     );
+}
+
+#[tokio::test]
+async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued() {
+    // Given five queued reports whose envelopes are as large as envelopes get
+    let (store, _dir) = open_store();
+    for n in 1..=5 {
+        let mut report = new_report(n, "dk-east");
+        report.envelope = vec![n; MAX_ENVELOPE];
+        store.submit_report(report).await.unwrap();
+    }
+
+    // When the unit asks for all of them, twice
+    let first = store
+        .lease_reports("dk-east", at(10), Duration::seconds(60), 100)
+        .await
+        .unwrap();
+    let rest = store
+        .lease_reports("dk-east", at(11), Duration::seconds(60), 100)
+        .await
+        .unwrap();
+
+    // Then the first page holds what fits the budget (three), and the other two were not
+    // leased with it: the next request gets them at once
+    assert_eq!(first.len(), PAGE_ENVELOPE_BYTES / MAX_ENVELOPE);
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|d| d.envelope.len() == MAX_ENVELOPE));
+    assert_eq!(
+        rest.iter().map(|d| d.report_id).collect::<Vec<_>>(),
+        vec![report_id(4), report_id(5)]
+    );
+    assert!(rest.iter().all(|d| d.delivery_count == 1));
 }
 
 #[tokio::test]

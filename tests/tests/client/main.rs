@@ -106,22 +106,24 @@ async fn test_client_killed_mid_upload_resumes_with_one_report_and_intact_attach
 
 #[tokio::test]
 async fn test_retries_through_server_errors_and_timeouts_yield_one_report() {
-    // Given a server that fails the first submission with a 500 and answers the second only
-    // after the client has given up waiting (but commits it)
+    // Given a server that fails the first submission with a 500, answers the second only
+    // after the client has given up waiting, and the third and fourth with more bytes than a
+    // receipt may take (with and without a declared length), committing all but the first
     let failures = Arc::new(AtomicUsize::new(0));
     let server = Server::start_flaky(failures.clone()).await;
     let client = server.client("phone-a");
     client.refresh_directory().await.unwrap();
     let filed = client.file_report(&draft()).unwrap();
     // When the client keeps retrying
-    for _ in 0..5 {
+    for _ in 0..8 {
         client.retry(filed.report_id).unwrap();
         if client.flush().await.unwrap().delivered == 1 {
             break;
         }
     }
-    // Then both failures happened, and there is exactly one report with a checked receipt
-    assert_eq!(failures.load(Ordering::SeqCst), 2);
+    // Then every failure happened and the fifth submission was the one taken: exactly one
+    // report, with a checked receipt
+    assert_eq!(failures.load(Ordering::SeqCst), 5);
     assert!(matches!(
         client.outbox().unwrap()[0].status,
         OutboxStatus::Delivered { .. }

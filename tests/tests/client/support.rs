@@ -98,10 +98,12 @@ impl Server {
         Self::build(change, None).await
     }
 
-    /// A server that answers the first submission with 500, and the second only after 3 s
-    /// (after committing it); `failures` counts both.
-    pub async fn start_flaky(failures: Arc<AtomicUsize>) -> Server {
-        Self::build(|_| {}, Some(failures)).await
+    /// A server that answers the first submission with 500, the second only after 3 s, the
+    /// third and fourth with their true answer padded past what a client reads for a receipt
+    /// (declared, then streamed), and the rest normally, committing all but the first;
+    /// `submissions` counts them all.
+    pub async fn start_flaky(submissions: Arc<AtomicUsize>) -> Server {
+        Self::build(|_| {}, Some(submissions)).await
     }
 
     async fn build(change: impl FnOnce(&mut Settings), flaky: Option<Arc<AtomicUsize>>) -> Server {
@@ -422,6 +424,18 @@ impl Server {
     }
 }
 
+/// The answer's status and its JSON followed by whitespace (still valid JSON) up to more than a
+/// client reads for a receipt.
+async fn padded_answer(response: Response) -> (StatusCode, Vec<u8>) {
+    let status = response.status();
+    let mut body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    body.resize(tipline_core::wire::MAX_SMALL_ANSWER + 1, b' ');
+    (status, body)
+}
+
 async fn flaky(failures: Arc<AtomicUsize>, req: Request, next: Next) -> Response {
     let is_submit = req.method() == Method::POST && req.uri().path() == "/v1/reports";
     if !is_submit {
@@ -442,6 +456,25 @@ async fn flaky(failures: Arc<AtomicUsize>, req: Request, next: Next) -> Response
             tokio::time::sleep(Duration::from_secs(3)).await;
             response
         }
-        _ => next.run(req).await,
+        // The true answer (a receipt that verifies), padded past what a client reads for a
+        // receipt: first with its length declared, then streamed without one.
+        2 => {
+            failures.fetch_add(1, Ordering::SeqCst);
+            let (status, padded) = padded_answer(next.run(req).await).await;
+            (status, padded).into_response()
+        }
+        3 => {
+            failures.fetch_add(1, Ordering::SeqCst);
+            let (status, padded) = padded_answer(next.run(req).await).await;
+            let chunks = padded
+                .chunks(4096)
+                .map(|chunk| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(chunk)))
+                .collect::<Vec<_>>();
+            (status, Body::from_stream(futures_util::stream::iter(chunks))).into_response()
+        }
+        _ => {
+            failures.fetch_add(1, Ordering::SeqCst);
+            next.run(req).await
+        }
     }
 }

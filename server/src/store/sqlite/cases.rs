@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::codec::{array, direction, direction_text, millis, time, OpError, OpResult};
 use crate::store::{CaseRecord, Direction, StoredMessage};
 use tipline_core::report::{CaseId, MessageId};
+use tipline_core::wire::PageBudget;
 
 /// The case, if it exists (reader).
 pub(super) fn case(conn: &Connection, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
@@ -112,5 +113,10 @@ pub(super) fn messages(
     ))?
     .query_map(params![&case_id.0[..], after, limit], message_row)?
     .map(|row| message(row?))
+    // The page stops short of `limit` once its envelopes fill the page budget.
+    .scan(PageBudget::new(), |page, stored| match stored {
+        Ok(stored) => page.take(stored.envelope.len()).then_some(Ok(stored)),
+        Err(e) => Some(Err(e)),
+    })
     .collect()
 }

@@ -9,6 +9,7 @@ use super::attachments;
 use super::codec::{array, millis, same_hash, time, OpResult};
 use crate::store::{DeclaredAttachment, Delivery, NewReport, StoreStats, SubmitOutcome, TransferOutcome};
 use tipline_core::report::{CaseId, ReportId};
+use tipline_core::wire::PageBudget;
 
 /// Stores a report and, if new, its case (writer).
 pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOutcome> {
@@ -66,8 +67,8 @@ pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOu
     Ok(SubmitOutcome::Created)
 }
 
-/// Leases the unit's oldest deliverable reports until `until` (writer, so that two desks never
-/// lease the same report at once).
+/// Leases the unit's oldest deliverable reports until `until`, as many as `limit` and the page
+/// budget allow (writer, so that two desks never lease the same report at once).
 pub(super) fn lease(
     conn: &Connection,
     unit_id: &str,
@@ -75,16 +76,23 @@ pub(super) fn lease(
     until: DateTime<Utc>,
     limit: u32,
 ) -> OpResult<Vec<Delivery>> {
-    let ids = conn
+    let candidates = conn
         .prepare_cached(
-            "SELECT report_id FROM reports
+            "SELECT report_id, length(envelope) FROM reports
              WHERE unit_id = ?1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= ?2)
              ORDER BY received_at, rowid LIMIT ?3",
         )?
         .query_map(params![unit_id, millis(now), limit], |row| {
-            row.get::<_, Vec<u8>>(0)
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, usize>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    // Only what fits the page is leased; the rest stays queued for the next request.
+    let mut page = PageBudget::new();
+    let ids: Vec<Vec<u8>> = candidates
+        .into_iter()
+        .take_while(|(_, size)| page.take(*size))
+        .map(|(id, _)| id)
+        .collect();
 
     let mut deliveries = Vec::with_capacity(ids.len());
     for id in ids {
