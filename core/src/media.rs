@@ -2,9 +2,11 @@
 //! (GPS position, camera serial numbers, time), XMP, IPTC, ICC profiles, comments, thumbnails,
 //! and data that phones append after the image (secondary images, motion-photo videos).
 //!
-//! JPEG keeps only what decoding needs (frame, tables, scans, JFIF and Adobe colour headers);
-//! PNG keeps only its critical chunks and colour rendering chunks. Container parsing comes from
-//! the `img-parts` crate.
+//! JPEG keeps only what decoding needs (frame, tables, scans, JFIF and Adobe colour headers),
+//! and of the EXIF data one field, the orientation, written anew in an EXIF segment of its own
+//! (without it a photo taken with the phone held upright shows on its side at the desk; it says
+//! nothing about who, where or when). PNG keeps only its critical chunks and colour rendering
+//! chunks. Container parsing comes from the `img-parts` crate, EXIF reading from `kamadak-exif`.
 
 use img_parts::jpeg::{markers, Jpeg, JpegSegment};
 use img_parts::png::Png;
@@ -57,6 +59,38 @@ fn app_name(segment: &JpegSegment) -> String {
     }
 }
 
+/// The orientation (2 to 8; 1, the default, is not worth keeping) an EXIF segment gives the
+/// primary image, if it is one and says so. Unreadable EXIF gives none: it is dropped whole.
+fn exif_orientation(segment: &JpegSegment) -> Option<u16> {
+    let tiff = segment.contents().strip_prefix(b"Exif\0\0")?;
+    if segment.marker() != markers::APP1 {
+        return None;
+    }
+    let exif = exif::Reader::new().read_raw(tiff.to_vec()).ok()?;
+    let value = exif
+        .get_field(exif::Tag::Orientation, exif::In::PRIMARY)?
+        .value
+        .get_uint(0)?;
+    u16::try_from(value).ok().filter(|v| (2..=8).contains(v))
+}
+
+/// An EXIF segment's contents holding nothing but `orientation`: a big-endian TIFF header and one
+/// directory with one entry (tag 0x0112, SHORT, count 1).
+fn orientation_exif(orientation: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(b"MM\0\x2A");
+    out.extend_from_slice(&8u32.to_be_bytes()); // the directory follows the header
+    out.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    out.extend_from_slice(&0x0112u16.to_be_bytes());
+    out.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    out.extend_from_slice(&1u32.to_be_bytes());
+    out.extend_from_slice(&orientation.to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // the value field's unused half
+    out.extend_from_slice(&0u32.to_be_bytes()); // no next directory
+    out
+}
+
 /// Markers kept before the first scan: APP0 only as JFIF, APP14 (Adobe colour transform), and
 /// every non-APP, non-comment segment (frame, tables, restart interval).
 fn keep_jpeg_segment(segment: &JpegSegment) -> bool {
@@ -77,7 +111,20 @@ fn strip_jpeg(bytes: &[u8]) -> Result<Stripped> {
         .filter(|s| !keep_jpeg_segment(s))
         .map(app_name)
         .collect();
+    let orientation = jpeg.segments().iter().find_map(exif_orientation);
     jpeg.segments_mut().retain(keep_jpeg_segment);
+    if let Some(orientation) = orientation {
+        // After the JFIF header if there is one, as readers expect.
+        let at = usize::from(
+            jpeg.segments()
+                .first()
+                .is_some_and(|s| s.marker() == markers::APP0),
+        );
+        jpeg.segments_mut().insert(
+            at,
+            JpegSegment::new_with_contents(markers::APP1, Bytes::from(orientation_exif(orientation))),
+        );
+    }
     // The first scan segment carries everything after its header: later scans (progressive
     // images), the end marker, and whatever a phone appended. Re-walk that part, dropping
     // metadata segments and anything after the end of the image.

@@ -10,6 +10,11 @@ use tipline_core::media::strip_metadata;
 /// A 32x16 baseline JPEG with an EXIF segment holding a GPS position and a camera serial number,
 /// an XMP segment, a comment, and a trailer after the end of the image.
 fn jpeg_with_gps() -> Vec<u8> {
+    jpeg_with_gps_oriented(None)
+}
+
+/// The same, its EXIF also giving the orientation `orientation`.
+fn jpeg_with_gps_oriented(orientation: Option<u16>) -> Vec<u8> {
     let pixels: Vec<u8> = (0..32 * 16 * 3).map(|i| (i * 7 % 251) as u8).collect();
     let mut plain = Vec::new();
     jpeg_encoder::Encoder::new(&mut plain, 90)
@@ -44,8 +49,16 @@ fn jpeg_with_gps() -> Vec<u8> {
         ifd_num: In::PRIMARY,
         value: Value::Ascii(vec![b"SN-4417-2209".to_vec()]),
     };
+    let oriented = orientation.map(|o| Field {
+        tag: Tag::Orientation,
+        ifd_num: In::PRIMARY,
+        value: Value::Short(vec![o]),
+    });
     let mut writer = exif::experimental::Writer::new();
-    for f in [&lat, &lat_ref, &lon, &serial] {
+    for f in [&lat, &lat_ref, &lon, &serial]
+        .into_iter()
+        .chain(oriented.as_ref())
+    {
         writer.push_field(f);
     }
     let mut tiff = std::io::Cursor::new(Vec::new());
@@ -109,6 +122,48 @@ fn test_jpeg_gps_exif_does_not_survive_stripping() {
     }
     // And the picture itself is untouched: it decodes to the same pixels
     assert_eq!(decode(&stripped.bytes), decode(&original));
+}
+
+/// The EXIF fields of a JPEG with their values, as an independent parser reads them.
+fn exif_values(jpeg: &[u8]) -> Vec<(Tag, Option<u32>)> {
+    match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(jpeg)) {
+        Ok(exif) => exif.fields().map(|f| (f.tag, f.value.get_uint(0))).collect(),
+        Err(_) => vec![],
+    }
+}
+
+#[test]
+fn test_jpeg_orientation_alone_survives_stripping() {
+    // Given a photo taken with the phone on its side: GPS, a serial number and orientation 6
+    let original = jpeg_with_gps_oriented(Some(6));
+    assert!(exif_values(&original).contains(&(Tag::Orientation, Some(6))));
+    // When it is stripped
+    let stripped = strip_metadata("image/jpeg", &original).unwrap();
+    // Then an EXIF parser finds the orientation and nothing else, and no identifying bytes
+    assert_eq!(exif_values(&stripped.bytes), vec![(Tag::Orientation, Some(6))]);
+    let text = String::from_utf8_lossy(&stripped.bytes);
+    for needle in ["xmpmeta", "taken by Ana", "TRAILER", "SN-4417"] {
+        assert!(!text.contains(needle), "{needle} survived");
+    }
+    assert!(stripped.removed.iter().any(|r| r == "EXIF"));
+    // And the picture decodes to the same pixels
+    assert_eq!(decode(&stripped.bytes), decode(&original));
+}
+
+#[test]
+fn test_jpeg_upright_or_unreadable_exif_leaves_no_exif_at_all() {
+    // Given a photo whose EXIF says "upright" (1), and one whose EXIF cannot be read
+    let upright = jpeg_with_gps_oriented(Some(1));
+    let mut broken = Jpeg::from_bytes(Bytes::from(jpeg_with_gps_oriented(Some(6)))).unwrap();
+    broken.set_exif(Some(Bytes::from_static(b"MM\0\x2A\xff\xff\xff\xff garbage")));
+    let broken = broken.encoder().bytes().to_vec();
+    for original in [upright, broken] {
+        // When each is stripped
+        let stripped = strip_metadata("image/jpeg", &original).unwrap();
+        // Then no EXIF remains at all
+        assert!(exif_values(&stripped.bytes).is_empty());
+        assert!(!String::from_utf8_lossy(&stripped.bytes).contains("Exif"));
+    }
 }
 
 #[test]
