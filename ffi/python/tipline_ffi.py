@@ -565,7 +565,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry() != 43462:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 8765:
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 61135:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() != 54147:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -4247,7 +4247,8 @@ class TiplineClientProtocol(typing.Protocol):
     async def send_follow_up(self, case_id: str,text: str) -> ConversationMessage:
         """
         Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-        nothing is stored, so the app can keep the text and try again.
+        the app keeps the text and tries again: the same words again are the same message, so
+        the unit reads it once even if an earlier try reached the server.
 """
         raise NotImplementedError
     def set_listener(self, listener: OutboxListener) -> None:
@@ -4551,7 +4552,8 @@ class TiplineClient(TiplineClientProtocol):
     async def send_follow_up(self, case_id: str,text: str) -> ConversationMessage:
         """
         Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-        nothing is stored, so the app can keep the text and try again.
+        the app keeps the text and tries again: the same words again are the same message, so
+        the unit reads it once even if an earlier try reached the server.
 """
         
         _UniffiFfiConverterString.check_lower(case_id)

@@ -125,7 +125,8 @@ impl TiplineClient {
     }
 
     /// Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-    /// nothing is stored, so the app can keep the text and try again.
+    /// the app keeps the text and tries again: the same words again are the same message, so
+    /// the unit reads it once even if an earlier try reached the server.
     pub async fn send_follow_up(
         &self,
         case_id: String,

@@ -25,6 +25,16 @@ pub struct CaseSummary {
     pub created: DateTime<Utc>,
 }
 
+/// A follow-up sealed and sent, not yet confirmed by the server: kept so that sending the same
+/// words again sends the same message (one message at the unit however many tries), and so that
+/// a sync that finds it on the server shows it with its text.
+#[derive(Serialize, Deserialize)]
+struct PendingFollowUp {
+    message: ConversationMessage,
+    #[serde(with = "crate::encoding::b64_bytes")]
+    envelope: Vec<u8>,
+}
+
 /// One message of a conversation as the reporter sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationMessage {
@@ -98,6 +108,7 @@ impl Client {
         let keys = Codename::parse(&entry.codename)?.derive()?;
         let directory = self.require_directory()?;
         let known: Vec<ConversationMessage> = self.stored_messages(case_id)?;
+        let pending = self.pending_follow_ups(case_id)?;
         let fresh = self
             .api
             .messages(case_id, &keys.case_secret, entry.last_seq)
@@ -131,12 +142,18 @@ impl Client {
                             .add_message(case_id, &wire.message_id.to_string(), wire.seq, &[])?;
                         continue;
                     }
-                    ConversationMessage {
-                        message_id: wire.message_id,
-                        from_unit: false,
-                        unit_id: envelope.unit_id.clone(),
-                        text: None,
-                        sent_at: None,
+                    if let Some(sent) = pending.iter().find(|p| p.message.message_id == wire.message_id) {
+                        // Written on this device, and the server took it though the answer
+                        // never came back: it is sent after all.
+                        sent.message.clone()
+                    } else {
+                        ConversationMessage {
+                            message_id: wire.message_id,
+                            from_unit: false,
+                            unit_id: envelope.unit_id.clone(),
+                            text: None,
+                            sent_at: None,
+                        }
                     }
                 }
                 Kind::Report => continue,
@@ -161,9 +178,21 @@ impl Client {
             .collect())
     }
 
+    /// The case's follow-ups whose sending is unconfirmed, newest first.
+    fn pending_follow_ups(&self, case_id: CaseId) -> Result<Vec<PendingFollowUp>> {
+        Ok(self
+            .local
+            .pending_follow_ups(case_id)?
+            .iter()
+            .filter_map(|json| serde_json::from_slice(json).ok())
+            .collect())
+    }
+
     /// Sends a follow-up in a case, sealed to the case's unit (from the directory), and keeps
-    /// its text on this device. Needs a connection; on failure nothing is stored and the error
-    /// says why, so the app can keep the text and try again.
+    /// its text on this device. Needs a connection; on failure the error says why, so the app
+    /// can keep the text and try again. Trying again with the same words sends the same sealed
+    /// message (kept on the device meanwhile), so a try whose answer was lost on the way back
+    /// does not make the unit read it twice.
     pub async fn send_follow_up(&self, case_id: CaseId, text: &str) -> Result<ConversationMessage> {
         let entry = self.case_entry(case_id)?;
         if entry.unit_id.is_empty() {
@@ -174,25 +203,49 @@ impl Client {
             .encryption_key_for_unit(&entry.unit_id)
             .ok_or_else(|| Error::NotFound(format!("unit {} in the directory", entry.unit_id)))?;
         let keys = Codename::parse(&entry.codename)?.derive()?;
-        let message = CaseMessage {
-            case_id,
-            message_id: MessageId::random()?,
-            unit_id: entry.unit_id.clone(),
-            text: text.to_owned(),
-            sent_at: Utc::now(),
+        let again = self
+            .pending_follow_ups(case_id)?
+            .into_iter()
+            .find(|p| p.message.text.as_deref() == Some(text) && p.message.unit_id == entry.unit_id);
+        let PendingFollowUp {
+            message: shown,
+            envelope,
+        } = match again {
+            Some(pending) => pending,
+            None => {
+                let message = CaseMessage {
+                    case_id,
+                    message_id: MessageId::random()?,
+                    unit_id: entry.unit_id.clone(),
+                    text: text.to_owned(),
+                    sent_at: Utc::now(),
+                };
+                let envelope = seal_follow_up_with_rng(&message, &unit_key, &mut OsRandom::new())?;
+                let pending = PendingFollowUp {
+                    message: ConversationMessage {
+                        message_id: message.message_id,
+                        from_unit: false,
+                        unit_id: message.unit_id,
+                        text: Some(message.text),
+                        sent_at: Some(message.sent_at),
+                    },
+                    envelope: envelope.to_bytes(),
+                };
+                // Kept before it is sent: whatever becomes of the answer, a retry finds it.
+                self.local.add_pending_follow_up(
+                    case_id,
+                    &pending.message.message_id.to_string(),
+                    &serde_json::to_vec(&pending)?,
+                    Utc::now(),
+                )?;
+                pending
+            }
         };
-        let envelope = seal_follow_up_with_rng(&message, &unit_key, &mut OsRandom::new())?;
         self.api
-            .post_message(case_id, &keys.case_secret, &envelope.to_bytes())
+            .post_message(case_id, &keys.case_secret, &envelope)
             .await?;
-        let shown = ConversationMessage {
-            message_id: message.message_id,
-            from_unit: false,
-            unit_id: message.unit_id,
-            text: Some(message.text),
-            sent_at: Some(message.sent_at),
-        };
-        // Stored with seq 0: the next sync places it by the server's order without a new copy.
+        // Stored with seq 0 (which settles the pending copy): the next sync places it by the
+        // server's order without a new copy.
         self.local.add_message(
             case_id,
             &shown.message_id.to_string(),

@@ -51,11 +51,21 @@ CREATE TABLE IF NOT EXISTS case_messages (
     sealed BLOB NOT NULL,
     PRIMARY KEY (case_id, message_id)
 );
+CREATE TABLE IF NOT EXISTS pending_follow_ups (
+    case_id TEXT NOT NULL REFERENCES cases(case_id) ON DELETE CASCADE,
+    message_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (case_id, message_id)
+);
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
 ";
+
+/// Follow-ups kept per case while their sending is unconfirmed.
+pub const MAX_PENDING_FOLLOW_UPS: u32 = 10;
 
 /// Where an outbox item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,7 +431,8 @@ impl Local {
     }
 
     /// Stores a conversation message (its JSON sealed) and advances the case's cursor; for a
-    /// message already stored, only its position is updated.
+    /// message already stored, only its position is updated. A follow-up pending under the same
+    /// id is settled by it and goes.
     pub fn add_message(&self, case_id: CaseId, message_id: &str, seq: i64, json: &[u8]) -> Result<()> {
         let record = format!("message:{case_id}:{message_id}");
         let sealed = self.vault.seal(record.as_bytes(), json)?;
@@ -438,15 +449,73 @@ impl Local {
             params![case_id.to_string(), seq],
         )
         .map_err(db)?;
+        tx.execute(
+            "DELETE FROM pending_follow_ups WHERE case_id = ?1 AND message_id = ?2",
+            params![case_id.to_string(), message_id],
+        )
+        .map_err(db)?;
         tx.commit().map_err(db)
+    }
+
+    /// Keeps a follow-up sealed and not yet confirmed by the server (its JSON sealed), so that
+    /// sending the same words again sends the same message. Only the newest
+    /// [`MAX_PENDING_FOLLOW_UPS`] of a case are kept.
+    pub fn add_pending_follow_up(
+        &self,
+        case_id: CaseId,
+        message_id: &str,
+        json: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let record = format!("pending:{case_id}:{message_id}");
+        let sealed = self.vault.seal(record.as_bytes(), json)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO pending_follow_ups (case_id, message_id, created_ms, sealed)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![case_id.to_string(), message_id, ms(now), sealed],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "DELETE FROM pending_follow_ups WHERE case_id = ?1 AND message_id NOT IN (
+                 SELECT message_id FROM pending_follow_ups WHERE case_id = ?1
+                 ORDER BY created_ms DESC, rowid DESC LIMIT ?2)",
+            params![case_id.to_string(), MAX_PENDING_FOLLOW_UPS],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// A case's pending follow-ups (JSON), newest first.
+    pub fn pending_follow_ups(&self, case_id: CaseId) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>> {
+        self.sealed_records(
+            "SELECT message_id, sealed FROM pending_follow_ups WHERE case_id = ?1
+             ORDER BY created_ms DESC, rowid DESC",
+            "pending",
+            case_id,
+        )
     }
 
     /// A case's messages (JSON), in server order.
     pub fn messages(&self, case_id: CaseId) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>> {
+        self.sealed_records(
+            "SELECT message_id, sealed FROM case_messages WHERE case_id = ?1 ORDER BY seq",
+            "message",
+            case_id,
+        )
+    }
+
+    /// The `(message_id, sealed)` rows that `sql` selects for a case, opened as the records
+    /// `{kind}:{case_id}:{message_id}`.
+    fn sealed_records(
+        &self,
+        sql: &str,
+        kind: &str,
+        case_id: CaseId,
+    ) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT message_id, sealed FROM case_messages WHERE case_id = ?1 ORDER BY seq")
-            .map_err(db)?;
+        let mut stmt = conn.prepare(sql).map_err(db)?;
         let rows = stmt
             .query_map([case_id.to_string()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -458,7 +527,7 @@ impl Local {
             .map(|(id, sealed)| {
                 Ok(self
                     .vault
-                    .open(format!("message:{case_id}:{id}").as_bytes(), &sealed)?)
+                    .open(format!("{kind}:{case_id}:{id}").as_bytes(), &sealed)?)
             })
             .collect()
     }

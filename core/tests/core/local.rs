@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use tipline_core::client::keystore::{FileKeyStore, KeyStore, StaticKeyStore};
-use tipline_core::client::local::{Local, OutboxRow, OutboxState};
+use tipline_core::client::local::{Local, OutboxRow, OutboxState, MAX_PENDING_FOLLOW_UPS};
 use tipline_core::codename::Codename;
 use tipline_core::report::ReportId;
 
@@ -107,4 +107,52 @@ fn test_case_book_is_sealed_at_rest() {
     drop(local);
     let wrong = Local::open(dir.path(), &[9; 32]).unwrap();
     assert!(wrong.cases().is_err());
+}
+
+#[test]
+fn test_pending_follow_ups_are_sealed_capped_and_settled_by_the_message() {
+    // Given a case with more unconfirmed follow-ups than are kept
+    let dir = tempfile::tempdir().unwrap();
+    let key = StaticKeyStore::new([3; 32]).key("local").unwrap();
+    let local = Local::open(dir.path(), &key).unwrap();
+    let case = Codename::generate().unwrap();
+    let case_id = case.derive().unwrap().case_id;
+    local
+        .add_case(case_id, "dk-sjp", &case.to_phrase(), Utc::now())
+        .unwrap();
+    let start = Utc::now();
+    for n in 0..MAX_PENDING_FOLLOW_UPS + 2 {
+        let at = start + chrono::Duration::seconds(i64::from(n));
+        let json = format!("{{\"n\":{n},\"text\":\"pending words {n}\"}}");
+        local
+            .add_pending_follow_up(case_id, &format!("m{n}"), json.as_bytes(), at)
+            .unwrap();
+    }
+    // Then only the newest are kept, newest first, and none is readable at rest
+    let kept: Vec<String> = local
+        .pending_follow_ups(case_id)
+        .unwrap()
+        .iter()
+        .map(|json| String::from_utf8(json.to_vec()).unwrap())
+        .collect();
+    assert_eq!(kept.len(), MAX_PENDING_FOLLOW_UPS as usize);
+    assert!(kept[0].contains("\"n\":11"));
+    assert!(kept
+        .iter()
+        .all(|json| !json.contains("\"n\":0,") && !json.contains("\"n\":1,")));
+    drop(local);
+    let file = std::fs::read(dir.path().join("tipline-client.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("tipline-client.db-wal")).unwrap_or_default();
+    for bytes in [file, wal] {
+        assert!(!String::from_utf8_lossy(&bytes).contains("pending words"));
+    }
+    // When the message of one of them is stored (the server confirmed it)
+    let local = Local::open(dir.path(), &key).unwrap();
+    local.add_message(case_id, "m11", 4, b"{}").unwrap();
+    // Then that one is no longer pending
+    let left = local.pending_follow_ups(case_id).unwrap();
+    assert_eq!(left.len(), MAX_PENDING_FOLLOW_UPS as usize - 1);
+    assert!(left
+        .iter()
+        .all(|json| !String::from_utf8_lossy(json).contains("\"n\":11")));
 }

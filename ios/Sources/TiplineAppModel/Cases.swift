@@ -123,7 +123,7 @@ public final class CasesModel: ObservableObject {
         }
     }
 
-    /// Sends the follow-up; on failure the core stores nothing and the text stays typed.
+    /// Sends the follow-up; on failure the text stays typed, and sending it again is the same message.
     @discardableResult
     public func sendFollowUp() async -> Bool {
         guard let caseId = openCaseId else { return false }

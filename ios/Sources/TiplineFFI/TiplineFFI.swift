@@ -1380,7 +1380,8 @@ public protocol TiplineClientProtocol: AnyObject, Sendable {
     
     /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-     * nothing is stored, so the app can keep the text and try again.
+     * the app keeps the text and tries again: the same words again are the same message, so
+     * the unit reads it once even if an earlier try reached the server.
      */
     func sendFollowUp(caseId: String, text: String) async throws  -> ConversationMessage
     
@@ -1695,7 +1696,8 @@ open func retry(reportId: String)async throws  -> Bool  {
     
     /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-     * nothing is stored, so the app can keep the text and try again.
+     * the app keeps the text and tries again: the same words again are the same message, so
+     * the unit reads it once even if an earlier try reached the server.
      */
 open func sendFollowUp(caseId: String, text: String)async throws  -> ConversationMessage  {
     return
@@ -4802,7 +4804,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_retry() != 43462) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 8765) {
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 61135) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() != 54147) {

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use support::{attach_jpeg, draft, Server};
-use tipline_core::client::{OutboxItem, OutboxListener, OutboxStatus};
+use tipline_core::client::outbox::Filed;
+use tipline_core::client::{Client, OutboxItem, OutboxListener, OutboxStatus};
 use tipline_core::l10n::Language;
 use tipline_core::Error;
+use tipline_server::store::Delivery;
 
 #[tokio::test]
 async fn test_report_made_offline_is_delivered_exactly_once_when_server_comes_up() {
@@ -242,6 +244,73 @@ async fn test_reply_round_trip_and_follow_up() {
     let conversation = client.conversation(filed.case_id).await.unwrap();
     assert_eq!(conversation.len(), 2);
     assert_eq!(conversation[1].text.as_deref(), Some("I går omkring kl. 22."));
+}
+
+/// A delivered report with a reply, on a server whose first follow-up answer comes too late.
+async fn case_with_slow_follow_ups() -> (Server, Client, Filed, Delivery, Arc<AtomicUsize>) {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let server = Server::start_slow_follow_ups(posts.clone()).await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let filed = client.file_report(&draft()).unwrap();
+    client.flush().await.unwrap();
+    let report = server.desk_reports().await.remove(0);
+    server.reply(&report, "Tak. Hvornår skete det?").await;
+    client.conversation(filed.case_id).await.unwrap();
+    (server, client, filed, report, posts)
+}
+
+#[tokio::test]
+async fn test_follow_up_sent_again_after_a_lost_answer_reaches_the_unit_once() {
+    // Given a follow-up the server stored but whose answer never reached the phone
+    let (server, client, filed, report, posts) = case_with_slow_follow_ups().await;
+    let first = client
+        .send_follow_up(filed.case_id, "I går omkring kl. 22.")
+        .await;
+    assert!(matches!(first, Err(Error::Network(_))), "{first:?}");
+    // When the reporter sends the same words again
+    let sent = client
+        .send_follow_up(filed.case_id, "I går omkring kl. 22.")
+        .await
+        .unwrap();
+    // Then both tries reached the server, and the unit reads the follow-up once
+    assert_eq!(posts.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        server.follow_ups(&report).await,
+        vec!["I går omkring kl. 22.".to_string()]
+    );
+    // And the reporter sees it once, with its text
+    let conversation = client.conversation(filed.case_id).await.unwrap();
+    let mine: Vec<_> = conversation.iter().filter(|m| !m.from_unit).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].message_id, sent.message_id);
+    assert_eq!(mine[0].text.as_deref(), Some("I går omkring kl. 22."));
+    // And other words are another message
+    client.send_follow_up(filed.case_id, "Og i dag.").await.unwrap();
+    assert_eq!(server.follow_ups(&report).await.len(), 2);
+}
+
+#[tokio::test]
+async fn test_follow_up_whose_answer_was_lost_shows_with_its_text_after_a_sync() {
+    // Given a follow-up the server stored but whose answer never reached the phone
+    let (server, client, filed, report, _posts) = case_with_slow_follow_ups().await;
+    assert!(client
+        .send_follow_up(filed.case_id, "Han bor på tredje sal.")
+        .await
+        .is_err());
+    // When the conversation is synced, without sending again
+    let conversation = client.conversation(filed.case_id).await.unwrap();
+    // Then the follow-up shows as sent, with its text (not as one from another device)
+    let mine: Vec<_> = conversation.iter().filter(|m| !m.from_unit).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].text.as_deref(), Some("Han bor på tredje sal."));
+    assert_eq!(server.follow_ups(&report).await.len(), 1);
+    // And the same words sent later are a new message: the first is settled
+    client
+        .send_follow_up(filed.case_id, "Han bor på tredje sal.")
+        .await
+        .unwrap();
+    assert_eq!(server.follow_ups(&report).await.len(), 2);
 }
 
 #[tokio::test]

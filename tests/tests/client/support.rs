@@ -83,6 +83,7 @@ pub struct Server {
     authority: SigningKey,
     units: Vec<UnitKeyFile>,
     flaky: Option<Arc<AtomicUsize>>,
+    slow_follow_ups: Option<Arc<AtomicUsize>>,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     dir: Arc<TempDir>,
 }
@@ -90,12 +91,18 @@ pub struct Server {
 impl Server {
     /// A server with the test settings and the sample directory v1 published.
     pub async fn start() -> Server {
-        Self::build(|_| {}, None).await
+        Self::build(|_| {}, None, None).await
     }
 
     /// The same with changed settings.
     pub async fn start_with(change: impl FnOnce(&mut Settings)) -> Server {
-        Self::build(change, None).await
+        Self::build(change, None, None).await
+    }
+
+    /// A server that commits the first follow-up posted but answers it only after 3 s, when the
+    /// client has given up waiting; `posts` counts the follow-ups posted.
+    pub async fn start_slow_follow_ups(posts: Arc<AtomicUsize>) -> Server {
+        Self::build(|_| {}, None, Some(posts)).await
     }
 
     /// A server that answers the first submission with 500, the second only after 3 s, the
@@ -103,10 +110,14 @@ impl Server {
     /// (declared, then streamed), and the rest normally, committing all but the first;
     /// `submissions` counts them all.
     pub async fn start_flaky(submissions: Arc<AtomicUsize>) -> Server {
-        Self::build(|_| {}, Some(submissions)).await
+        Self::build(|_| {}, Some(submissions), None).await
     }
 
-    async fn build(change: impl FnOnce(&mut Settings), flaky: Option<Arc<AtomicUsize>>) -> Server {
+    async fn build(
+        change: impl FnOnce(&mut Settings),
+        flaky: Option<Arc<AtomicUsize>>,
+        slow_follow_ups: Option<Arc<AtomicUsize>>,
+    ) -> Server {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let store = SqliteStore::open(&dir.path().join("server/tipline.db")).unwrap();
         let authority = SigningKey::generate().unwrap();
@@ -133,6 +144,7 @@ impl Server {
             authority,
             units,
             flaky,
+            slow_follow_ups,
             running: None,
             dir,
         };
@@ -155,6 +167,12 @@ impl Server {
             router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
                 let failures = failures.clone();
                 async move { flaky(failures, req, next).await }
+            }));
+        }
+        if let Some(posts) = self.slow_follow_ups.clone() {
+            router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+                let posts = posts.clone();
+                async move { slow_first_follow_up(posts, req, next).await }
             }));
         }
         let (stop, stopped) = oneshot::channel::<()>();
@@ -434,6 +452,21 @@ async fn padded_answer(response: Response) -> (StatusCode, Vec<u8>) {
         .to_vec();
     body.resize(tipline_core::wire::MAX_SMALL_ANSWER + 1, b' ');
     (status, body)
+}
+
+async fn slow_first_follow_up(posts: Arc<AtomicUsize>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_follow_up =
+        req.method() == Method::POST && path.starts_with("/v1/cases/") && path.ends_with("/messages");
+    if !is_follow_up {
+        return next.run(req).await;
+    }
+    let first = posts.fetch_add(1, Ordering::SeqCst) == 0;
+    let response = next.run(req).await;
+    if first {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    response
 }
 
 async fn flaky(failures: Arc<AtomicUsize>, req: Request, next: Next) -> Response {

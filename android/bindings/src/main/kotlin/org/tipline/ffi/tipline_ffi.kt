@@ -1027,7 +1027,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry() and 0xFFFF) != 43462) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() and 0xFFFF) != 8765) {
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() and 0xFFFF) != 61135) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() and 0xFFFF) != 54147) {
@@ -2716,7 +2716,8 @@ public interface TiplineClientInterface {
     
     /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-     * nothing is stored, so the app can keep the text and try again.
+     * the app keeps the text and tries again: the same words again are the same message, so
+     * the unit reads it once even if an earlier try reached the server.
      */
     suspend fun `sendFollowUp`(`caseId`: kotlin.String, `text`: kotlin.String): ConversationMessage
     
@@ -3129,7 +3130,8 @@ open class TiplineClient: Disposable, AutoCloseable, TiplineClientInterface
     
     /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
-     * nothing is stored, so the app can keep the text and try again.
+     * the app keeps the text and tries again: the same words again are the same message, so
+     * the unit reads it once even if an earlier try reached the server.
      */
     @Throws(ApiException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")

@@ -129,7 +129,7 @@ class CaseViewModel(
 
     fun setFollowUp(text: String) = _conversation.update { it?.copy(followUp = text) }
 
-    /** Sends the follow-up typed. On failure the core stores nothing, and the text stays typed. */
+    /** Sends the follow-up typed. On failure the text stays typed; sending it again is the same message. */
     suspend fun sendFollowUp(): Boolean {
         val state = _conversation.value ?: return false
         _conversation.update { it?.copy(sending = true, notice = null) }
