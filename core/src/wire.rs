@@ -18,8 +18,14 @@ pub const MAX_ALERT_JSON: usize = 64 * 1024;
 const ITEM_JSON: usize = 4 * 1024;
 
 /// Base64 length of `n` bytes (padded or not, at most this).
-const fn base64_len(n: usize) -> usize {
+pub const fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
+}
+
+/// The largest sealed size an attachment may have (the largest attachment, sealed): what a
+/// report may declare, and the most a desk reads when it downloads one.
+pub fn max_sealed_attachment() -> u64 {
+    crate::attachment::sealed_size(crate::report::MAX_ATTACHMENT_BYTES)
 }
 
 /// Largest answer that carries a page of envelopes (case messages, inbox reports): the page's

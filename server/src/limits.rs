@@ -13,7 +13,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use serde::Serialize;
 use tipline_core::envelope::MAX_ENVELOPE;
-use tipline_core::report::{MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES};
+use tipline_core::report::MAX_ATTACHMENTS;
+use tipline_core::wire::base64_len;
 use utoipa::ToSchema;
 
 use crate::error::AppError;
@@ -23,7 +24,7 @@ pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 /// Room for the JSON around a base64url envelope (ids, attachments, the stamp).
 const JSON_SLACK: usize = 16 * 1024;
 /// Largest JSON body that carries an envelope (a report, a follow-up, a reply, a transfer).
-pub const ENVELOPE_BODY_BYTES: usize = MAX_ENVELOPE.div_ceil(3) * 4 + JSON_SLACK;
+pub const ENVELOPE_BODY_BYTES: usize = base64_len(MAX_ENVELOPE) + JSON_SLACK;
 /// Largest signed alert, in bytes of JSON.
 pub const ALERT_BODY_BYTES: usize = tipline_core::wire::MAX_ALERT_JSON;
 /// Largest signed directory, in bytes of JSON.
@@ -32,12 +33,7 @@ pub const DIRECTORY_BODY_BYTES: usize = tipline_core::directory::MAX_SIGNED_JSON
 pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
 /// Largest body a signed unit request may have (buffered whole to check the signature).
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
-pub use tipline_core::wire::{MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
-
-/// The largest sealed size an attachment may declare.
-pub fn max_sealed_attachment() -> u64 {
-    tipline_core::attachment::sealed_size(MAX_ATTACHMENT_BYTES)
-}
+pub use tipline_core::wire::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
 
 /// The limits a client needs to know, as `/v1/config` publishes them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -158,6 +154,7 @@ impl Limiters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tipline_core::report::MAX_ATTACHMENT_BYTES;
 
     #[test]
     fn test_limits_cover_the_largest_envelope() {

@@ -260,7 +260,7 @@ impl DeskClient {
         };
         // No attachment is larger than this sealed; a server sending more is at fault, and the
         // desk's disk is not its to fill.
-        let max = crate::attachment::sealed_size(crate::report::MAX_ATTACHMENT_BYTES);
+        let max = crate::wire::max_sealed_attachment();
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(NetError::from)? {
             bytes += chunk.len() as u64;

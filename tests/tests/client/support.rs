@@ -76,14 +76,20 @@ fn settings() -> Settings {
     }
 }
 
+/// What a test server does wrong on purpose (see the constructors that take a counter).
+#[derive(Debug, Clone, Copy)]
+enum Faults {
+    FlakySubmissions,
+    SlowFirstFollowUp,
+}
+
 /// The server and everything the tests need to play the desk and the authority.
 pub struct Server {
     state: AppState,
     port: u16,
     authority: SigningKey,
     units: Vec<UnitKeyFile>,
-    flaky: Option<Arc<AtomicUsize>>,
-    slow_follow_ups: Option<Arc<AtomicUsize>>,
+    faults: Option<(Faults, Arc<AtomicUsize>)>,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     dir: Arc<TempDir>,
 }
@@ -91,18 +97,18 @@ pub struct Server {
 impl Server {
     /// A server with the test settings and the sample directory v1 published.
     pub async fn start() -> Server {
-        Self::build(|_| {}, None, None).await
+        Self::build(|_| {}, None).await
     }
 
     /// The same with changed settings.
     pub async fn start_with(change: impl FnOnce(&mut Settings)) -> Server {
-        Self::build(change, None, None).await
+        Self::build(change, None).await
     }
 
     /// A server that commits the first follow-up posted but answers it only after 3 s, when the
     /// client has given up waiting; `posts` counts the follow-ups posted.
     pub async fn start_slow_follow_ups(posts: Arc<AtomicUsize>) -> Server {
-        Self::build(|_| {}, None, Some(posts)).await
+        Self::build(|_| {}, Some((Faults::SlowFirstFollowUp, posts))).await
     }
 
     /// A server that answers the first submission with 500, the second only after 3 s, the
@@ -110,14 +116,10 @@ impl Server {
     /// (declared, then streamed), and the rest normally, committing all but the first;
     /// `submissions` counts them all.
     pub async fn start_flaky(submissions: Arc<AtomicUsize>) -> Server {
-        Self::build(|_| {}, Some(submissions), None).await
+        Self::build(|_| {}, Some((Faults::FlakySubmissions, submissions))).await
     }
 
-    async fn build(
-        change: impl FnOnce(&mut Settings),
-        flaky: Option<Arc<AtomicUsize>>,
-        slow_follow_ups: Option<Arc<AtomicUsize>>,
-    ) -> Server {
+    async fn build(change: impl FnOnce(&mut Settings), faults: Option<(Faults, Arc<AtomicUsize>)>) -> Server {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let store = SqliteStore::open(&dir.path().join("server/tipline.db")).unwrap();
         let authority = SigningKey::generate().unwrap();
@@ -143,8 +145,7 @@ impl Server {
             port,
             authority,
             units,
-            flaky,
-            slow_follow_ups,
+            faults,
             running: None,
             dir,
         };
@@ -163,16 +164,15 @@ impl Server {
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let mut router = app(self.state.clone());
-        if let Some(failures) = self.flaky.clone() {
+        if let Some((faults, counter)) = self.faults.clone() {
             router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-                let failures = failures.clone();
-                async move { flaky(failures, req, next).await }
-            }));
-        }
-        if let Some(posts) = self.slow_follow_ups.clone() {
-            router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-                let posts = posts.clone();
-                async move { slow_first_follow_up(posts, req, next).await }
+                let counter = counter.clone();
+                async move {
+                    match faults {
+                        Faults::FlakySubmissions => flaky(counter, req, next).await,
+                        Faults::SlowFirstFollowUp => slow_first_follow_up(counter, req, next).await,
+                    }
+                }
             }));
         }
         let (stop, stopped) = oneshot::channel::<()>();
