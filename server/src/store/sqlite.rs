@@ -4,13 +4,15 @@
 //! thread that owns the only writing connection and commits whatever has queued up in one
 //! transaction, one fsync for the lot (see `writer`). Reads run on a few read-only connections
 //! on tokio's blocking pool; in WAL mode they never wait for the writer and see every write that
-//! has been answered. No async method blocks the runtime.
+//! has been answered. No async method blocks the runtime. Reports and cases are found by their
+//! ids through maps kept in memory (see `keys`), so one process at a time has the file open.
 //!
 //! Nothing here logs an identifier, an envelope or a hash: only counts and batch sizes.
 
 mod attachments;
 mod cases;
 mod codec;
+mod keys;
 mod public;
 mod reports;
 mod schema;
@@ -28,6 +30,7 @@ use tipline_core::report::{CaseId, MessageId, ReportId};
 use tokio::sync::{mpsc, oneshot};
 
 use self::codec::{OpError, OpResult};
+use self::keys::{Keys, Lock};
 use self::writer::{FnJob, Msg};
 use super::{
     AppendOutcome, AttachmentState, CaseRecord, DeclaredAttachment, Delivery, Direction, NewReport, Store,
@@ -56,6 +59,9 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     commits: Arc<AtomicU64>,
+    keys: Arc<Keys>,
+    /// Held until the writer has stopped (fields drop after `Drop::drop`).
+    _lock: Lock,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -74,16 +80,19 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|error| StoreError::Database(format!("creating the database folder: {error}")))?;
         }
+        let lock = Lock::take(path).map_err(StoreError::Database)?;
         let conn = schema::open_writer(path)?;
+        let keys = Arc::new(Keys::load(&conn)?);
         let readers = (0..READERS)
             .map(|_| schema::open_reader(path).map(Mutex::new))
             .collect::<OpResult<Vec<_>>>()?;
         let commits = Arc::new(AtomicU64::new(0));
         let (writes, queue) = mpsc::channel(WRITE_QUEUE);
         let writer_commits = Arc::clone(&commits);
+        let writer_keys = Arc::clone(&keys);
         let writer = std::thread::Builder::new()
             .name("tipline-sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, queue, writer_commits))
+            .spawn(move || writer::run(conn, queue, writer_commits, writer_keys))
             .map_err(|error| StoreError::Database(format!("starting the writer thread: {error}")))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -92,6 +101,8 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 commits,
+                keys,
+                _lock: lock,
             }),
         })
     }
@@ -112,6 +123,11 @@ impl SqliteStore {
     /// group commit, usually far fewer than the writes (for metrics and tests).
     pub fn commit_count(&self) -> u64 {
         self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// The id maps, for a job to take along.
+    fn keys(&self) -> Arc<Keys> {
+        Arc::clone(&self.inner.keys)
     }
 
     /// Runs `work` on the writer thread inside the next group commit; answers once committed.
@@ -178,7 +194,8 @@ impl Drop for Inner {
 impl Store for SqliteStore {
     async fn submit_report(&self, report: NewReport) -> StoreResult<SubmitOutcome> {
         let weight = report.envelope.len() + report.receipt.len();
-        self.write(weight, move |conn| reports::submit(conn, &report))
+        let keys = self.keys();
+        self.write(weight, move |conn| reports::submit(conn, &keys, &report))
             .await
     }
 
@@ -207,9 +224,11 @@ impl Store for SqliteStore {
     }
 
     async fn ack_report(&self, unit_id: &str, report_id: ReportId, now: DateTime<Utc>) -> StoreResult<bool> {
-        let unit_id = unit_id.to_owned();
-        self.write(0, move |conn| reports::ack(conn, &unit_id, &report_id, now))
-            .await
+        let (unit_id, keys) = (unit_id.to_owned(), self.keys());
+        self.write(0, move |conn| {
+            reports::ack(conn, &keys, &unit_id, &report_id, now)
+        })
+        .await
     }
 
     async fn append_attachment(
@@ -220,9 +239,9 @@ impl Store for SqliteStore {
         offset: u64,
         bytes: &[u8],
     ) -> StoreResult<AppendOutcome> {
-        let bytes = bytes.to_vec();
+        let (bytes, keys) = (bytes.to_vec(), self.keys());
         self.write(bytes.len(), move |conn| {
-            attachments::append(conn, &report_id, index, &case_secret_hash, offset, &bytes)
+            attachments::append(conn, &keys, &report_id, index, &case_secret_hash, offset, &bytes)
         })
         .await
     }
@@ -233,7 +252,8 @@ impl Store for SqliteStore {
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
     ) -> StoreResult<Option<AttachmentState>> {
-        self.read(move |conn| attachments::state(conn, &report_id, index, case_secret_hash.as_ref()))
+        let keys = self.keys();
+        self.read(move |conn| attachments::state(conn, &keys, &report_id, index, case_secret_hash.as_ref()))
             .await
     }
 
@@ -245,8 +265,8 @@ impl Store for SqliteStore {
         offset: u64,
         len: u64,
     ) -> StoreResult<Option<Vec<u8>>> {
-        let unit_id = unit_id.to_owned();
-        self.read(move |conn| attachments::read(conn, &unit_id, &report_id, index, offset, len))
+        let (unit_id, keys) = (unit_id.to_owned(), self.keys());
+        self.read(move |conn| attachments::read(conn, &keys, &unit_id, &report_id, index, offset, len))
             .await
     }
 
@@ -259,10 +279,11 @@ impl Store for SqliteStore {
         attachments: Vec<DeclaredAttachment>,
         upload_hash: Option<[u8; 32]>,
     ) -> StoreResult<TransferOutcome> {
-        let (from_unit, to_unit) = (from_unit.to_owned(), to_unit.to_owned());
+        let (from_unit, to_unit, keys) = (from_unit.to_owned(), to_unit.to_owned(), self.keys());
         self.write(envelope.len(), move |conn| {
             reports::transfer(
                 conn,
+                &keys,
                 &from_unit,
                 &report_id,
                 &to_unit,
@@ -275,7 +296,8 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>> {
-        self.read(move |conn| cases::case(conn, &case_id)).await
+        let keys = self.keys();
+        self.read(move |conn| cases::case(conn, &keys, &case_id)).await
     }
 
     async fn add_message(
@@ -286,8 +308,9 @@ impl Store for SqliteStore {
         envelope: Vec<u8>,
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
+        let keys = self.keys();
         self.write(envelope.len(), move |conn| {
-            cases::add_message(conn, &case_id, &message_id, direction, &envelope, now)
+            cases::add_message(conn, &keys, &case_id, &message_id, direction, &envelope, now)
         })
         .await
     }
@@ -323,9 +346,10 @@ impl Store for SqliteStore {
         // In bounded steps, each its own write, so that intake goes on between them.
         let mut total = 0u64;
         loop {
+            let keys = self.keys();
             let deleted = self
                 .write(0, move |conn| {
-                    reports::purge_some(conn, acked_before, now, PURGE_BATCH)
+                    reports::purge_some(conn, &keys, acked_before, now, PURGE_BATCH)
                 })
                 .await?;
             total += deleted;

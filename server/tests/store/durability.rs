@@ -80,7 +80,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,4 +166,27 @@ async fn test_store_serves_handlers_as_a_shared_trait_object() {
 
     // Then the read sees the write
     assert_eq!(store.stats().await.unwrap().pending_reports, 1);
+}
+
+#[tokio::test]
+async fn test_a_second_store_on_the_same_file_is_refused_while_the_first_is_open() {
+    // Given a store open on a file
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tipline.sqlite3");
+    let first = SqliteStore::open(&path).unwrap();
+    first.submit_report(new_report(1, "dk-east")).await.unwrap();
+
+    // When a second one opens the same file, it is refused with the reason
+    let Err(StoreError::Database(why)) = SqliteStore::open(&path) else {
+        panic!("a second store opened the same file");
+    };
+    assert!(why.contains("another server"), "{why}");
+
+    // And once the first is gone, the file opens with what it stored
+    drop(first);
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(matches!(
+        store.submit_report(new_report(1, "dk-east")).await.unwrap(),
+        SubmitOutcome::Duplicate { .. }
+    ));
 }

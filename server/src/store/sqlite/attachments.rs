@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{array, same_hash, to_i64, to_u64, OpError, OpResult};
+use super::keys::Keys;
 use crate::store::{AppendOutcome, AttachmentState, DeclaredAttachment};
 use tipline_core::report::ReportId;
 
@@ -58,16 +59,24 @@ pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<Attach
 
 /// One attachment's state and the hash of the secret that may upload it: the one the
 /// transferring desk chose, else the report's case secret.
-fn find(conn: &Connection, report_id: &[u8], index: u16) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
+fn find(
+    conn: &Connection,
+    keys: &Keys,
+    report_id: &ReportId,
+    index: u16,
+) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
+    let Some(seq) = keys.report(&report_id.0) else {
+        return Ok(None);
+    };
     let row: Option<(i64, i64, Vec<u8>)> = conn
         .prepare_cached(
             "SELECT a.sealed_size, a.received, COALESCE(a.upload_hash, c.secret_hash)
-             FROM attachments a
-             JOIN reports r ON r.report_id = a.report_id
-             JOIN cases c ON c.case_id = r.case_id
-             WHERE a.report_id = ?1 AND a.idx = ?2",
+             FROM reports r
+             JOIN attachments a ON a.report_id = r.report_id
+             JOIN cases c ON c.seq = r.case_seq
+             WHERE r.seq = ?1 AND r.report_id = ?2 AND a.idx = ?3",
         )?
-        .query_row(params![report_id, index], |row| {
+        .query_row(params![seq, &report_id.0[..], index], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()?;
@@ -87,16 +96,17 @@ fn find(conn: &Connection, report_id: &[u8], index: u16) -> OpResult<Option<(Att
 /// Appends a chunk at the current end of an attachment (writer).
 pub(super) fn append(
     conn: &Connection,
+    keys: &Keys,
     report_id: &ReportId,
     index: u16,
     case_secret_hash: &[u8; 32],
     offset: u64,
     bytes: &[u8],
 ) -> OpResult<AppendOutcome> {
-    let report_id = &report_id.0[..];
-    let Some((state, hash)) = find(conn, report_id, index)? else {
+    let Some((state, hash)) = find(conn, keys, report_id, index)? else {
         return Ok(AppendOutcome::NotFound);
     };
+    let report_id = &report_id.0[..];
     if !same_hash(&hash, case_secret_hash) {
         return Ok(AppendOutcome::NotFound);
     }
@@ -127,11 +137,12 @@ pub(super) fn append(
 /// An attachment's state if the hash matches its case, or without a check for `None` (reader).
 pub(super) fn state(
     conn: &Connection,
+    keys: &Keys,
     report_id: &ReportId,
     index: u16,
     case_secret_hash: Option<&[u8; 32]>,
 ) -> OpResult<Option<AttachmentState>> {
-    let Some((state, hash)) = find(conn, &report_id.0[..], index)? else {
+    let Some((state, hash)) = find(conn, keys, report_id, index)? else {
         return Ok(None);
     };
     match case_secret_hash {
@@ -145,19 +156,23 @@ pub(super) fn state(
 /// unit (reader).
 pub(super) fn read(
     conn: &Connection,
+    keys: &Keys,
     unit_id: &str,
     report_id: &ReportId,
     index: u16,
     offset: u64,
     len: u64,
 ) -> OpResult<Option<Vec<u8>>> {
+    let Some(seq) = keys.report(&report_id.0) else {
+        return Ok(None);
+    };
     let report_id = &report_id.0[..];
     let received: Option<i64> = conn
         .prepare_cached(
-            "SELECT a.received FROM attachments a JOIN reports r ON r.report_id = a.report_id
-             WHERE a.report_id = ?1 AND a.idx = ?2 AND r.unit_id = ?3",
+            "SELECT a.received FROM reports r JOIN attachments a ON a.report_id = r.report_id
+             WHERE r.seq = ?1 AND r.report_id = ?2 AND r.unit_id = ?3 AND a.idx = ?4",
         )?
-        .query_row(params![report_id, index, unit_id], |row| row.get(0))
+        .query_row(params![seq, report_id, unit_id, index], |row| row.get(0))
         .optional()?;
     let Some(received) = received else {
         return Ok(None);

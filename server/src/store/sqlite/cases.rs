@@ -4,15 +4,19 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::codec::{array, direction, direction_text, millis, time, OpError, OpResult};
+use super::keys::Keys;
 use crate::store::{CaseRecord, Direction, StoredMessage};
 use tipline_core::report::{CaseId, MessageId};
 use tipline_core::wire::PageBudget;
 
 /// The case, if it exists (reader).
-pub(super) fn case(conn: &Connection, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
+pub(super) fn case(conn: &Connection, keys: &Keys, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
+    let Some(seq) = keys.case(&case_id.0) else {
+        return Ok(None);
+    };
     let row: Option<(String, Vec<u8>)> = conn
-        .prepare_cached("SELECT unit_id, secret_hash FROM cases WHERE case_id = ?1")?
-        .query_row([&case_id.0[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+        .prepare_cached("SELECT unit_id, secret_hash FROM cases WHERE seq = ?1 AND case_id = ?2")?
+        .query_row(params![seq, &case_id.0[..]], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     row.map(|(unit_id, hash)| {
         Ok(CaseRecord {
@@ -51,12 +55,14 @@ fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) 
 /// could send, or another envelope) is `MessageIdTaken`, never an answer that would show it.
 pub(super) fn add_message(
     conn: &Connection,
+    keys: &Keys,
     case_id: &CaseId,
     message_id: &MessageId,
     direction: Direction,
     envelope: &[u8],
     now: DateTime<Utc>,
 ) -> OpResult<StoredMessage> {
+    let case_exists = case(conn, keys, case_id)?.is_some();
     let case_id = &case_id.0[..];
     let message_id = &message_id.0[..];
     let existing: Option<(Vec<u8>, MessageRow)> = conn
@@ -77,9 +83,6 @@ pub(super) fn add_message(
         }
         return Ok(stored);
     }
-    let case_exists: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = ?1)")?
-        .query_row([case_id], |row| row.get(0))?;
     if !case_exists {
         return Err(OpError::Data("message for an unknown case"));
     }

@@ -7,17 +7,32 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::attachments;
 use super::codec::{array, millis, same_hash, time, OpResult};
+use super::keys::{Keys, Seq};
 use crate::store::{DeclaredAttachment, Delivery, NewReport, StoreStats, SubmitOutcome, TransferOutcome};
 use tipline_core::report::{CaseId, ReportId};
 use tipline_core::wire::PageBudget;
 
+/// The row of a report, if its id is known and the row holds that id.
+pub(super) fn find(conn: &Connection, keys: &Keys, report_id: &ReportId) -> OpResult<Option<Seq>> {
+    let Some(seq) = keys.report(&report_id.0) else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached("SELECT seq FROM reports WHERE seq = ?1 AND report_id = ?2")?
+        .query_row(params![seq, &report_id.0[..]], |row| row.get(0))
+        .optional()?)
+}
+
 /// Stores a report and, if new, its case (writer).
-pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOutcome> {
+pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpResult<SubmitOutcome> {
     let report_id = &report.report_id.0[..];
-    let existing: Option<(Vec<u8>, Vec<u8>)> = conn
-        .prepare_cached("SELECT envelope_sha256, receipt FROM reports WHERE report_id = ?1")?
-        .query_row([report_id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
+    let existing: Option<(Vec<u8>, Vec<u8>)> = match keys.report(&report.report_id.0) {
+        Some(seq) => conn
+            .prepare_cached("SELECT envelope_sha256, receipt FROM reports WHERE seq = ?1 AND report_id = ?2")?
+            .query_row(params![seq, report_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?,
+        None => None,
+    };
     if let Some((sha256, receipt)) = existing {
         return Ok(if sha256 == report.envelope_sha256 {
             SubmitOutcome::Duplicate { receipt }
@@ -27,42 +42,59 @@ pub(super) fn submit(conn: &Connection, report: &NewReport) -> OpResult<SubmitOu
     }
 
     let case_id = &report.case_id.0[..];
-    let case_hash: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT secret_hash FROM cases WHERE case_id = ?1")?
-        .query_row([case_id], |row| row.get(0))
-        .optional()?;
-    match case_hash {
+    let case: Option<(Seq, Vec<u8>)> = match keys.case(&report.case_id.0) {
+        Some(seq) => conn
+            .prepare_cached("SELECT seq, secret_hash FROM cases WHERE seq = ?1 AND case_id = ?2")?
+            .query_row(params![seq, case_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?,
+        None => None,
+    };
+    let case_seq = match case {
         // The same reporter filing another report in the case: the case stays with the unit
         // that handles it now.
-        Some(hash) if same_hash(&array(&hash)?, &report.case_secret_hash) => {}
+        Some((seq, hash)) if same_hash(&array(&hash)?, &report.case_secret_hash) => seq,
         Some(_) => return Ok(SubmitOutcome::CaseConflict),
         None => {
-            conn.prepare_cached(
-                "INSERT INTO cases (case_id, unit_id, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                case_id,
-                report.unit_id,
-                &report.case_secret_hash[..],
-                millis(report.received_at)
-            ])?;
+            let seq: Seq = conn
+                .prepare_cached(
+                    "INSERT INTO cases (case_id, unit_id, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                     RETURNING seq",
+                )?
+                .query_row(
+                    params![
+                        case_id,
+                        report.unit_id,
+                        &report.case_secret_hash[..],
+                        millis(report.received_at)
+                    ],
+                    |row| row.get(0),
+                )?;
+            keys.add_case(report.case_id.0, seq);
+            seq
         }
-    }
+    };
 
-    conn.prepare_cached(
-        "INSERT INTO reports (report_id, unit_id, case_id, state, received_at, lease_until, delivery_count,
-                              acked_at, envelope_sha256, receipt, envelope)
-         VALUES (?1, ?2, ?3, 'queued', ?4, NULL, 0, NULL, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        report_id,
-        report.unit_id,
-        case_id,
-        millis(report.received_at),
-        &report.envelope_sha256[..],
-        report.receipt,
-        report.envelope,
-    ])?;
+    let seq: Seq = conn
+        .prepare_cached(
+            "INSERT INTO reports (report_id, unit_id, case_seq, case_id, state, received_at, lease_until,
+                                  delivery_count, acked_at, envelope_sha256, receipt, envelope)
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, NULL, 0, NULL, ?6, ?7, ?8)
+             RETURNING seq",
+        )?
+        .query_row(
+            params![
+                report_id,
+                report.unit_id,
+                case_seq,
+                case_id,
+                millis(report.received_at),
+                &report.envelope_sha256[..],
+                report.receipt,
+                report.envelope,
+            ],
+            |row| row.get(0),
+        )?;
+    keys.add_report(report.report_id.0, seq);
     attachments::declare(conn, report_id, &report.attachments, None)?;
     Ok(SubmitOutcome::Created)
 }
@@ -78,38 +110,39 @@ pub(super) fn lease(
 ) -> OpResult<Vec<Delivery>> {
     let candidates = conn
         .prepare_cached(
-            "SELECT report_id, length(envelope) FROM reports
+            "SELECT seq, length(envelope) FROM reports
              WHERE unit_id = ?1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= ?2)
-             ORDER BY received_at, rowid LIMIT ?3",
+             ORDER BY received_at, seq LIMIT ?3",
         )?
         .query_map(params![unit_id, millis(now), limit], |row| {
-            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, usize>(1)?))
+            Ok((row.get::<_, Seq>(0)?, row.get::<_, usize>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     // Only what fits the page is leased; the rest stays queued for the next request.
     let mut page = PageBudget::new();
-    let ids: Vec<Vec<u8>> = candidates
+    let rows: Vec<Seq> = candidates
         .into_iter()
         .take_while(|(_, size)| page.take(*size))
-        .map(|(id, _)| id)
+        .map(|(seq, _)| seq)
         .collect();
 
-    let mut deliveries = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (unit_id, case_id, received_at, delivery_count, lease_until, envelope) = conn
+    let mut deliveries = Vec::with_capacity(rows.len());
+    for seq in rows {
+        let (id, unit_id, case_id, received_at, delivery_count, lease_until, envelope) = conn
             .prepare_cached(
                 "UPDATE reports SET state = 'leased', lease_until = ?2, delivery_count = delivery_count + 1
-                 WHERE report_id = ?1
-                 RETURNING unit_id, case_id, received_at, delivery_count, lease_until, envelope",
+                 WHERE seq = ?1
+                 RETURNING report_id, unit_id, case_id, received_at, delivery_count, lease_until, envelope",
             )?
-            .query_row(params![id, millis(until)], |row| {
+            .query_row(params![seq, millis(until)], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, u32>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, Vec<u8>>(5)?,
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Vec<u8>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, u32>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, Vec<u8>>(6)?,
                 ))
             })?;
         deliveries.push(Delivery {
@@ -140,32 +173,37 @@ pub(super) fn next_lease_expiry(conn: &Connection, unit_id: &str) -> OpResult<Op
 /// Acknowledges a report of the unit; whether it is the unit's (writer).
 pub(super) fn ack(
     conn: &Connection,
+    keys: &Keys,
     unit_id: &str,
     report_id: &ReportId,
     now: DateTime<Utc>,
 ) -> OpResult<bool> {
-    let report_id = &report_id.0[..];
+    let Some(seq) = find(conn, keys, report_id)? else {
+        return Ok(false);
+    };
     let changed = conn
         .prepare_cached(
             "UPDATE reports SET state = 'acked', acked_at = ?3, lease_until = NULL
-             WHERE report_id = ?1 AND unit_id = ?2 AND acked_at IS NULL",
+             WHERE seq = ?1 AND unit_id = ?2 AND acked_at IS NULL",
         )?
-        .execute(params![report_id, unit_id, millis(now)])?;
+        .execute(params![seq, unit_id, millis(now)])?;
     if changed > 0 {
         return Ok(true);
     }
     // Acknowledged before, or not the unit's.
     Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM reports WHERE report_id = ?1 AND unit_id = ?2)")?
-        .query_row(params![report_id, unit_id], |row| row.get(0))?)
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM reports WHERE seq = ?1 AND unit_id = ?2)")?
+        .query_row(params![seq, unit_id], |row| row.get(0))?)
 }
 
 /// Moves a report and its case to another unit, queued afresh with a new envelope and new
 /// declared attachments (writer). The stored envelope digest and receipt stay those of the
 /// original submission: they are the reporter's idempotency key, so a late retry of the
 /// original submission is still a `Duplicate`.
+#[allow(clippy::too_many_arguments)] // the trait method's arguments, plus the connection and maps
 pub(super) fn transfer(
     conn: &Connection,
+    keys: &Keys,
     from_unit: &str,
     report_id: &ReportId,
     to_unit: &str,
@@ -173,62 +211,84 @@ pub(super) fn transfer(
     declared: &[DeclaredAttachment],
     upload_hash: Option<&[u8; 32]>,
 ) -> OpResult<TransferOutcome> {
-    let report_id = &report_id.0[..];
-    let case_id: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT case_id FROM reports WHERE report_id = ?1 AND unit_id = ?2")?
-        .query_row(params![report_id, from_unit], |row| row.get(0))
+    let Some(seq) = find(conn, keys, report_id)? else {
+        return Ok(TransferOutcome::NotFound);
+    };
+    let case_seq: Option<Seq> = conn
+        .prepare_cached("SELECT case_seq FROM reports WHERE seq = ?1 AND unit_id = ?2")?
+        .query_row(params![seq, from_unit], |row| row.get(0))
         .optional()?;
-    let Some(case_id) = case_id else {
+    let Some(case_seq) = case_seq else {
         return Ok(TransferOutcome::NotFound);
     };
     conn.prepare_cached(
         "UPDATE reports SET unit_id = ?2, envelope = ?3, state = 'queued', lease_until = NULL,
                             delivery_count = 0, acked_at = NULL
-         WHERE report_id = ?1",
+         WHERE seq = ?1",
     )?
-    .execute(params![report_id, to_unit, envelope])?;
+    .execute(params![seq, to_unit, envelope])?;
     // The old attachments' chunks go with them (ON DELETE CASCADE).
+    let report_id = &report_id.0[..];
     conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
         .execute([report_id])?;
     attachments::declare(conn, report_id, declared, upload_hash)?;
-    conn.prepare_cached("UPDATE cases SET unit_id = ?2 WHERE case_id = ?1")?
-        .execute(params![case_id, to_unit])?;
+    conn.prepare_cached("UPDATE cases SET unit_id = ?2 WHERE seq = ?1")?
+        .execute(params![case_seq, to_unit])?;
     Ok(TransferOutcome::Moved)
 }
 
-/// Deletes up to `limit` reports acknowledged before `acked_before` (their attachments go by
-/// cascade), the cases left without reports (their messages go by cascade), and expired alerts;
-/// how many reports went (writer). Bounded so that one purge does not hold the writer long.
+/// Deletes up to `limit` reports acknowledged before `acked_before` with their attachments, the
+/// cases left without reports with their messages, and expired alerts; how many reports went
+/// (writer). Bounded so that one purge does not hold the writer long.
 pub(super) fn purge_some(
     conn: &Connection,
+    keys: &Keys,
     acked_before: DateTime<Utc>,
     now: DateTime<Utc>,
     limit: u32,
 ) -> OpResult<u64> {
     let doomed = conn
         .prepare_cached(
-            "SELECT report_id, case_id FROM reports
+            "SELECT seq, report_id, case_seq, case_id FROM reports
              WHERE acked_at IS NOT NULL AND acked_at < ?1
              ORDER BY acked_at LIMIT ?2",
         )?
         .query_map(params![millis(acked_before), limit], |row| {
-            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
+            Ok((
+                row.get::<_, Seq>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, Seq>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut deleted = 0u64;
-    for (report_id, _) in &doomed {
+    for (seq, report_id, _, _) in &doomed {
+        // The attachments' chunks go with them (ON DELETE CASCADE).
+        conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
+            .execute([report_id])?;
         deleted += conn
-            .prepare_cached("DELETE FROM reports WHERE report_id = ?1")?
-            .execute([report_id])? as u64;
+            .prepare_cached("DELETE FROM reports WHERE seq = ?1")?
+            .execute([seq])? as u64;
+        keys.remove_report(array(report_id.as_slice())?);
     }
-    let mut cases: Vec<&Vec<u8>> = doomed.iter().map(|(_, case_id)| case_id).collect();
+    let mut cases: Vec<(Seq, &Vec<u8>)> = doomed
+        .iter()
+        .map(|(_, _, case_seq, case_id)| (*case_seq, case_id))
+        .collect();
     cases.sort();
     cases.dedup();
-    for case_id in cases {
-        conn.prepare_cached(
-            "DELETE FROM cases WHERE case_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports WHERE case_id = ?1)",
-        )?
-        .execute([case_id])?;
+    for (case_seq, case_id) in cases {
+        let gone = conn
+            .prepare_cached(
+                "DELETE FROM cases WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM reports WHERE case_seq = ?1)",
+            )?
+            .execute([case_seq])?;
+        if gone > 0 {
+            conn.prepare_cached("DELETE FROM messages WHERE case_id = ?1")?
+                .execute([case_id])?;
+            keys.remove_case(array(case_id.as_slice())?);
+        }
     }
     conn.prepare_cached("DELETE FROM alerts WHERE expires_at <= ?1")?
         .execute([millis(now)])?;

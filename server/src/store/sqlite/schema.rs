@@ -5,13 +5,15 @@
 //!
 //! Layout notes: in `reports` the small columns come first and the envelope last, so that scans
 //! of the state columns never walk a large envelope's overflow pages. `acked_at IS NULL` is the
-//! one test of "pending" used by every query, so that they can use the partial indexes.
+//! one test of "pending" used by every query, so that they can use the partial indexes. Reports
+//! and cases are rows in arrival order (`seq`), with no index on their random ids (see `keys`):
+//! every index an intake adds to grows at its end.
 //! Attachment data is stored as chunk rows, one per accepted append, which works the same on
 //! PostgreSQL.
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::codec::{OpError, OpResult};
 
@@ -108,10 +110,85 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE attachments ADD COLUMN upload_hash BLOB;
     ",
+    // 3: reports and cases in arrival order (`seq`), found by their ids through the maps kept
+    // in memory (`keys`), so that an intake appends rows instead of adding entries at random
+    // places in three B-trees. Reports point at their case's `seq`; attachments and messages
+    // keep the client's ids, without foreign keys to rows that are no longer keyed by them
+    // (the purge deletes them itself). Runs with foreign keys off, checked before it commits.
+    "
+    CREATE TABLE cases_v3 (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id      BLOB NOT NULL,
+        unit_id      TEXT NOT NULL,
+        secret_hash  BLOB NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    INSERT INTO cases_v3 (case_id, unit_id, secret_hash, created_at)
+        SELECT case_id, unit_id, secret_hash, created_at FROM cases ORDER BY created_at, rowid;
+
+    CREATE TABLE reports_v3 (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id        BLOB NOT NULL,
+        unit_id          TEXT NOT NULL,
+        case_seq         INTEGER NOT NULL REFERENCES cases (seq),
+        case_id          BLOB NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'acked')),
+        received_at      INTEGER NOT NULL,
+        lease_until      INTEGER,
+        delivery_count   INTEGER NOT NULL DEFAULT 0,
+        acked_at         INTEGER,
+        envelope_sha256  BLOB NOT NULL,
+        receipt          BLOB NOT NULL,
+        envelope         BLOB NOT NULL
+    );
+    INSERT INTO reports_v3 (report_id, unit_id, case_seq, case_id, state, received_at, lease_until,
+                            delivery_count, acked_at, envelope_sha256, receipt, envelope)
+        SELECT r.report_id, r.unit_id, c.seq, r.case_id, r.state, r.received_at, r.lease_until,
+               r.delivery_count, r.acked_at, r.envelope_sha256, r.receipt, r.envelope
+        FROM reports r JOIN cases_v3 c ON c.case_id = r.case_id
+        ORDER BY r.received_at, r.rowid;
+
+    CREATE TABLE attachments_v3 (
+        report_id    BLOB NOT NULL,
+        idx          INTEGER NOT NULL,
+        sealed_size  INTEGER NOT NULL,
+        received     INTEGER NOT NULL DEFAULT 0,
+        complete     INTEGER NOT NULL DEFAULT 0,
+        upload_hash  BLOB,
+        PRIMARY KEY (report_id, idx)
+    ) WITHOUT ROWID;
+    INSERT INTO attachments_v3 (report_id, idx, sealed_size, received, complete, upload_hash)
+        SELECT report_id, idx, sealed_size, received, complete, upload_hash FROM attachments;
+
+    CREATE TABLE messages_v3 (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id      BLOB NOT NULL,
+        message_id   BLOB NOT NULL UNIQUE,
+        direction    TEXT NOT NULL CHECK (direction IN ('to_unit', 'to_reporter')),
+        created_at   INTEGER NOT NULL,
+        envelope     BLOB NOT NULL
+    );
+    INSERT INTO messages_v3 (seq, case_id, message_id, direction, created_at, envelope)
+        SELECT seq, case_id, message_id, direction, created_at, envelope FROM messages ORDER BY seq;
+
+    DROP TABLE messages;
+    DROP TABLE attachments;
+    DROP TABLE reports;
+    DROP TABLE cases;
+    ALTER TABLE cases_v3 RENAME TO cases;
+    ALTER TABLE reports_v3 RENAME TO reports;
+    ALTER TABLE attachments_v3 RENAME TO attachments;
+    ALTER TABLE messages_v3 RENAME TO messages;
+
+    CREATE INDEX reports_pending ON reports (unit_id, received_at) WHERE acked_at IS NULL;
+    CREATE INDEX reports_acked ON reports (acked_at) WHERE acked_at IS NOT NULL;
+    CREATE INDEX reports_case ON reports (case_seq);
+    CREATE INDEX messages_case ON messages (case_id, seq);
+    ",
 ];
 
 /// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), foreign
-/// keys enforced, savepoint journals in memory; then brings the schema up to date.
+/// keys enforced (once the schema is up to date), savepoint journals in memory.
 pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -120,7 +197,6 @@ pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
         return Err(OpError::Data("the database cannot use write-ahead logging"));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     // After a checkpoint, the write-ahead log is cut back to this size instead of staying as
     // large as its busiest moment.
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
@@ -128,7 +204,11 @@ pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     // temporary file that the first change of every page would be copied to.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Migrations that rebuild a table run with foreign keys off (SQLite's documented way), and
+    // check them before they commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     migrate(&mut conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -158,9 +238,161 @@ fn migrate(conn: &mut Connection) -> OpResult<()> {
             return Ok(());
         };
         tx.execute_batch(sql)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        if broken.is_some() {
+            return Err(OpError::Data("a migration left a row without its parent"));
+        }
         // PRAGMA takes no bound parameters; the number is ours.
         tx.execute_batch(&format!("PRAGMA user_version = {}", current + 1))?;
         tx.commit()?;
         tracing::debug!(version = current + 1, "sqlite schema migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{AppendOutcome, Direction, Store, SubmitOutcome};
+    use chrono::{Duration, TimeZone, Utc};
+    use tipline_core::report::{CaseId, MessageId, ReportId};
+
+    /// A file at schema version 2 (as the previous release left it) with two cases, three
+    /// reports (the second case's two reports received in the opposite order to their rows),
+    /// an attachment with two chunks and two messages.
+    fn version_2_file(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON")
+            .unwrap();
+        for (version, sql) in MIGRATIONS[..2].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO cases VALUES (x'01010101010101010101010101010101', 'dk-east', zeroblob(32), 1000);
+             INSERT INTO cases VALUES (x'02020202020202020202020202020202', 'dk-west', randomblob(32), 2000);
+             INSERT INTO reports VALUES (x'0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 'dk-west',
+                 x'02020202020202020202020202020202', 'queued', 3000, NULL, 0, NULL, zeroblob(32), CAST('receipt-b' AS BLOB), CAST('envelope-b' AS BLOB));
+             INSERT INTO reports VALUES (x'0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a', 'dk-east',
+                 x'01010101010101010101010101010101', 'acked', 1000, NULL, 1, 1500, zeroblob(32), CAST('receipt-a' AS BLOB), CAST('envelope-a' AS BLOB));
+             INSERT INTO reports VALUES (x'0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c', 'dk-west',
+                 x'02020202020202020202020202020202', 'queued', 2500, NULL, 0, NULL, zeroblob(32), CAST('receipt-c' AS BLOB), CAST('envelope-c' AS BLOB));
+             INSERT INTO attachments VALUES (x'0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 0, 10, 6, 0, NULL);
+             INSERT INTO attachment_chunks VALUES (x'0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 0, 0, CAST('abc' AS BLOB));
+             INSERT INTO attachment_chunks VALUES (x'0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 0, 3, CAST('def' AS BLOB));
+             INSERT INTO messages (case_id, message_id, direction, created_at, envelope) VALUES
+                 (x'01010101010101010101010101010101', x'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 'to_unit', 1100, CAST('hello' AS BLOB)),
+                 (x'01010101010101010101010101010101', x'a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2', 'to_reporter', 1200, CAST('reply' AS BLOB));",
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn test_version_2_file_is_rebuilt_in_arrival_order_and_keeps_everything() {
+        // Given a file left by the previous schema
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tipline.sqlite3");
+        version_2_file(&path);
+
+        // When the store opens it
+        let store = SqliteStore::open(&path).unwrap();
+
+        // Then its reports are found by id, in the order they were received, with their cases
+        let east = CaseId([1; 16]);
+        let case = store.case(east).await.unwrap().unwrap();
+        assert_eq!(
+            (case.unit_id.as_str(), case.case_secret_hash),
+            ("dk-east", [0; 32])
+        );
+        let at = |millis| Utc.timestamp_millis_opt(millis).unwrap();
+        let leased = store
+            .lease_reports("dk-west", at(10_000), Duration::seconds(60), 10)
+            .await
+            .unwrap();
+        let leased: Vec<_> = leased
+            .iter()
+            .map(|d| (d.report_id, d.case_id, d.envelope.clone()))
+            .collect();
+        assert_eq!(
+            leased,
+            vec![
+                (ReportId([0xc; 16]), CaseId([2; 16]), b"envelope-c".to_vec()),
+                (ReportId([0xb; 16]), CaseId([2; 16]), b"envelope-b".to_vec()),
+            ]
+        );
+        // ...a retried submission still gets its first receipt...
+        let mut retry = crate::store::NewReport {
+            report_id: ReportId([0xa; 16]),
+            unit_id: "dk-east".to_owned(),
+            envelope: b"envelope-a".to_vec(),
+            envelope_sha256: [0; 32],
+            case_id: east,
+            case_secret_hash: [0; 32],
+            attachments: Vec::new(),
+            received_at: at(20_000),
+            receipt: b"new".to_vec(),
+        };
+        assert_eq!(
+            store.submit_report(retry.clone()).await.unwrap(),
+            SubmitOutcome::Duplicate {
+                receipt: b"receipt-a".to_vec()
+            }
+        );
+        // ...the attachment reads back and resumes where it stopped...
+        let b = ReportId([0xb; 16]);
+        assert_eq!(
+            store.read_attachment("dk-west", b, 0, 0, 10).await.unwrap(),
+            Some(b"abcdef".to_vec())
+        );
+        let west_secret = store
+            .case(CaseId([2; 16]))
+            .await
+            .unwrap()
+            .unwrap()
+            .case_secret_hash;
+        assert_eq!(
+            store
+                .append_attachment(b, 0, west_secret, 6, b"ghij")
+                .await
+                .unwrap(),
+            AppendOutcome::Appended { offset: 10 }
+        );
+        // ...and the conversation goes on after its last message
+        let messages = store.messages(east, 0, 10).await.unwrap();
+        assert_eq!(messages.len(), 2);
+        let next = store
+            .add_message(
+                east,
+                MessageId([0xa3; 16]),
+                Direction::ToUnit,
+                b"more".to_vec(),
+                at(30_000),
+            )
+            .await
+            .unwrap();
+        assert!(next.seq > messages[1].seq);
+
+        // And the purge still removes an old acknowledged report with its case and messages
+        assert_eq!(store.purge(at(5_000), at(40_000)).await.unwrap(), 1);
+        assert_eq!(store.case(east).await.unwrap(), None);
+        assert!(store.messages(east, 0, 10).await.unwrap().is_empty());
+        retry.envelope_sha256 = [1; 32];
+        assert_eq!(store.submit_report(retry).await.unwrap(), SubmitOutcome::Created);
+        drop(store);
+
+        // And the file is at version 3 with every foreign key holding
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let broken: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .unwrap();
+        assert_eq!(broken, None);
     }
 }

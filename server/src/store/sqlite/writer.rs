@@ -3,7 +3,9 @@
 //! Every write is a job sent over a channel. The thread takes the first job, then whatever else
 //! is already queued (up to a count and a byte budget), runs each job inside its own SAVEPOINT of
 //! one transaction (a failing job is rolled back alone), commits once (one fsync for the whole
-//! batch), and only then answers every job. Under load, many requests share each fsync.
+//! batch), and only then answers every job. Under load, many requests share each fsync. The
+//! in-memory id maps (`keys`) follow: what a rolled-back savepoint or a failed commit undid in
+//! the file is undone in the maps too.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{OpError, OpResult};
+use super::keys::Keys;
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs in one transaction.
@@ -106,7 +109,7 @@ where
 }
 
 /// Runs the writer loop until every sender is gone or a `Close` arrives and the queue is empty.
-pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<AtomicU64>) {
+pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<AtomicU64>, keys: Arc<Keys>) {
     let mut closers = Vec::new();
     let mut carried: Option<Box<dyn Job>> = None;
     loop {
@@ -143,7 +146,7 @@ pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<At
             }
         }
         tracing::debug!(jobs = batch.len(), bytes, "sqlite write batch");
-        if commit_batch(&conn, batch) {
+        if commit_batch(&conn, &keys, batch) {
             commits.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -154,7 +157,7 @@ pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<At
 }
 
 /// Runs a batch in one transaction and answers its jobs; whether a commit happened.
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) -> bool {
+fn commit_batch(conn: &Connection, keys: &Keys, batch: Vec<Box<dyn Job>>) -> bool {
     // Jobs whose changes are in the open transaction, waiting for its commit.
     let mut done: Vec<Box<dyn Job>> = Vec::with_capacity(batch.len());
     for mut job in batch {
@@ -165,8 +168,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) -> bool {
                 continue;
             }
         }
-        run_in_savepoint(conn, job.as_mut());
+        run_in_savepoint(conn, keys, job.as_mut());
         if conn.is_autocommit() {
+            keys.roll_back_to(0);
             // SQLite rolled the whole transaction back (disk full, I/O error...): the earlier
             // jobs' changes are gone too, whatever this job's own outcome.
             tracing::warn!("sqlite rolled back a write transaction");
@@ -182,12 +186,17 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) -> bool {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        keys.roll_back_to(0);
         return false;
     }
     let committed = conn.execute_batch("COMMIT");
     let failure = match &committed {
-        Ok(()) => None,
+        Ok(()) => {
+            keys.commit();
+            None
+        }
         Err(error) => {
+            keys.roll_back_to(0);
             tracing::warn!(error = %error, jobs = done.len(), "sqlite commit failed");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -202,7 +211,8 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) -> bool {
 }
 
 /// Runs one job inside a savepoint, rolled back alone if the job fails or panics.
-fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) {
+fn run_in_savepoint(conn: &Connection, keys: &Keys, job: &mut dyn Job) {
+    let mark = keys.mark();
     if conn.execute_batch("SAVEPOINT job").is_err() {
         job.fail("could not start the write");
         return;
@@ -220,6 +230,7 @@ fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) {
     }
     let _ = conn.execute_batch("ROLLBACK TO job");
     let _ = conn.execute_batch("RELEASE job");
+    keys.roll_back_to(mark);
 }
 
 #[cfg(test)]
@@ -252,7 +263,7 @@ mod tests {
         let (other, other_answer) = FnJob::boxed(0, insert(4));
 
         // When the batch runs
-        let committed = commit_batch(&conn, vec![good, failing, panicking, other]);
+        let committed = commit_batch(&conn, &Keys::default(), vec![good, failing, panicking, other]);
 
         // Then it commits once, the good jobs are answered and kept, the others undone
         assert!(committed);
@@ -268,5 +279,32 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(kept, vec![1, 4]);
+    }
+
+    #[test]
+    fn test_ids_recorded_by_a_job_that_fails_are_forgotten_and_the_others_kept() {
+        // Given a job that records an id and succeeds, and one that records an id and fails
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        let keys = Arc::new(Keys::default());
+        let recording = |id: u8, value: i64| {
+            let keys = Arc::clone(&keys);
+            move |conn: &Connection| -> OpResult<i64> {
+                keys.add_report([id; 16], value);
+                conn.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
+                Ok(value)
+            }
+        };
+        let (kept, kept_answer) = FnJob::boxed(0, recording(1, 1));
+        let (undone, undone_answer) = FnJob::boxed(0, recording(2, 1));
+
+        // When they run in one batch
+        assert!(commit_batch(&conn, &keys, vec![kept, undone]));
+
+        // Then only the committed job's id is known
+        assert!(kept_answer.blocking_recv().unwrap().is_ok());
+        assert!(undone_answer.blocking_recv().unwrap().is_err());
+        assert_eq!((keys.report(&[1; 16]), keys.report(&[2; 16])), (Some(1), None));
     }
 }
