@@ -71,7 +71,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         }
     );
 
-    // And the file is in WAL mode at the current schema version
+    // And the file is in WAL mode at the current schema version, with 8 KiB pages
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
@@ -79,8 +79,12 @@ async fn test_reopen_keeps_every_acknowledged_write() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(version, 3);
+    assert_eq!(page_size, 8192);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
