@@ -6,6 +6,20 @@ use base64::Engine;
 
 use crate::crypto::CryptoError;
 
+/// Calls `f` with `bytes` in lowercase hex, written on the stack for ids, hashes and keys (up to
+/// 64 bytes) instead of allocating a string: receipts and pages carry many of them.
+pub fn with_hex<R>(bytes: &[u8], f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 128];
+    if let Some(out) = buf.get_mut(..bytes.len() * 2) {
+        if hex::encode_to_slice(bytes, out).is_ok() {
+            if let Ok(text) = std::str::from_utf8(out) {
+                return f(text);
+            }
+        }
+    }
+    f(&hex::encode(bytes))
+}
+
 /// Encodes bytes as base64url without padding (RFC 4648 section 5).
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -62,7 +76,7 @@ pub mod hex_array {
 
     /// Serializes a byte array as lowercase hex.
     pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(bytes))
+        super::with_hex(bytes, |text| s.serialize_str(text))
     }
 
     /// Deserializes lowercase or uppercase hex into exactly `N` bytes.
@@ -88,7 +102,7 @@ pub mod hex_arrays {
     pub fn serialize<S: Serializer, const N: usize>(items: &[[u8; N]], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(items.len()))?;
         for item in items {
-            seq.serialize_element(&hex::encode(item))?;
+            super::with_hex(item, |text| seq.serialize_element(text))?;
         }
         seq.end()
     }
@@ -99,5 +113,20 @@ pub mod hex_arrays {
             .iter()
             .map(|text| super::hex_array::decode(text))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn test_with_hex_matches_hex_encode_on_and_past_the_stack_buffer() {
+        for len in 0..=100usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(
+                super::with_hex(&bytes, str::to_owned),
+                hex::encode(&bytes),
+                "{len} bytes"
+            );
+        }
     }
 }

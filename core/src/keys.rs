@@ -38,7 +38,7 @@ impl fmt::Debug for KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        crate::encoding::with_hex(&self.0, |text| f.write_str(text))
     }
 }
 

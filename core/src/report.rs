@@ -48,7 +48,7 @@ macro_rules! id_type {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                $crate::encoding::with_hex(&self.0, |text| f.write_str(text))
             }
         }
 
