@@ -14,9 +14,10 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tipline_core::crypto::sha256;
 use tipline_core::envelope::{Envelope, Kind};
-use tipline_core::receipt::{Receipt, SignedReceipt};
+use tipline_core::receipt::Receipt;
 use tipline_core::report::{CaseId, ReportId, MAX_ATTACHMENTS};
 use utoipa::ToSchema;
 
@@ -67,7 +68,7 @@ pub struct Submitted {
     /// in a batch, and the batch head signed by the server (docs/protocol.md 10.3); check it with
     /// the server key of `/v1/config` against the envelope sent.
     #[schema(value_type = Object)]
-    pub receipt: SignedReceipt,
+    pub receipt: Box<RawValue>,
 }
 
 /// The routes.
@@ -202,8 +203,9 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
             received_at: now,
         })
         .await?;
-    let receipt_json =
-        serde_json::to_vec(&receipt).map_err(|e| AppError::internal(format!("receipt: {e}")))?;
+    // Serialized once: the same bytes are stored and sent.
+    let receipt =
+        serde_json::value::to_raw_value(&receipt).map_err(|e| AppError::internal(format!("receipt: {e}")))?;
     let outcome = state
         .store()
         .submit_report(NewReport {
@@ -215,7 +217,7 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
             case_secret_hash: submission.case_secret_hash,
             attachments,
             received_at: now,
-            receipt: receipt_json,
+            receipt: receipt.get().as_bytes().to_vec(),
         })
         .await?;
     match outcome {
@@ -224,8 +226,10 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
             Ok((StatusCode::CREATED, Submitted { report_id, receipt }))
         }
         SubmitOutcome::Duplicate { receipt } => {
-            let receipt: SignedReceipt = serde_json::from_slice(&receipt)
-                .map_err(|e| AppError::internal(format!("stored receipt does not parse: {e}")))?;
+            let receipt = String::from_utf8(receipt)
+                .ok()
+                .and_then(|json| RawValue::from_string(json).ok())
+                .ok_or_else(|| AppError::internal("the stored receipt is not JSON"))?;
             Ok((StatusCode::OK, Submitted { report_id, receipt }))
         }
         SubmitOutcome::Conflict => Err(AppError::conflict(
