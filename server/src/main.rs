@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
 
-    let state = AppState::new(store, server_key, authority, config.settings())?;
+    let state = AppState::new(store, server_key, authority, config.settings());
     if !state.load_directory(Utc::now()).await? {
         tracing::warn!(
             "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"

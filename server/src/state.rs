@@ -61,15 +61,15 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// State over `store`, signing receipts with `server_key` (on a thread of their own, see
-    /// [`ReceiptSigner`]) and trusting directories signed by `authority`, with an in-process push
-    /// hub. Call [`AppState::load_directory`] next. Fails only if the thread cannot start.
+    /// State over `store`, signing receipts with `server_key` in batches (see [`ReceiptSigner`])
+    /// and trusting directories signed by `authority`, with an in-process push hub. Call
+    /// [`AppState::load_directory`] next.
     pub fn new(
         store: Arc<dyn Store>,
         server_key: SigningKey,
         authority: VerifyingKey,
         settings: Settings,
-    ) -> std::io::Result<Self> {
+    ) -> Self {
         Self::with_push(store, server_key, authority, settings, Arc::new(LocalHub::new()))
     }
 
@@ -80,11 +80,11 @@ impl AppState {
         authority: VerifyingKey,
         settings: Settings,
         push: Arc<dyn PushHub>,
-    ) -> std::io::Result<Self> {
+    ) -> Self {
         let (shutdown, _) = watch::channel(false);
         let server_key = Arc::new(server_key);
-        let receipts = ReceiptSigner::start(Arc::clone(&server_key))?;
-        Ok(AppState(Arc::new(Inner {
+        let receipts = ReceiptSigner::new(Arc::clone(&server_key));
+        AppState(Arc::new(Inner {
             store,
             directory: RwLock::new(None),
             authority,
@@ -95,7 +95,7 @@ impl AppState {
             metrics: Metrics::new(),
             settings,
             shutdown,
-        })))
+        }))
     }
 
     /// The store.

@@ -120,7 +120,7 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         SigningKey::generate()?,
         authority.verifying_key(),
         settings,
-    )?;
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -114,8 +114,7 @@ impl Env {
             SigningKey::generate().unwrap(),
             authority.verifying_key(),
             settings,
-        )
-        .unwrap();
+        );
         let env = Env {
             state,
             authority,
