@@ -170,22 +170,12 @@ impl Client {
     }
 
     fn stored_messages(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
-        Ok(self
-            .local
-            .messages(case_id)?
-            .iter()
-            .filter_map(|json| serde_json::from_slice(json).ok())
-            .collect())
+        Ok(parsed(&self.local.messages(case_id)?))
     }
 
     /// The case's follow-ups whose sending is unconfirmed, newest first.
     fn pending_follow_ups(&self, case_id: CaseId) -> Result<Vec<PendingFollowUp>> {
-        Ok(self
-            .local
-            .pending_follow_ups(case_id)?
-            .iter()
-            .filter_map(|json| serde_json::from_slice(json).ok())
-            .collect())
+        Ok(parsed(&self.local.pending_follow_ups(case_id)?))
     }
 
     /// Sends a follow-up in a case, sealed to the case's unit (from the directory), and keeps
@@ -254,4 +244,13 @@ impl Client {
         )?;
         Ok(shown)
     }
+}
+
+/// The device's JSON records that parse; one that does not (written by another version) is left
+/// out rather than failing the whole list.
+fn parsed<T: serde::de::DeserializeOwned>(records: &[Zeroizing<Vec<u8>>]) -> Vec<T> {
+    records
+        .iter()
+        .filter_map(|json| serde_json::from_slice(json).ok())
+        .collect()
 }

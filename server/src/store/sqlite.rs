@@ -125,16 +125,12 @@ impl SqliteStore {
         self.inner.commits.load(Ordering::Relaxed)
     }
 
-    /// The id maps, for a job to take along.
-    fn keys(&self) -> Arc<Keys> {
-        Arc::clone(&self.inner.keys)
-    }
-
-    /// Runs `work` on the writer thread inside the next group commit; answers once committed.
+    /// Runs `work` on the writer thread inside the next group commit, with the id maps; answers
+    /// once committed.
     async fn write<T, F>(&self, weight: usize, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
     {
         let writes = self.inner.writes.as_ref().ok_or(StoreError::Closed)?;
         let (job, answer) = FnJob::boxed(weight, work);
@@ -142,11 +138,11 @@ impl SqliteStore {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `work` on a read connection on the blocking pool.
+    /// Runs `work` on a read connection on the blocking pool, with the id maps.
     async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.with_reader(work))
@@ -158,13 +154,13 @@ impl SqliteStore {
 
 impl Inner {
     /// Runs `work` on a free read connection, or waits for one.
-    fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> OpResult<T>) -> OpResult<T> {
+    fn with_reader<T>(&self, work: impl FnOnce(&Connection, &Keys) -> OpResult<T>) -> OpResult<T> {
         // A connection whose holder panicked is still a good connection: nothing is half-written
         // on a read-only one.
         for reader in &self.readers {
             match reader.try_lock() {
-                Ok(conn) => return work(&conn),
-                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner()),
+                Ok(conn) => return work(&conn, &self.keys),
+                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner(), &self.keys),
                 Err(TryLockError::WouldBlock) => {}
             }
         }
@@ -174,7 +170,7 @@ impl Inner {
             .get(start % self.readers.len().max(1))
             .ok_or(OpError::Data("no read connection"))?;
         let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
-        work(&conn)
+        work(&conn, &self.keys)
     }
 }
 
@@ -194,8 +190,7 @@ impl Drop for Inner {
 impl Store for SqliteStore {
     async fn submit_report(&self, report: NewReport) -> StoreResult<SubmitOutcome> {
         let weight = report.envelope.len() + report.receipt.len();
-        let keys = self.keys();
-        self.write(weight, move |conn| reports::submit(conn, &keys, &report))
+        self.write(weight, move |conn, keys| reports::submit(conn, keys, &report))
             .await
     }
 
@@ -213,20 +208,22 @@ impl Store for SqliteStore {
             .checked_add_signed(lease)
             .ok_or_else(|| StoreError::Database("lease ends out of range".to_owned()))?;
         let unit_id = unit_id.to_owned();
-        self.write(0, move |conn| reports::lease(conn, &unit_id, now, until, limit))
-            .await
+        self.write(0, move |conn, _| {
+            reports::lease(conn, &unit_id, now, until, limit)
+        })
+        .await
     }
 
     async fn next_lease_expiry(&self, unit_id: &str) -> StoreResult<Option<DateTime<Utc>>> {
         let unit_id = unit_id.to_owned();
-        self.read(move |conn| reports::next_lease_expiry(conn, &unit_id))
+        self.read(move |conn, _| reports::next_lease_expiry(conn, &unit_id))
             .await
     }
 
     async fn ack_report(&self, unit_id: &str, report_id: ReportId, now: DateTime<Utc>) -> StoreResult<bool> {
-        let (unit_id, keys) = (unit_id.to_owned(), self.keys());
-        self.write(0, move |conn| {
-            reports::ack(conn, &keys, &unit_id, &report_id, now)
+        let unit_id = unit_id.to_owned();
+        self.write(0, move |conn, keys| {
+            reports::ack(conn, keys, &unit_id, &report_id, now)
         })
         .await
     }
@@ -239,9 +236,9 @@ impl Store for SqliteStore {
         offset: u64,
         bytes: &[u8],
     ) -> StoreResult<AppendOutcome> {
-        let (bytes, keys) = (bytes.to_vec(), self.keys());
-        self.write(bytes.len(), move |conn| {
-            attachments::append(conn, &keys, &report_id, index, &case_secret_hash, offset, &bytes)
+        let bytes = bytes.to_vec();
+        self.write(bytes.len(), move |conn, keys| {
+            attachments::append(conn, keys, &report_id, index, &case_secret_hash, offset, &bytes)
         })
         .await
     }
@@ -252,9 +249,10 @@ impl Store for SqliteStore {
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
     ) -> StoreResult<Option<AttachmentState>> {
-        let keys = self.keys();
-        self.read(move |conn| attachments::state(conn, &keys, &report_id, index, case_secret_hash.as_ref()))
-            .await
+        self.read(move |conn, keys| {
+            attachments::state(conn, keys, &report_id, index, case_secret_hash.as_ref())
+        })
+        .await
     }
 
     async fn read_attachment(
@@ -265,8 +263,8 @@ impl Store for SqliteStore {
         offset: u64,
         len: u64,
     ) -> StoreResult<Option<Vec<u8>>> {
-        let (unit_id, keys) = (unit_id.to_owned(), self.keys());
-        self.read(move |conn| attachments::read(conn, &keys, &unit_id, &report_id, index, offset, len))
+        let unit_id = unit_id.to_owned();
+        self.read(move |conn, keys| attachments::read(conn, keys, &unit_id, &report_id, index, offset, len))
             .await
     }
 
@@ -279,11 +277,11 @@ impl Store for SqliteStore {
         attachments: Vec<DeclaredAttachment>,
         upload_hash: Option<[u8; 32]>,
     ) -> StoreResult<TransferOutcome> {
-        let (from_unit, to_unit, keys) = (from_unit.to_owned(), to_unit.to_owned(), self.keys());
-        self.write(envelope.len(), move |conn| {
+        let (from_unit, to_unit) = (from_unit.to_owned(), to_unit.to_owned());
+        self.write(envelope.len(), move |conn, keys| {
             reports::transfer(
                 conn,
-                &keys,
+                keys,
                 &from_unit,
                 &report_id,
                 &to_unit,
@@ -296,8 +294,8 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>> {
-        let keys = self.keys();
-        self.read(move |conn| cases::case(conn, &keys, &case_id)).await
+        self.read(move |conn, keys| cases::case(conn, keys, &case_id))
+            .await
     }
 
     async fn add_message(
@@ -308,37 +306,36 @@ impl Store for SqliteStore {
         envelope: Vec<u8>,
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
-        let keys = self.keys();
-        self.write(envelope.len(), move |conn| {
-            cases::add_message(conn, &keys, &case_id, &message_id, direction, &envelope, now)
+        self.write(envelope.len(), move |conn, keys| {
+            cases::add_message(conn, keys, &case_id, &message_id, direction, &envelope, now)
         })
         .await
     }
 
     async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>> {
-        self.read(move |conn| cases::messages(conn, &case_id, after, limit))
+        self.read(move |conn, _| cases::messages(conn, &case_id, after, limit))
             .await
     }
 
     async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
-        self.read(public::directory).await
+        self.read(|conn, _| public::directory(conn)).await
     }
 
     async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
-        self.write(signed.len(), move |conn| {
+        self.write(signed.len(), move |conn, _| {
             public::publish_directory(conn, version, &signed)
         })
         .await
     }
 
     async fn add_alert(&self, alert: StoredAlert) -> StoreResult<()> {
-        self.write(alert.signed.len(), move |conn| public::add_alert(conn, &alert))
+        self.write(alert.signed.len(), move |conn, _| public::add_alert(conn, &alert))
             .await
     }
 
     async fn alerts(&self, region: &str, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<StoredAlert>> {
         let region = region.to_owned();
-        self.read(move |conn| public::alerts(conn, &region, now, limit))
+        self.read(move |conn, _| public::alerts(conn, &region, now, limit))
             .await
     }
 
@@ -346,10 +343,9 @@ impl Store for SqliteStore {
         // In bounded steps, each its own write, so that intake goes on between them.
         let mut total = 0u64;
         loop {
-            let keys = self.keys();
             let deleted = self
-                .write(0, move |conn| {
-                    reports::purge_some(conn, &keys, acked_before, now, PURGE_BATCH)
+                .write(0, move |conn, keys| {
+                    reports::purge_some(conn, keys, acked_before, now, PURGE_BATCH)
                 })
                 .await?;
             total += deleted;
@@ -361,14 +357,14 @@ impl Store for SqliteStore {
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
-        self.read(reports::stats).await
+        self.read(|conn, _| reports::stats(conn)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
         if self.inner.writes.as_ref().is_none_or(|writes| writes.is_closed()) {
             return Err(StoreError::Closed);
         }
-        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+        self.read(|conn, _| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
             .await?;
         Ok(())
     }

@@ -44,8 +44,8 @@ pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpRe
     let case_id = &report.case_id.0[..];
     let case: Option<(Seq, Vec<u8>)> = match keys.case(&report.case_id.0) {
         Some(seq) => conn
-            .prepare_cached("SELECT seq, secret_hash FROM cases WHERE seq = ?1 AND case_id = ?2")?
-            .query_row(params![seq, case_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .prepare_cached("SELECT secret_hash FROM cases WHERE seq = ?1 AND case_id = ?2")?
+            .query_row(params![seq, case_id], |row| Ok((seq, row.get(0)?)))
             .optional()?,
         None => None,
     };

@@ -36,8 +36,8 @@ pub(super) enum Msg {
 pub(super) trait Job: Send {
     /// Payload bytes, for the batch budget.
     fn weight(&self) -> usize;
-    /// Runs the job's statements; whether they succeeded.
-    fn run(&mut self, conn: &Connection) -> bool;
+    /// Runs the job's statements, with the id maps; whether they succeeded.
+    fn run(&mut self, conn: &Connection, keys: &Keys) -> bool;
     /// Marks a job that ran as failed after all (its changes could not be kept).
     fn fail(&mut self, why: &'static str);
     /// Answers the caller: with the job's own result if the batch committed (`None`), else with
@@ -56,7 +56,7 @@ pub(super) struct FnJob<T, F> {
 impl<T, F> FnJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+    F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
 {
     /// A job running `work`, answering on the returned receiver.
     pub(super) fn boxed(weight: usize, work: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<T>>) {
@@ -76,17 +76,17 @@ where
 impl<T, F> Job for FnJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> OpResult<T> + Send + 'static,
+    F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
 {
     fn weight(&self) -> usize {
         self.weight
     }
 
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &Connection, keys: &Keys) -> bool {
         let Some(work) = self.work.take() else {
             return false;
         };
-        let result = work(conn);
+        let result = work(conn, keys);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -218,7 +218,7 @@ fn run_in_savepoint(conn: &Connection, keys: &Keys, job: &mut dyn Job) {
         return;
     }
     // A panic in a job is a bug; it costs that job, not the writer thread and the whole store.
-    let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
+    let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn, keys))).unwrap_or_else(|_| {
         tracing::error!("sqlite write job panicked");
         false
     });
@@ -237,8 +237,8 @@ fn run_in_savepoint(conn: &Connection, keys: &Keys, job: &mut dyn Job) {
 mod tests {
     use super::*;
 
-    fn insert(value: i64) -> impl FnOnce(&Connection) -> OpResult<i64> + Send + 'static {
-        move |conn: &Connection| {
+    fn insert(value: i64) -> impl FnOnce(&Connection, &Keys) -> OpResult<i64> + Send + 'static {
+        move |conn: &Connection, _: &Keys| {
             conn.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
             Ok(value)
         }
@@ -251,12 +251,12 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .unwrap();
         let (good, good_answer) = FnJob::boxed(0, insert(1));
-        let (failing, failing_answer) = FnJob::boxed(0, |conn: &Connection| {
+        let (failing, failing_answer) = FnJob::boxed(0, |conn: &Connection, _: &Keys| {
             conn.execute("INSERT INTO t (v) VALUES (2)", [])?;
             conn.execute("INSERT INTO t (v) VALUES (1)", [])?;
             Ok(0)
         });
-        let (panicking, panicking_answer) = FnJob::boxed(0, |conn: &Connection| -> OpResult<i64> {
+        let (panicking, panicking_answer) = FnJob::boxed(0, |conn: &Connection, _: &Keys| -> OpResult<i64> {
             conn.execute("INSERT INTO t (v) VALUES (3)", [])?;
             panic!("a bug in a job");
         });
@@ -287,10 +287,9 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        let keys = Arc::new(Keys::default());
+        let keys = Keys::default();
         let recording = |id: u8, value: i64| {
-            let keys = Arc::clone(&keys);
-            move |conn: &Connection| -> OpResult<i64> {
+            move |conn: &Connection, keys: &Keys| -> OpResult<i64> {
                 keys.add_report([id; 16], value);
                 conn.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
                 Ok(value)
