@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{AppError, ErrorBody};
@@ -47,7 +48,7 @@ Unit routes (`/v1/units/{unit_id}/...`) take a signed request: headers `tipline-
         openapi_json,
     ),
     components(schemas(ErrorBody, PublicLimits, inbox::MessageNotice)),
-    modifiers(&UnitSignature),
+    modifiers(&UnitSignature, &Formats),
     tags(
         (name = "public", description = "Anyone"),
         (name = "reporter", description = "A citizen's device; case routes take the case secret"),
@@ -70,6 +71,92 @@ impl Modify for UnitSignature {
                 "Ed25519 request signature by the unit's key, with headers tipline-unit and tipline-timestamp",
             ))),
         );
+    }
+}
+
+/// 16 bytes in hex: report, case, message and alert ids (either case of digit is read).
+const HEX_16: &str = "^[0-9a-fA-F]{32}$";
+/// 32 bytes in hex: SHA-256 digests.
+const HEX_32: &str = "^[0-9a-fA-F]{64}$";
+/// 32 bytes in base64url without padding: the case secret, the server key.
+const B64_32: &str = "^[A-Za-z0-9_-]{43}$";
+/// Bytes in base64url without padding: envelopes.
+const B64: &str = "^[A-Za-z0-9_-]+$";
+/// A unit id (`tipline_core::envelope`): 1 to 64 of `a-z`, `0-9`, `-`.
+const UNIT_ID: &str = "^[a-z0-9-]{1,64}$";
+
+/// The formats the server checks, by the name of the parameter or body property that carries
+/// them. The annotations take only literal patterns, so the document gets them here, from one
+/// table, for every parameter and every property of that name.
+const FORMATS: &[(&str, &str)] = &[
+    ("report_id", HEX_16),
+    ("case_id", HEX_16),
+    ("message_id", HEX_16),
+    ("alert_id", HEX_16),
+    ("case_secret_hash", HEX_32),
+    ("upload_secret_hash", HEX_32),
+    ("tipline-case-secret", B64_32),
+    ("server_key", B64_32),
+    ("envelope", B64),
+    ("unit_id", UNIT_ID),
+    ("to_unit", UNIT_ID),
+];
+
+/// Writes [`FORMATS`] into the document.
+struct Formats;
+
+impl Formats {
+    fn pattern(name: &str) -> Option<&'static str> {
+        FORMATS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
+
+    /// Sets the pattern on a string schema; base64url is not OpenAPI's `byte` (standard base64).
+    fn apply(schema: &mut RefOr<Schema>, pattern: &str) {
+        if let RefOr::T(Schema::Object(object)) = schema {
+            object.pattern = Some(pattern.to_owned());
+            if pattern == B64 {
+                object.format = None;
+                "base64url".clone_into(&mut object.content_encoding);
+            }
+        }
+    }
+}
+
+impl Modify for Formats {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            let parameters = operations
+                .into_iter()
+                .flatten()
+                .flat_map(|operation| operation.parameters.iter_mut().flatten());
+            for parameter in parameters {
+                if let (Some(pattern), Some(schema)) =
+                    (Self::pattern(&parameter.name), parameter.schema.as_mut())
+                {
+                    Self::apply(schema, pattern);
+                }
+            }
+        }
+        let schemas = openapi.components.iter_mut().flat_map(|c| c.schemas.values_mut());
+        for schema in schemas {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                for (name, property) in object.properties.iter_mut() {
+                    if let Some(pattern) = Self::pattern(name) {
+                        Self::apply(property, pattern);
+                    }
+                }
+            }
+        }
     }
 }
 

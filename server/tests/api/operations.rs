@@ -97,6 +97,47 @@ async fn test_openapi_document_lists_the_paths() {
 }
 
 #[tokio::test]
+async fn test_openapi_document_gives_the_formats_and_content_types_the_server_uses() {
+    // Given the document and the metrics as served
+    let env = Env::new().await;
+    let doc: Value = env.send(get("/v1/openapi.json")).await.json();
+    let metrics = env.send(get("/metrics")).await;
+    let served = metrics.headers[axum::http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap();
+
+    // Then the metrics' content type is the documented one
+    let documented = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    assert!(documented.get(served).is_some(), "{served} not in {documented}");
+
+    // And every id, secret and unit parameter of every operation carries its pattern
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let expected = match name {
+                    "case_id" | "report_id" => "^[0-9a-fA-F]{32}$",
+                    "unit_id" => "^[a-z0-9-]{1,64}$",
+                    "tipline-case-secret" => "^[A-Za-z0-9_-]{43}$",
+                    _ => continue,
+                };
+                assert_eq!(parameter["schema"]["pattern"], expected, "{method} {path} {name}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 21, "only {checked} parameters checked");
+
+    // And a body's envelope is base64url, not OpenAPI's `byte` (standard base64)
+    let envelope = &doc["components"]["schemas"]["SubmitReport"]["properties"]["envelope"];
+    assert_eq!(envelope["contentEncoding"], "base64url");
+    assert!(envelope.get("format").is_none(), "{envelope}");
+    let hash = &doc["components"]["schemas"]["SubmitReport"]["properties"]["case_secret_hash"];
+    assert_eq!(hash["pattern"], "^[0-9a-fA-F]{64}$");
+}
+
+#[tokio::test]
 async fn test_unknown_routes_and_methods_answer_in_json() {
     let env = Env::new().await;
     let reply = env.send(get("/v1/nothing-here")).await;
