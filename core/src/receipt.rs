@@ -131,6 +131,18 @@ impl SignedReceipt {
     /// head's signature, the receipt's inclusion in the signed tree, then the report id and the
     /// envelope's digest. Returns the attested receipt.
     pub fn verify(&self, server_key: &VerifyingKey, envelope: &Envelope) -> Result<&Receipt> {
+        self.verify_batch(server_key)?;
+        if self.receipt.report_id.0 != envelope.message_id
+            || self.receipt.envelope_sha256 != envelope.digest()
+        {
+            return Err(Error::refused("receipt", "names another envelope"));
+        }
+        Ok(&self.receipt)
+    }
+
+    /// The first two of those checks: the batch head is signed by `server_key` and the receipt
+    /// is in its tree. Returns the head.
+    pub fn verify_batch(&self, server_key: &VerifyingKey) -> Result<BatchHead> {
         let head: BatchHead = self.batch.verify(Context::ReceiptBatch, server_key)?;
         let leaf = self.receipt.leaf_hash()?;
         if !merkle::verify_inclusion(
@@ -142,11 +154,6 @@ impl SignedReceipt {
         ) {
             return Err(Error::refused("receipt", "not in the signed batch"));
         }
-        if self.receipt.report_id.0 != envelope.message_id
-            || self.receipt.envelope_sha256 != envelope.digest()
-        {
-            return Err(Error::refused("receipt", "names another envelope"));
-        }
-        Ok(&self.receipt)
+        Ok(head)
     }
 }

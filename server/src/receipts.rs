@@ -128,9 +128,7 @@ mod tests {
     use super::*;
     use chrono::{SubsecRound, Utc};
     use tipline_core::merkle::{leaf_hash, verify_inclusion};
-    use tipline_core::receipt::BatchHead;
     use tipline_core::report::ReportId;
-    use tipline_core::signed::Context;
 
     fn receipt(i: u16, received_at: chrono::DateTime<Utc>) -> Receipt {
         let mut id = [0u8; 16];
@@ -163,14 +161,9 @@ mod tests {
         for (i, answer) in (0..300u16).zip(answers) {
             let signed = answer.blocking_recv().unwrap().unwrap();
             assert_eq!(signed.receipt, receipt(i, now));
-            let head: BatchHead = signed
-                .batch
-                .verify(Context::ReceiptBatch, &key.verifying_key())
-                .unwrap();
+            let head = signed.verify_batch(&key.verifying_key()).unwrap();
             assert_eq!(head.tree_size, 300);
-            let leaf = leaf_hash(&signed.receipt.leaf_data().unwrap());
             let index = u64::from(signed.leaf_index);
-            assert!(verify_inclusion(&leaf, index, 300, &signed.proof, &head.root));
             let other = leaf_hash(&receipt(i.wrapping_add(1), now).leaf_data().unwrap());
             assert!(!verify_inclusion(&other, index, 300, &signed.proof, &head.root));
             signatures.insert(signed.batch.signature);
@@ -186,10 +179,7 @@ mod tests {
             .sign(receipt(7, Utc::now().trunc_subsecs(0)))
             .await
             .unwrap();
-        let head: BatchHead = signed
-            .batch
-            .verify(Context::ReceiptBatch, &key.verifying_key())
-            .unwrap();
+        let head = signed.verify_batch(&key.verifying_key()).unwrap();
         assert_eq!((head.tree_size, signed.leaf_index, signed.proof.len()), (1, 0, 0));
     }
 
@@ -232,18 +222,7 @@ mod tests {
         // Then each is its own receipt under a batch head the server signed
         for (i, signed) in (0..500u16).zip(signed) {
             assert_eq!(signed.receipt, receipt(i, now));
-            let head: BatchHead = signed
-                .batch
-                .verify(Context::ReceiptBatch, &key.verifying_key())
-                .unwrap();
-            let leaf = leaf_hash(&signed.receipt.leaf_data().unwrap());
-            assert!(verify_inclusion(
-                &leaf,
-                u64::from(signed.leaf_index),
-                u64::from(head.tree_size),
-                &signed.proof,
-                &head.root
-            ));
+            signed.verify_batch(&key.verifying_key()).unwrap();
         }
         assert!(!signer.lock().signing);
     }

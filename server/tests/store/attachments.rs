@@ -1,9 +1,8 @@
 //! Attachment uploads: append, resume, refusals, state, and reads by the unit.
 
-use chrono::Duration;
 use tipline_server::store::{AppendOutcome, AttachmentState, Store};
 
-use crate::{at, new_report, open_store, report_id, secret, with_attachments};
+use crate::{lease, new_report, open_store, report_id, secret, with_attachments};
 
 #[tokio::test]
 async fn test_attachment_append_and_resume() {
@@ -242,10 +241,7 @@ async fn test_delivery_shows_attachment_progress() {
         .unwrap();
 
     // When the desk leases it
-    let delivered = store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 1)
-        .await
-        .unwrap();
+    let delivered = lease(&store, "dk-east", 10, 1).await;
 
     // Then the delivery shows what has arrived of each
     assert_eq!(

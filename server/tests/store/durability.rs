@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{Store, StoreError, StoreStats, SubmitOutcome};
 use tokio::sync::Barrier;
 
-use crate::{at, new_report, open_store, report_id};
+use crate::{at, lease, new_report, open_store, report_id};
 
 /// A report numbered past 255, for bursts.
 fn numbered_report(n: u16, unit: &str) -> tipline_server::store::NewReport {
@@ -34,10 +33,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
                 SubmitOutcome::Created
             );
         }
-        store
-            .lease_reports("dk-east", at(100), Duration::seconds(60), 10)
-            .await
-            .unwrap();
+        lease(&store, "dk-east", 100, 10).await;
         for n in 1..=10u8 {
             assert!(store.ack_report("dk-east", report_id(n), at(101)).await.unwrap());
         }
@@ -58,10 +54,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         }
     );
     assert_eq!(store.directory().await.unwrap(), Some((7, b"directory".to_vec())));
-    let delivered = store
-        .lease_reports("dk-east", at(1000), Duration::seconds(60), 100)
-        .await
-        .unwrap();
+    let delivered = lease(&store, "dk-east", 1000, 100).await;
     assert_eq!(delivered.len(), 50);
     assert_eq!(delivered[0].report_id, report_id(11));
     assert_eq!(

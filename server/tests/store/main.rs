@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
 use tipline_core::report::{CaseId, MessageId, ReportId};
 use tipline_server::store::sqlite::SqliteStore;
-use tipline_server::store::{DeclaredAttachment, NewReport, Store};
+use tipline_server::store::{DeclaredAttachment, Delivery, NewReport, Store};
 
 /// A store on a fresh file, with the folder that holds it (deleted when dropped).
 pub fn open_store() -> (SqliteStore, TempDir) {
@@ -55,6 +55,14 @@ pub fn message_id(n: u8) -> MessageId {
 /// A secret hash made from one byte.
 pub fn secret(n: u8) -> [u8; 32] {
     [n; 32]
+}
+
+/// What `unit` leases at `at(seconds)`, for 60 seconds, at most `limit` reports.
+pub async fn lease(store: &SqliteStore, unit: &str, seconds: i64, limit: u32) -> Vec<Delivery> {
+    store
+        .lease_reports(unit, at(seconds), Duration::seconds(60), limit)
+        .await
+        .unwrap()
 }
 
 /// A report `n` for `unit` in case `n` with secret `n`, received at `at(n)`, no attachments.

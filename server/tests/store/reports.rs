@@ -7,7 +7,9 @@ use tipline_server::store::{
     AttachmentState, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
 };
 
-use crate::{at, case_id, new_report, open_dyn_store, open_store, report_id, secret, with_attachments};
+use crate::{
+    at, case_id, lease, new_report, open_dyn_store, open_store, report_id, secret, with_attachments,
+};
 
 #[tokio::test]
 async fn test_submit_new_report_is_created_with_its_case() {
@@ -67,10 +69,7 @@ async fn test_submit_other_envelope_under_same_id_is_conflict() {
 
     // Then it is a conflict, and the first envelope stays
     assert_eq!(outcome, SubmitOutcome::Conflict);
-    let leased = store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    let leased = lease(&store, "dk-east", 10, 10).await;
     assert_eq!(leased[0].envelope, new_report(1, "dk-east").envelope);
 }
 
@@ -162,10 +161,7 @@ async fn test_lease_is_not_given_again_before_expiry() {
     store.submit_report(new_report(3, "dk-west")).await.unwrap();
 
     // When the unit leases them for a minute
-    let first = store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    let first = lease(&store, "dk-east", 10, 10).await;
 
     // Then it gets its own two, oldest received first, delivered once, leased until now + 60 s
     let ids: Vec<_> = first.iter().map(|delivery| delivery.report_id).collect();
@@ -177,10 +173,7 @@ async fn test_lease_is_not_given_again_before_expiry() {
     assert_eq!(first[0].case_id, case_id(1));
 
     // And leasing again before the lease ends gives nothing
-    let again = store
-        .lease_reports("dk-east", at(69), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    let again = lease(&store, "dk-east", 69, 10).await;
     assert!(again.is_empty());
 }
 
@@ -192,16 +185,10 @@ async fn test_lease_expired_is_delivered_again_with_count_two() {
         .submit_report(with_attachments(new_report(1, "dk-east"), &[5]))
         .await
         .unwrap();
-    store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    lease(&store, "dk-east", 10, 10).await;
 
     // When the unit leases after the lease ended
-    let again = store
-        .lease_reports("dk-east", at(70), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    let again = lease(&store, "dk-east", 70, 10).await;
 
     // Then the report comes again, counted as its second delivery, with its attachment state
     assert_eq!(again.len(), 1);
@@ -226,14 +213,8 @@ async fn test_lease_respects_limit() {
     }
 
     // When the unit leases two, then asks for more
-    let first = store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 2)
-        .await
-        .unwrap();
-    let rest = store
-        .lease_reports("dk-east", at(11), Duration::seconds(60), 2)
-        .await
-        .unwrap();
+    let first = lease(&store, "dk-east", 10, 2).await;
+    let rest = lease(&store, "dk-east", 11, 2).await;
 
     // Then it gets the two oldest, then the third
     assert_eq!(
@@ -257,14 +238,8 @@ async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued() {
     }
 
     // When the unit asks for all of them, twice
-    let first = store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 100)
-        .await
-        .unwrap();
-    let rest = store
-        .lease_reports("dk-east", at(11), Duration::seconds(60), 100)
-        .await
-        .unwrap();
+    let first = lease(&store, "dk-east", 10, 100).await;
+    let rest = lease(&store, "dk-east", 11, 100).await;
 
     // Then the first page holds what fits the budget (three), and the other two were not
     // leased with it: the next request gets them at once
@@ -287,10 +262,7 @@ async fn test_next_lease_expiry_is_earliest_unacknowledged_lease() {
     assert_eq!(store.next_lease_expiry("dk-east").await.unwrap(), None);
 
     // When one report is leased until t+70 and the other until t+40, then the second is acked
-    store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 1)
-        .await
-        .unwrap();
+    lease(&store, "dk-east", 10, 1).await;
     store
         .lease_reports("dk-east", at(20), Duration::seconds(20), 1)
         .await
@@ -309,10 +281,7 @@ async fn test_ack_is_idempotent_and_other_unit_cannot_ack() {
     // Given a leased report of dk-east
     let (store, _dir) = open_store();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    lease(&store, "dk-east", 10, 10).await;
 
     // When another unit acks it, then its unit acks it twice, then anyone acks an unknown report
     let by_other = store.ack_report("dk-west", report_id(1), at(11)).await.unwrap();
@@ -332,11 +301,7 @@ async fn test_ack_is_idempotent_and_other_unit_cannot_ack() {
             acknowledged_reports: 1
         }
     );
-    assert!(store
-        .lease_reports("dk-east", at(1000), Duration::seconds(60), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
     assert_eq!(store.next_lease_expiry("dk-east").await.unwrap(), None);
 }
 
@@ -352,10 +317,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
         .append_attachment(report_id(1), 0, secret(1), 0, b"abcd")
         .await
         .unwrap();
-    store
-        .lease_reports("dk-east", at(10), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    lease(&store, "dk-east", 10, 10).await;
     store.ack_report("dk-east", report_id(1), at(11)).await.unwrap();
 
     // When dk-east transfers it to dk-west, re-sealed, with two attachments to upload again
@@ -383,10 +345,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
 
     // Then it is moved: queued for dk-west with the new envelope and attachments, first delivery
     assert_eq!(outcome, TransferOutcome::Moved);
-    let delivered = store
-        .lease_reports("dk-west", at(20), Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    let delivered = lease(&store, "dk-west", 20, 10).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].envelope, b"resealed");
     assert_eq!(delivered[0].delivery_count, 1);
@@ -406,11 +365,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
         ]
     );
     // And the old unit neither sees it nor reads its attachments; the case is dk-west's now
-    assert!(store
-        .lease_reports("dk-east", at(1000), Duration::seconds(60), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
     assert_eq!(
         store
             .read_attachment("dk-east", report_id(1), 0, 0, 4)
