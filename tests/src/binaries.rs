@@ -3,8 +3,8 @@
 //! A binary that is missing, or older than any of its sources (its crates' files and
 //! `Cargo.lock`), is built first with `cargo build -p <package> --bin <name>` in the same
 //! profile, once per process, so that a test never runs a stale server by mistake. An
-//! environment variable (`TIPLINE_SERVER_BIN`, `TIPLINE_CLI_BIN`, `TIPLINE_BARE_BIN`) names a
-//! binary to use as it is instead.
+//! environment variable (`TIPLINE_SERVER_BIN`, `TIPLINE_CLI_BIN`, `TIPLINE_BARE_BIN`,
+//! `TIPLINE_CEILING_BIN`) names a binary to use as it is instead.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +64,22 @@ pub const BARE: Binary = Binary {
     name: "bare",
     env: "TIPLINE_BARE_BIN",
     sources: &["tests/src/bin/bare.rs", "tests/Cargo.toml"],
+};
+
+/// The load benchmark's ceiling: the intake server's router over a store that keeps no report.
+pub const CEILING: Binary = Binary {
+    package: "tipline-e2e",
+    name: "intake-ceiling",
+    env: "TIPLINE_CEILING_BIN",
+    sources: &[
+        "tests/src/bin/ceiling.rs",
+        "tests/Cargo.toml",
+        "server/src",
+        "server/Cargo.toml",
+        "core/src",
+        "core/Cargo.toml",
+        "core/data",
+    ],
 };
 
 /// Where the running executable's profile puts binaries, and the profile's name.

@@ -9,6 +9,10 @@
 //!    in at a moderate rate, and acknowledges each as it arrives (`--no-ack` to leave them);
 //!    per report, the time from its 201 arriving at the client to its event arriving at the
 //!    desk (same process, same clock): median (target under 5 ms) and p99.
+//! 5. the ceiling: `intake-ceiling`, the server's own router, checks and receipt signing over a
+//!    store that keeps no report, driven like phase 2 (its 10,000 submissions sent in turn,
+//!    every 201 checked for a receipt): how fast intake could be if durable storage cost
+//!    nothing, to tell the storage's share of the gap to the bare handler from the rest.
 //!
 //! Every submission is a distinct, valid sealed report (fresh report id and case) made before
 //! the phase that sends it. The intake server runs with `--stamp-difficulty 0` (the stamp is
@@ -18,7 +22,7 @@
 //! It is a benchmark, not a test: a missed target prints MISS and the exit status stays 0. It
 //! exits non-zero only if a server fails (does not start, errors, answers anything but 201) or
 //! a receipt or a push is missing. Everything runs on loopback and every phase ends by itself;
-//! a default run takes about a minute.
+//! a default run takes about a minute and a half.
 //!
 //! Run it (release builds of both; the load generator shares the machine's cores with the
 //! server under test, as `wrk` would):
@@ -41,7 +45,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
 use tipline_core::report::ReportId;
-use tipline_e2e::binaries::{self, BARE, SERVER};
+use tipline_e2e::binaries::{self, BARE, CEILING, SERVER};
 use tipline_e2e::citizen::{check_answer, seal_many};
 use tipline_e2e::load::{self, closed_loop, open_loop, Answer, Load, PhaseResult};
 use tipline_e2e::{ChildServer, Citizen, Desk, ServerOptions, Submission, TestServer};
@@ -80,6 +84,9 @@ struct Args {
     /// The `bare` binary (default: next to this one, built if need be).
     #[arg(long)]
     bare_bin: Option<PathBuf>,
+    /// The `intake-ceiling` binary (default: next to this one, built if need be).
+    #[arg(long)]
+    ceiling_bin: Option<PathBuf>,
     /// Reports per second of the push phase.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=5000))]
     push_rate: u64,
@@ -380,6 +387,35 @@ async fn push_phase(
     })
 }
 
+/// The ceiling phase: `intake-ceiling` with the intake server's options, its own dev setup,
+/// its submissions sent in turn for a warm-up and then `duration`, every 201 checked.
+async fn ceiling_phase(
+    binary: PathBuf,
+    options: ServerOptions,
+    connections: usize,
+    duration: Duration,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<PhaseResult> {
+    let server = TestServer::start_with(binary, options).await?;
+    let citizen = Citizen::connect(server.url()).await?;
+    let key = citizen.unit_key(&server.authority()?, INTAKE_UNIT).await?;
+    let pool = generate(INTAKE_UNIT, &key, WARM_UP_POOL, "the ceiling")?;
+    let load = Load {
+        addr: addr_of(server.url())?,
+        path: "/v1/reports",
+        bodies: bodies(&pool),
+        // It keeps nothing, so a submission sent again is work done again, not a duplicate.
+        reuse: true,
+        keep_status: Some(201),
+    };
+    closed_loop(&load, connections, WARM_UP).await?;
+    let result = closed_loop(&load, connections, duration).await?;
+    drop(server);
+    phase_failures("ceiling", &result, 201, failures);
+    check_receipts("ceiling", &result, &pool, &citizen.info.server_key, failures);
+    Ok(result)
+}
+
 fn verdict(pass: bool) -> &'static str {
     if pass {
         "PASS"
@@ -401,6 +437,10 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         Some(path) => path,
         None => tokio::task::spawn_blocking(|| binaries::locate(BARE)).await??,
     };
+    let ceiling_bin = match args.ceiling_bin {
+        Some(path) => path,
+        None => tokio::task::spawn_blocking(|| binaries::locate(CEILING)).await??,
+    };
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "Tipline intake load benchmark (loopback; {cpus} CPUs shared by the load generator and the server)"
@@ -410,6 +450,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     }
     println!("  tipline-server: {}", server_bin.display());
     println!("  bare:           {}", bare_bin.display());
+    println!("  intake-ceiling: {}", ceiling_bin.display());
     println!(
         "  stamp difficulty {DIFFICULTY} (intake server started with --stamp-difficulty {DIFFICULTY}; \
          stamps are checked but cost nothing to solve), anonymous rate limit lifted"
@@ -433,7 +474,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         log: "warn".to_owned(),
         ..ServerOptions::default()
     };
-    let server = TestServer::start_with(server_bin, options).await?;
+    let server = TestServer::start_with(server_bin, options.clone()).await?;
     let citizen = Citizen::connect(server.url()).await?;
     anyhow::ensure!(
         citizen.info.stamp_difficulty == DIFFICULTY,
@@ -548,6 +589,10 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     .await?;
     drop(server);
 
+    println!("\n(f) ceiling: the same server over a store that keeps no report, closed loop");
+    let ceiling = ceiling_phase(ceiling_bin, options, connections, duration, &mut failures).await?;
+    println!("  {:.0} requests/s", ceiling.rate());
+
     println!("\nResults (latency in ms)");
     println!(
         "  {:<34} {:>9} {:>10} {:>9} {:>9} {:>9}",
@@ -557,6 +602,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     row("intake, closed loop (peak)", &peak, &peak.latency);
     row("intake, half peak, from schedule", &half, &half.latency);
     row("intake, half peak, from send", &half, &half.service);
+    row("ceiling (keeps no report), closed", &ceiling, &ceiling.latency);
     row(
         "push phase submissions, from send",
         &push.submissions,
@@ -597,6 +643,16 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         p99_half,
         format!("< {TARGET_P99_HALF_MS} ms"),
         verdict(p99_half < TARGET_P99_HALF_MS)
+    );
+    println!(
+        "  {:<40} {:>12.2} {:>10}  (no store could do better)",
+        format!(
+            "ceiling rps / bare rps ({:.0} / {:.0})",
+            ceiling.rate(),
+            bare.rate()
+        ),
+        ceiling.rate() / bare.rate().max(1e-9),
+        "",
     );
     let median = ms(push.latency.value_at_quantile(0.5));
     println!(
