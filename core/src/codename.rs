@@ -2,7 +2,10 @@
 //! is derived, so that a reporter who loses the phone can pick the case up on another device.
 //!
 //! Words come from the BIP-39 English list (2048 words, 11 bits each): eight words carry 88 bits.
-//! Every word is unique in its first four letters, so the reporter may type just those.
+//! Every word is unique in its first four letters, so the reporter may type just those. A
+//! codename given to a reporter never holds one of the [`AVOIDED`] words (weapons, violence,
+//! policing, crime): a codename is drawn again if it does, which leaves about 87.7 bits. Every
+//! word of the list still parses.
 //!
 //! ```text
 //! ikm         = I2OSP(w1, 2) || ... || I2OSP(w8, 2)        word indices in the list
@@ -26,9 +29,24 @@ use crate::{Error, Result};
 
 /// Words in a codename.
 pub const WORDS: usize = 8;
-/// Bits of entropy in a codename.
+/// Bits of one draw of eight words. A generated codename has a little less entropy (about 87.7
+/// bits), since draws with an [`AVOIDED`] word are drawn again.
 pub const BITS: u32 = 88;
 const SALT: &[u8] = b"tipline codename v1";
+/// Draws of a whole codename before generation gives up on a random source that keeps giving
+/// avoided words (a fair one needs more than 10 about once in 10^8 codenames).
+const MAX_DRAWS: usize = 64;
+
+/// Words of the list that a generated codename never holds: a reporter writes the codename down
+/// and carries it, and someone who finds "rifle police bomb" on a note or a phone should not
+/// read it as a threat or a police matter, nor should the reporter be alarmed by it. Sorted.
+pub const AVOIDED: [&str; 52] = [
+    "abuse", "armed", "army", "arrest", "arrow", "assault", "attack", "battle", "blast", "blood", "bomb",
+    "bullet", "bunker", "cannon", "crime", "cruel", "danger", "destroy", "enemy", "evil", "fatal", "fury",
+    "guilt", "gun", "horror", "illegal", "injury", "judge", "kick", "knife", "panic", "pistol", "police",
+    "prison", "punch", "rifle", "riot", "rocket", "scare", "sheriff", "shoot", "siege", "soldier", "spy",
+    "strike", "suspect", "sword", "trap", "trigger", "warrior", "weapon", "wreck",
+];
 
 fn word_list() -> &'static [&'static str; 2048] {
     bip39::Language::English.word_list()
@@ -50,8 +68,22 @@ impl Codename {
         Self::generate_with_rng(&mut OsRandom::new())
     }
 
-    /// A fresh codename from `rng`.
+    /// A fresh codename from `rng`, with none of the [`AVOIDED`] words: drawn (see
+    /// [`Codename::draw_with_rng`]) again until it has none.
     pub fn generate_with_rng(rng: &mut dyn RandomSource) -> Result<Self> {
+        for _ in 0..MAX_DRAWS {
+            let codename = Self::draw_with_rng(rng)?;
+            if !codename.has_avoided_word() {
+                return Ok(codename);
+            }
+        }
+        // A fair source practically never gets here; one that does is not random.
+        Err(Error::Crypto(crate::crypto::CryptoError::Random))
+    }
+
+    /// One draw of eight words from 16 random bytes (docs/protocol.md 8.2), any words of the
+    /// list: for test vectors; a reporter is given [`Codename::generate`]'s.
+    pub fn draw_with_rng(rng: &mut dyn RandomSource) -> Result<Self> {
         let mut raw = Zeroizing::new([0u8; 2 * WORDS]);
         rng.fill(raw.as_mut())?;
         let mut words = [0u16; WORDS];
@@ -82,6 +114,14 @@ impl Codename {
             })?;
         }
         Ok(Codename(words))
+    }
+
+    /// Whether one of the words is one of the [`AVOIDED`].
+    fn has_avoided_word(&self) -> bool {
+        let list = word_list();
+        self.0
+            .iter()
+            .any(|&i| AVOIDED.binary_search(&list[usize::from(i)]).is_ok())
     }
 
     /// The words, separated by single spaces.

@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
-use tipline_core::codename::{Codename, BITS, WORDS};
+use tipline_core::codename::{Codename, AVOIDED, BITS, WORDS};
+use tipline_core::crypto::random::RandomSource;
+use tipline_core::crypto::CryptoError;
 
 use crate::support::FixedRng;
 
@@ -90,4 +92,89 @@ fn test_debug_never_shows_the_words() {
     let codename = Codename::generate().unwrap();
     let first = codename.to_phrase().split(' ').next().unwrap().to_string();
     assert!(!format!("{codename:?}").contains(&first));
+}
+
+/// Gives `draws` in turn, one 16-byte codename draw each (eight big-endian word indices).
+struct Scripted {
+    draws: Vec<[u16; WORDS]>,
+}
+
+impl RandomSource for Scripted {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), CryptoError> {
+        assert_eq!(dest.len(), 2 * WORDS, "one codename per draw");
+        if self.draws.is_empty() {
+            return Err(CryptoError::Random);
+        }
+        let words = self.draws.remove(0);
+        for (pair, word) in dest.chunks_exact_mut(2).zip(words) {
+            pair.copy_from_slice(&word.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+fn index_of(word: &str) -> u16 {
+    let list = bip39::Language::English.word_list();
+    list.iter().position(|w| *w == word).unwrap() as u16
+}
+
+#[test]
+fn test_avoided_words_are_words_of_the_list_sorted_once_each() {
+    let list = bip39::Language::English.word_list();
+    for word in AVOIDED {
+        assert!(list.contains(&word), "{word} is not in the list");
+    }
+    assert!(
+        AVOIDED.windows(2).all(|pair| pair[0] < pair[1]),
+        "sorted, no repeats"
+    );
+    // What avoiding them leaves of the entropy: still far above 80 bits.
+    let left = WORDS as f64 * ((2048 - AVOIDED.len()) as f64).log2();
+    assert!(left > 87.5, "{left}");
+}
+
+#[test]
+fn test_a_draw_with_an_avoided_word_is_drawn_again_and_still_parses() {
+    // Given a random source whose first draw holds "bomb" among seven plain words
+    let plain = index_of("banana");
+    let mut with_bomb = [plain; WORDS];
+    with_bomb[6] = index_of("bomb");
+    let second = [index_of("dad"); WORDS];
+    let mut source = Scripted {
+        draws: vec![with_bomb, second],
+    };
+
+    // When a codename is generated from it
+    let codename = Codename::generate_with_rng(&mut source).unwrap();
+
+    // Then the reporter is given the second draw; the first, typed in, still opens its case
+    assert_eq!(codename.to_phrase().as_str(), ["dad"; WORDS].join(" "));
+    let typed = "banana banana banana banana banana banana bomb banana";
+    assert_eq!(
+        Codename::parse(typed).unwrap(),
+        Codename::draw_with_rng(&mut Scripted {
+            draws: vec![with_bomb]
+        })
+        .unwrap()
+    );
+}
+
+#[test]
+fn test_a_source_that_only_draws_avoided_words_is_an_error_not_a_hang() {
+    let mut source = Scripted {
+        draws: vec![[index_of("rifle"); WORDS]; 64],
+    };
+    assert!(Codename::generate_with_rng(&mut source).is_err());
+    assert!(source.draws.is_empty(), "gave up after 64 draws");
+}
+
+#[test]
+fn test_generated_codenames_hold_no_avoided_word() {
+    // About one draw in five holds one; 2000 codenames would show a leak.
+    for _ in 0..2000 {
+        let phrase = Codename::generate().unwrap().to_phrase();
+        for word in phrase.split(' ') {
+            assert!(!AVOIDED.contains(&word), "{word}");
+        }
+    }
 }

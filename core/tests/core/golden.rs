@@ -38,7 +38,7 @@ fn build() -> Golden {
     let seed = "tipline golden v1";
     let mut rng = FixedRng::new(seed);
     let unit = EncryptionSecretKey::generate_with_rng(&mut rng).unwrap();
-    let codename = Codename::generate_with_rng(&mut rng).unwrap();
+    let codename = Codename::draw_with_rng(&mut rng).unwrap();
     let case = codename.derive().unwrap();
     let report_id = ReportId::random_with_rng(&mut rng).unwrap();
     let photo: Vec<u8> = (0..100u8).collect();
