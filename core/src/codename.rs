@@ -22,7 +22,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::kdf;
 use crate::crypto::random::RandomSource;
-use crate::crypto::{sha256, OsRandom};
+use crate::crypto::{sha256, CryptoError, OsRandom};
 use crate::keys::EncryptionSecretKey;
 use crate::report::CaseId;
 use crate::{Error, Result};
@@ -78,7 +78,7 @@ impl Codename {
             }
         }
         // A fair source practically never gets here; one that does is not random.
-        Err(Error::Crypto(crate::crypto::CryptoError::Random))
+        Err(Error::Crypto(CryptoError::Random))
     }
 
     /// One draw of eight words from 16 random bytes (docs/protocol.md 8.2), any words of the

@@ -45,7 +45,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
 use tipline_core::report::ReportId;
-use tipline_e2e::binaries::{self, BARE, CEILING, SERVER};
+use tipline_e2e::binaries::{self, Binary, BARE, CEILING, SERVER};
 use tipline_e2e::citizen::{check_answer, seal_many};
 use tipline_e2e::load::{self, closed_loop, open_loop, Answer, Load, PhaseResult};
 use tipline_e2e::{ChildServer, Citizen, Desk, ServerOptions, Submission, TestServer};
@@ -424,23 +424,22 @@ fn verdict(pass: bool) -> &'static str {
     }
 }
 
+/// The binary given on the command line, or `which` next to this one (built if need be).
+async fn binary(given: Option<PathBuf>, which: Binary) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => tokio::task::spawn_blocking(move || binaries::locate(which)).await?,
+    }
+}
+
 async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     let duration = Duration::from_secs(args.duration_secs);
     let connections = usize::try_from(args.connections)?;
     let mut failures = Vec::new();
     let (_, profile) = binaries::profile_dir()?;
-    let server_bin = match args.server_bin {
-        Some(path) => path,
-        None => tokio::task::spawn_blocking(|| binaries::locate(SERVER)).await??,
-    };
-    let bare_bin = match args.bare_bin {
-        Some(path) => path,
-        None => tokio::task::spawn_blocking(|| binaries::locate(BARE)).await??,
-    };
-    let ceiling_bin = match args.ceiling_bin {
-        Some(path) => path,
-        None => tokio::task::spawn_blocking(|| binaries::locate(CEILING)).await??,
-    };
+    let server_bin = binary(args.server_bin, SERVER).await?;
+    let bare_bin = binary(args.bare_bin, BARE).await?;
+    let ceiling_bin = binary(args.ceiling_bin, CEILING).await?;
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "Tipline intake load benchmark (loopback; {cpus} CPUs shared by the load generator and the server)"
