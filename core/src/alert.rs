@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{SigningKey, VerifyingKey};
 use crate::report::MessageId;
-use crate::signed::{Context, Signed};
+use crate::signed::{DocumentKind, Signed};
 use crate::{Error, Result};
 
 /// How urgent an alert is.
@@ -78,7 +78,7 @@ impl Alert {
     /// Signs it with the unit's key.
     pub fn sign(&self, unit_key: &SigningKey) -> Result<Signed> {
         self.validate()?;
-        Signed::sign(Context::Alert, self, unit_key)
+        Signed::sign(DocumentKind::Alert, self, unit_key)
     }
 
     /// Checks a signed alert against the key the directory lists for `unit_id`, and refuses it
@@ -89,7 +89,7 @@ impl Alert {
         unit_key: &VerifyingKey,
         now: DateTime<Utc>,
     ) -> Result<Alert> {
-        let alert: Alert = signed.verify(Context::Alert, unit_key)?;
+        let alert: Alert = signed.verify(DocumentKind::Alert, unit_key)?;
         if alert.unit_id != unit_id {
             return Err(Error::refused("alert", "claims another unit"));
         }

@@ -21,7 +21,7 @@ pub enum Language {
 
 /// Which way text runs, for the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum TextDirection {
     /// Left to right.
     LeftToRight,
     /// Right to left (Arabic).
@@ -63,10 +63,10 @@ impl Language {
     }
 
     /// Which way the language is written.
-    pub fn direction(self) -> Direction {
+    pub fn direction(self) -> TextDirection {
         match self {
-            Language::Arabic => Direction::RightToLeft,
-            _ => Direction::LeftToRight,
+            Language::Arabic => TextDirection::RightToLeft,
+            _ => TextDirection::LeftToRight,
         }
     }
 
@@ -87,7 +87,7 @@ fn bundle(language: Language) -> Bundle {
     let mut bundle = FluentBundle::new_concurrent(vec![id]);
     // Isolation marks keep numbers and names in order inside right-to-left text; in
     // left-to-right text they would only be noise.
-    bundle.set_use_isolating(language.direction() == Direction::RightToLeft);
+    bundle.set_use_isolating(language.direction() == TextDirection::RightToLeft);
     // The sources are part of the build and checked by the tests; a broken line is skipped
     // rather than taking every other string with it.
     let resource =
@@ -120,7 +120,7 @@ impl Localizer {
     }
 
     /// Which way its text runs.
-    pub fn direction(&self) -> Direction {
+    pub fn direction(&self) -> TextDirection {
         self.language.direction()
     }
 
@@ -199,8 +199,8 @@ mod tests {
 
     #[test]
     fn test_direction_negotiation_and_unknown_ids() {
-        assert_eq!(Language::Arabic.direction(), Direction::RightToLeft);
-        assert_eq!(Language::Danish.direction(), Direction::LeftToRight);
+        assert_eq!(Language::Arabic.direction(), TextDirection::RightToLeft);
+        assert_eq!(Language::Danish.direction(), TextDirection::LeftToRight);
         assert_eq!(Language::from_tag("da-DK"), Some(Language::Danish));
         assert_eq!(Language::from_tag("fr"), None);
         assert_eq!(Language::negotiate(["fr-FR", "ar-MA", "en"]), Language::Arabic);

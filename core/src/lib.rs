@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod alert;
+pub mod api;
 pub mod attachment;
 pub mod client;
 pub mod codename;
@@ -30,6 +31,5 @@ pub mod report;
 pub mod request_auth;
 pub mod signed;
 pub mod stamp;
-pub mod wire;
 
 pub use error::{Error, Result};

@@ -64,7 +64,7 @@ pub fn seal_reply_with_rng(
     rng: &mut dyn RandomSource,
 ) -> Result<Envelope> {
     message.validate()?;
-    let signed = serde_json::to_vec(&Signed::sign(signed::Context::Reply, message, unit_key)?)?;
+    let signed = serde_json::to_vec(&Signed::sign(signed::DocumentKind::Reply, message, unit_key)?)?;
     let (envelope, _) = Envelope::seal_with_rng(
         Suite::X25519_CHACHA,
         Kind::Reply,
@@ -85,7 +85,7 @@ pub fn open_reply(envelope: &Envelope, case: &CaseKeys, unit_key: &VerifyingKey)
     }
     let (json, _) = envelope.open(&case.reply_key)?;
     let signed: Signed = serde_json::from_slice(&json)?;
-    let message: CaseMessage = signed.verify(signed::Context::Reply, unit_key)?;
+    let message: CaseMessage = signed.verify(signed::DocumentKind::Reply, unit_key)?;
     message.check_envelope(envelope, case.case_id)?;
     message.validate()?;
     Ok(message)

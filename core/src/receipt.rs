@@ -15,7 +15,7 @@ use crate::envelope::Envelope;
 use crate::keys::{SigningKey, VerifyingKey};
 use crate::merkle::{self, Hash, Tree};
 use crate::report::ReportId;
-use crate::signed::{Context, Signed};
+use crate::signed::{DocumentKind, Signed};
 use crate::{Error, Result};
 
 /// Most receipts one batch signs (the proofs stay at most 12 hashes long).
@@ -108,7 +108,7 @@ pub fn sign_batch(receipts: Vec<Receipt>, server_key: &SigningKey) -> Result<Vec
         tree_size: u32::try_from(tree.size()).map_err(|_| Error::refused("receipt", "batch too large"))?,
         root: tree.root(),
     };
-    let batch = Signed::sign(Context::ReceiptBatch, &head, server_key)?;
+    let batch = Signed::sign(DocumentKind::ReceiptBatch, &head, server_key)?;
     receipts
         .into_iter()
         .enumerate()
@@ -143,7 +143,7 @@ impl SignedReceipt {
     /// The first two of those checks: the batch head is signed by `server_key` and the receipt
     /// is in its tree. Returns the head.
     pub fn verify_batch(&self, server_key: &VerifyingKey) -> Result<BatchHead> {
-        let head: BatchHead = self.batch.verify(Context::ReceiptBatch, server_key)?;
+        let head: BatchHead = self.batch.verify(DocumentKind::ReceiptBatch, server_key)?;
         let leaf = self.receipt.leaf_hash()?;
         if !merkle::verify_inclusion(
             &leaf,

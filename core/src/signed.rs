@@ -3,7 +3,7 @@
 //! canonical JSON is needed: a verifier checks the bytes it received, then parses them.
 //!
 //! Signature input: `context || 0x00 || payload`, where `context` names the document kind
-//! (see [`Context`]) so that a signature over one kind can never pass as another.
+//! (see [`DocumentKind`]) so that a signature over one kind can never pass as another.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use crate::{Error, Result};
 
 /// The document kinds, each with its own signature context string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub enum DocumentKind {
     /// The authority's directory: `tipline directory v1`.
     Directory,
     /// A unit's alert: `tipline alert v1`.
@@ -24,23 +24,23 @@ pub enum Context {
     Reply,
 }
 
-impl Context {
+impl DocumentKind {
     /// The context string that prefixes the signature input.
     pub fn label(self) -> &'static str {
         match self {
-            Context::Directory => "tipline directory v1",
-            Context::Alert => "tipline alert v1",
-            Context::ReceiptBatch => "tipline receipt batch v1",
-            Context::Reply => "tipline reply v1",
+            DocumentKind::Directory => "tipline directory v1",
+            DocumentKind::Alert => "tipline alert v1",
+            DocumentKind::ReceiptBatch => "tipline receipt batch v1",
+            DocumentKind::Reply => "tipline reply v1",
         }
     }
 
     fn what(self) -> &'static str {
         match self {
-            Context::Directory => "directory",
-            Context::Alert => "alert",
-            Context::ReceiptBatch => "receipt",
-            Context::Reply => "reply",
+            DocumentKind::Directory => "directory",
+            DocumentKind::Alert => "alert",
+            DocumentKind::ReceiptBatch => "receipt",
+            DocumentKind::Reply => "reply",
         }
     }
 
@@ -68,10 +68,10 @@ pub struct Signed {
 }
 
 impl Signed {
-    /// Serialises `doc` to JSON and signs it under `context`.
-    pub fn sign<T: Serialize>(context: Context, doc: &T, key: &SigningKey) -> Result<Self> {
+    /// Serialises `doc` to JSON and signs it under `kind`.
+    pub fn sign<T: Serialize>(kind: DocumentKind, doc: &T, key: &SigningKey) -> Result<Self> {
         let payload = serde_json::to_vec(doc)?;
-        let signature = key.sign(&context.signature_input(&payload)).to_vec();
+        let signature = key.sign(&kind.signature_input(&payload)).to_vec();
         Ok(Signed {
             payload,
             key_id: key.verifying_key().key_id(),
@@ -79,14 +79,14 @@ impl Signed {
         })
     }
 
-    /// Checks the signature against `key` under `context`, then parses the payload.
-    pub fn verify<T: DeserializeOwned>(&self, context: Context, key: &VerifyingKey) -> Result<T> {
+    /// Checks the signature against `key` under `kind`, then parses the payload.
+    pub fn verify<T: DeserializeOwned>(&self, kind: DocumentKind, key: &VerifyingKey) -> Result<T> {
         if self.key_id != key.key_id() {
-            return Err(Error::refused(context.what(), "signed by another key"));
+            return Err(Error::refused(kind.what(), "signed by another key"));
         }
-        key.verify(&context.signature_input(&self.payload), &self.signature)
-            .map_err(|_| Error::refused(context.what(), "signature does not verify"))?;
+        key.verify(&kind.signature_input(&self.payload), &self.signature)
+            .map_err(|_| Error::refused(kind.what(), "signature does not verify"))?;
         serde_json::from_slice(&self.payload)
-            .map_err(|e| Error::refused(context.what(), format!("payload does not parse: {e}")))
+            .map_err(|e| Error::refused(kind.what(), format!("payload does not parse: {e}")))
     }
 }

@@ -93,11 +93,11 @@ impl From<l10n::Language> for Language {
     }
 }
 
-impl From<l10n::Direction> for Direction {
-    fn from(direction: l10n::Direction) -> Self {
+impl From<l10n::TextDirection> for Direction {
+    fn from(direction: l10n::TextDirection) -> Self {
         match direction {
-            l10n::Direction::LeftToRight => Direction::LeftToRight,
-            l10n::Direction::RightToLeft => Direction::RightToLeft,
+            l10n::TextDirection::LeftToRight => Direction::LeftToRight,
+            l10n::TextDirection::RightToLeft => Direction::RightToLeft,
         }
     }
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use serde::Serialize;
+use tipline_core::api::bounds::base64_len;
 use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_core::report::MAX_ATTACHMENTS;
-use tipline_core::wire::base64_len;
 use utoipa::ToSchema;
 
 use crate::error::AppError;
@@ -26,14 +26,14 @@ const JSON_SLACK: usize = 16 * 1024;
 /// Largest JSON body that carries an envelope (a report, a follow-up, a reply, a transfer).
 pub const ENVELOPE_BODY_BYTES: usize = base64_len(MAX_ENVELOPE) + JSON_SLACK;
 /// Largest signed alert, in bytes of JSON.
-pub const ALERT_BODY_BYTES: usize = tipline_core::wire::MAX_ALERT_JSON;
+pub const ALERT_BODY_BYTES: usize = tipline_core::api::bounds::MAX_ALERT_JSON;
 /// Largest signed directory, in bytes of JSON.
 pub const DIRECTORY_BODY_BYTES: usize = tipline_core::directory::MAX_SIGNED_JSON_LEN;
 /// Largest body of any other request (and the default for every route).
 pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
 /// Largest body a signed unit request may have (buffered whole to check the signature).
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
-pub use tipline_core::wire::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
+pub use tipline_core::api::bounds::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
 
 /// The limits a client needs to know, as `/v1/config` publishes them.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -11,12 +11,12 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::api::bounds::{MAX_ALERTS_ANSWER, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::encoding::{b64, unb64_array};
 use crate::keys::VerifyingKey;
 use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::signed::Signed;
-use crate::wire::{MAX_ALERTS_ANSWER, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::{Error, Result};
 
 /// The usual bound of any single call, connection included.

@@ -9,13 +9,13 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::sse::{SseEvent, SseParser};
+use crate::api::bounds::{MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::client::http::{client_builder, read_json, Api, NetError, WireMessage, CONNECT_TIMEOUT};
 use crate::encoding::b64;
 use crate::keys::{SigningKey, UnitKeyFile};
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
 use crate::signed::Signed;
-use crate::wire::{MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::{Error, Result};
 
 /// A live stream that sends nothing, not even a keep-alive, for this long is taken as dead.
@@ -260,7 +260,7 @@ impl DeskClient {
         };
         // No attachment is larger than this sealed; a server sending more is at fault, and the
         // desk's disk is not its to fill.
-        let max = crate::wire::max_sealed_attachment();
+        let max = crate::api::bounds::max_sealed_attachment();
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(NetError::from)? {
             bytes += chunk.len() as u64;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Category, DirectoryBody, Hotline, Unit, DIRECTORY_FORMAT};
 use crate::keys::{EncryptionPublicKey, SigningKey, VerifyingKey};
-use crate::signed::{Context, Signed};
+use crate::signed::{DocumentKind, Signed};
 use crate::{Error, Result};
 
 /// Largest directory payload a device will parse, in bytes (1 MiB).
@@ -23,7 +23,7 @@ impl DirectoryBody {
     /// Validates the body, then signs it with the authority key.
     pub fn sign(&self, authority: &SigningKey) -> Result<SignedDirectory> {
         self.validate()?;
-        let signed = Signed::sign(Context::Directory, self, authority)?;
+        let signed = Signed::sign(DocumentKind::Directory, self, authority)?;
         if signed.payload.len() > MAX_PAYLOAD_LEN {
             return Err(Error::invalid(
                 "directory",
@@ -95,7 +95,7 @@ impl SignedDirectory {
         if self.0.payload.len() > MAX_PAYLOAD_LEN {
             return Err(refuse(format!("payload larger than {MAX_PAYLOAD_LEN} bytes")));
         }
-        let probe: FormatProbe = self.0.verify(Context::Directory, authority)?;
+        let probe: FormatProbe = self.0.verify(DocumentKind::Directory, authority)?;
         if probe.format != DIRECTORY_FORMAT {
             return Err(refuse(format!("unsupported format {}", probe.format)));
         }

@@ -8,7 +8,7 @@ use tipline_core::directory::{
     VerifiedDirectory, Weekday, MAX_SIGNED_JSON_LEN, MAX_UNITS,
 };
 use tipline_core::keys::{EncryptionSecretKey, SigningKey};
-use tipline_core::signed::{Context, Signed};
+use tipline_core::signed::{DocumentKind, Signed};
 use tipline_core::{Error, Result};
 
 /// When the test directories are signed.
@@ -203,7 +203,8 @@ fn test_refuses_unsupported_format() {
     let mut doc = serde_json::to_value(body()).unwrap();
     doc["format"] = 2.into();
     doc["new_field"] = "whatever format 2 adds".into();
-    let signed = SignedDirectory::from_signed(Signed::sign(Context::Directory, &doc, &authority).unwrap());
+    let signed =
+        SignedDirectory::from_signed(Signed::sign(DocumentKind::Directory, &doc, &authority).unwrap());
     // When a format-1 device verifies it
     let reason = refusal(signed.verify(&authority.verifying_key(), t0(), None));
     // Then it names the format rather than failing on the new field
@@ -216,7 +217,8 @@ fn test_refuses_signed_body_that_breaks_the_rules() {
     let authority = authority();
     let mut body = body();
     body.units[1].id = body.units[0].id.clone();
-    let signed = SignedDirectory::from_signed(Signed::sign(Context::Directory, &body, &authority).unwrap());
+    let signed =
+        SignedDirectory::from_signed(Signed::sign(DocumentKind::Directory, &body, &authority).unwrap());
     // When a device verifies it
     let reason = refusal(signed.verify(&authority.verifying_key(), t0(), None));
     // Then it is refused, naming the rule

@@ -8,7 +8,7 @@ use tipline_core::envelope::seal_report;
 use tipline_core::keys::{EncryptionSecretKey, SigningKey};
 use tipline_core::receipt::{sign_batch, Receipt, SignedReceipt, MAX_BATCH};
 use tipline_core::report::MessageId;
-use tipline_core::signed::{Context, Signed};
+use tipline_core::signed::{DocumentKind, Signed};
 
 use crate::support::report;
 
@@ -139,15 +139,19 @@ fn test_a_signature_for_one_kind_never_passes_as_another() {
     // Given a receipt-shaped payload signed as an alert, and vice versa
     let key = SigningKey::generate().unwrap();
     let doc = serde_json::json!({"any": "payload"});
-    let as_alert = Signed::sign(Context::Alert, &doc, &key).unwrap();
+    let as_alert = Signed::sign(DocumentKind::Alert, &doc, &key).unwrap();
     // Then it does not verify in any other context
-    for other in [Context::Directory, Context::ReceiptBatch, Context::Reply] {
+    for other in [
+        DocumentKind::Directory,
+        DocumentKind::ReceiptBatch,
+        DocumentKind::Reply,
+    ] {
         assert!(as_alert
             .verify::<serde_json::Value>(other, &key.verifying_key())
             .is_err());
     }
     assert!(as_alert
-        .verify::<serde_json::Value>(Context::Alert, &key.verifying_key())
+        .verify::<serde_json::Value>(DocumentKind::Alert, &key.verifying_key())
         .is_ok());
 }
 

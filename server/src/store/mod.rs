@@ -207,7 +207,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` reports of `unit_id` that are queued or whose lease has expired,
     /// oldest first, until `now + lease`, and returns them; fewer once their envelopes fill
-    /// [`tipline_core::wire::PAGE_ENVELOPE_BYTES`] (the first is always leased), the rest
+    /// [`tipline_core::api::bounds::PAGE_ENVELOPE_BYTES`] (the first is always leased), the rest
     /// staying queued.
     async fn lease_reports(
         &self,
@@ -284,7 +284,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<StoredMessage>;
 
     /// Messages of a case with `seq > after`, in order, at most `limit`, and fewer once their
-    /// envelopes fill [`tipline_core::wire::PAGE_ENVELOPE_BYTES`] (the first is always given).
+    /// envelopes fill [`tipline_core::api::bounds::PAGE_ENVELOPE_BYTES`] (the first is always given).
     async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>>;
 
     /// The published signed directory (JSON) and its version.

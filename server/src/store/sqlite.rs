@@ -5,14 +5,14 @@
 //! transaction, one fsync for the lot (see `writer`). Reads run on a few read-only connections
 //! on tokio's blocking pool; in WAL mode they never wait for the writer and see every write that
 //! has been answered. No async method blocks the runtime. Reports and cases are found by their
-//! ids through maps kept in memory (see `keys`), so one process at a time has the file open.
+//! ids through maps kept in memory (see `ids`), so one process at a time has the file open.
 //!
 //! Nothing here logs an identifier, an envelope or a hash: only counts and batch sizes.
 
 mod attachments;
 mod cases;
 mod codec;
-mod keys;
+mod ids;
 mod public;
 mod reports;
 mod schema;
@@ -30,7 +30,7 @@ use tipline_core::report::{CaseId, MessageId, ReportId};
 use tokio::sync::{mpsc, oneshot};
 
 use self::codec::{OpError, OpResult};
-use self::keys::{Keys, Lock};
+use self::ids::{IdMaps, Lock};
 use self::writer::{FnJob, Msg};
 use super::{
     AppendOutcome, AttachmentState, CaseRecord, DeclaredAttachment, Delivery, Direction, NewReport, Store,
@@ -59,7 +59,7 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     commits: Arc<AtomicU64>,
-    keys: Arc<Keys>,
+    ids: Arc<IdMaps>,
     /// Held until the writer has stopped (fields drop after `Drop::drop`).
     _lock: Lock,
 }
@@ -82,17 +82,17 @@ impl SqliteStore {
         }
         let lock = Lock::take(path).map_err(StoreError::Database)?;
         let conn = schema::open_writer(path)?;
-        let keys = Arc::new(Keys::load(&conn)?);
+        let ids = Arc::new(IdMaps::load(&conn)?);
         let readers = (0..READERS)
             .map(|_| schema::open_reader(path).map(Mutex::new))
             .collect::<OpResult<Vec<_>>>()?;
         let commits = Arc::new(AtomicU64::new(0));
         let (writes, queue) = mpsc::channel(WRITE_QUEUE);
         let writer_commits = Arc::clone(&commits);
-        let writer_keys = Arc::clone(&keys);
+        let writer_ids = Arc::clone(&ids);
         let writer = std::thread::Builder::new()
             .name("tipline-sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, queue, writer_commits, writer_keys))
+            .spawn(move || writer::run(conn, queue, writer_commits, writer_ids))
             .map_err(|error| StoreError::Database(format!("starting the writer thread: {error}")))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -101,7 +101,7 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 commits,
-                keys,
+                ids,
                 _lock: lock,
             }),
         })
@@ -130,7 +130,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, weight: usize, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &IdMaps) -> OpResult<T> + Send + 'static,
     {
         let writes = self.inner.writes.as_ref().ok_or(StoreError::Closed)?;
         let (job, answer) = FnJob::boxed(weight, work);
@@ -142,7 +142,7 @@ impl SqliteStore {
     async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &IdMaps) -> OpResult<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.with_reader(work))
@@ -154,13 +154,13 @@ impl SqliteStore {
 
 impl Inner {
     /// Runs `work` on a free read connection, or waits for one.
-    fn with_reader<T>(&self, work: impl FnOnce(&Connection, &Keys) -> OpResult<T>) -> OpResult<T> {
+    fn with_reader<T>(&self, work: impl FnOnce(&Connection, &IdMaps) -> OpResult<T>) -> OpResult<T> {
         // A connection whose holder panicked is still a good connection: nothing is half-written
         // on a read-only one.
         for reader in &self.readers {
             match reader.try_lock() {
-                Ok(conn) => return work(&conn, &self.keys),
-                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner(), &self.keys),
+                Ok(conn) => return work(&conn, &self.ids),
+                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner(), &self.ids),
                 Err(TryLockError::WouldBlock) => {}
             }
         }
@@ -170,7 +170,7 @@ impl Inner {
             .get(start % self.readers.len().max(1))
             .ok_or(OpError::Data("no read connection"))?;
         let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
-        work(&conn, &self.keys)
+        work(&conn, &self.ids)
     }
 }
 
@@ -190,7 +190,7 @@ impl Drop for Inner {
 impl Store for SqliteStore {
     async fn submit_report(&self, report: NewReport) -> StoreResult<SubmitOutcome> {
         let weight = report.envelope.len() + report.receipt.len();
-        self.write(weight, move |conn, keys| reports::submit(conn, keys, &report))
+        self.write(weight, move |conn, ids| reports::submit(conn, ids, &report))
             .await
     }
 
@@ -222,8 +222,8 @@ impl Store for SqliteStore {
 
     async fn ack_report(&self, unit_id: &str, report_id: ReportId, now: DateTime<Utc>) -> StoreResult<bool> {
         let unit_id = unit_id.to_owned();
-        self.write(0, move |conn, keys| {
-            reports::ack(conn, keys, &unit_id, &report_id, now)
+        self.write(0, move |conn, ids| {
+            reports::ack(conn, ids, &unit_id, &report_id, now)
         })
         .await
     }
@@ -237,8 +237,8 @@ impl Store for SqliteStore {
         bytes: &[u8],
     ) -> StoreResult<AppendOutcome> {
         let bytes = bytes.to_vec();
-        self.write(bytes.len(), move |conn, keys| {
-            attachments::append(conn, keys, &report_id, index, &case_secret_hash, offset, &bytes)
+        self.write(bytes.len(), move |conn, ids| {
+            attachments::append(conn, ids, &report_id, index, &case_secret_hash, offset, &bytes)
         })
         .await
     }
@@ -249,8 +249,8 @@ impl Store for SqliteStore {
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
     ) -> StoreResult<Option<AttachmentState>> {
-        self.read(move |conn, keys| {
-            attachments::state(conn, keys, &report_id, index, case_secret_hash.as_ref())
+        self.read(move |conn, ids| {
+            attachments::state(conn, ids, &report_id, index, case_secret_hash.as_ref())
         })
         .await
     }
@@ -264,7 +264,7 @@ impl Store for SqliteStore {
         len: u64,
     ) -> StoreResult<Option<Vec<u8>>> {
         let unit_id = unit_id.to_owned();
-        self.read(move |conn, keys| attachments::read(conn, keys, &unit_id, &report_id, index, offset, len))
+        self.read(move |conn, ids| attachments::read(conn, ids, &unit_id, &report_id, index, offset, len))
             .await
     }
 
@@ -278,10 +278,10 @@ impl Store for SqliteStore {
         upload_hash: Option<[u8; 32]>,
     ) -> StoreResult<TransferOutcome> {
         let (from_unit, to_unit) = (from_unit.to_owned(), to_unit.to_owned());
-        self.write(envelope.len(), move |conn, keys| {
+        self.write(envelope.len(), move |conn, ids| {
             reports::transfer(
                 conn,
-                keys,
+                ids,
                 &from_unit,
                 &report_id,
                 &to_unit,
@@ -294,8 +294,7 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>> {
-        self.read(move |conn, keys| cases::case(conn, keys, &case_id))
-            .await
+        self.read(move |conn, ids| cases::case(conn, ids, &case_id)).await
     }
 
     async fn add_message(
@@ -306,8 +305,8 @@ impl Store for SqliteStore {
         envelope: Vec<u8>,
         now: DateTime<Utc>,
     ) -> StoreResult<StoredMessage> {
-        self.write(envelope.len(), move |conn, keys| {
-            cases::add_message(conn, keys, &case_id, &message_id, direction, &envelope, now)
+        self.write(envelope.len(), move |conn, ids| {
+            cases::add_message(conn, ids, &case_id, &message_id, direction, &envelope, now)
         })
         .await
     }
@@ -344,8 +343,8 @@ impl Store for SqliteStore {
         let mut total = 0u64;
         loop {
             let deleted = self
-                .write(0, move |conn, keys| {
-                    reports::purge_some(conn, keys, acked_before, now, PURGE_BATCH)
+                .write(0, move |conn, ids| {
+                    reports::purge_some(conn, ids, acked_before, now, PURGE_BATCH)
                 })
                 .await?;
             total += deleted;

@@ -1,8 +1,8 @@
 //! Intake, leases, acknowledgement, transfer, retention and totals.
 
 use chrono::Duration;
+use tipline_core::api::bounds::PAGE_ENVELOPE_BYTES;
 use tipline_core::envelope::MAX_ENVELOPE;
-use tipline_core::wire::PAGE_ENVELOPE_BYTES;
 use tipline_server::store::{
     AttachmentState, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
 };

@@ -449,7 +449,7 @@ async fn padded_answer(response: Response) -> (StatusCode, Vec<u8>) {
         .await
         .unwrap()
         .to_vec();
-    body.resize(tipline_core::wire::MAX_SMALL_ANSWER + 1, b' ');
+    body.resize(tipline_core::api::bounds::MAX_SMALL_ANSWER + 1, b' ');
     (status, body)
 }
 

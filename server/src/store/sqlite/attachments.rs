@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{array, same_hash, to_i64, to_u64, OpError, OpResult};
-use super::keys::Keys;
+use super::ids::IdMaps;
 use crate::store::{AppendOutcome, AttachmentState, DeclaredAttachment};
 use tipline_core::report::ReportId;
 
@@ -61,11 +61,11 @@ pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<Attach
 /// transferring desk chose, else the report's case secret.
 fn find(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     report_id: &ReportId,
     index: u16,
 ) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
-    let Some(seq) = keys.report(&report_id.0) else {
+    let Some(seq) = ids.report(&report_id.0) else {
         return Ok(None);
     };
     let row: Option<(i64, i64, Vec<u8>)> = conn
@@ -96,14 +96,14 @@ fn find(
 /// Appends a chunk at the current end of an attachment (writer).
 pub(super) fn append(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     report_id: &ReportId,
     index: u16,
     case_secret_hash: &[u8; 32],
     offset: u64,
     bytes: &[u8],
 ) -> OpResult<AppendOutcome> {
-    let Some((state, hash)) = find(conn, keys, report_id, index)? else {
+    let Some((state, hash)) = find(conn, ids, report_id, index)? else {
         return Ok(AppendOutcome::NotFound);
     };
     let report_id = &report_id.0[..];
@@ -137,12 +137,12 @@ pub(super) fn append(
 /// An attachment's state if the hash matches its case, or without a check for `None` (reader).
 pub(super) fn state(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     report_id: &ReportId,
     index: u16,
     case_secret_hash: Option<&[u8; 32]>,
 ) -> OpResult<Option<AttachmentState>> {
-    let Some((state, hash)) = find(conn, keys, report_id, index)? else {
+    let Some((state, hash)) = find(conn, ids, report_id, index)? else {
         return Ok(None);
     };
     match case_secret_hash {
@@ -156,14 +156,14 @@ pub(super) fn state(
 /// unit (reader).
 pub(super) fn read(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     unit_id: &str,
     report_id: &ReportId,
     index: u16,
     offset: u64,
     len: u64,
 ) -> OpResult<Option<Vec<u8>>> {
-    let Some(seq) = keys.report(&report_id.0) else {
+    let Some(seq) = ids.report(&report_id.0) else {
         return Ok(None);
     };
     let report_id = &report_id.0[..];

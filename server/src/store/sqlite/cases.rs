@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::codec::{array, direction, direction_text, millis, time, OpError, OpResult};
-use super::keys::Keys;
+use super::ids::IdMaps;
 use crate::store::{CaseRecord, Direction, StoredMessage};
+use tipline_core::api::bounds::PageBudget;
 use tipline_core::report::{CaseId, MessageId};
-use tipline_core::wire::PageBudget;
 
 /// The case, if it exists (reader).
-pub(super) fn case(conn: &Connection, keys: &Keys, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
-    let Some(seq) = keys.case(&case_id.0) else {
+pub(super) fn case(conn: &Connection, ids: &IdMaps, case_id: &CaseId) -> OpResult<Option<CaseRecord>> {
+    let Some(seq) = ids.case(&case_id.0) else {
         return Ok(None);
     };
     let row: Option<(String, Vec<u8>)> = conn
@@ -55,14 +55,14 @@ fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) 
 /// could send, or another envelope) is `MessageIdTaken`, never an answer that would show it.
 pub(super) fn add_message(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     case_id: &CaseId,
     message_id: &MessageId,
     direction: Direction,
     envelope: &[u8],
     now: DateTime<Utc>,
 ) -> OpResult<StoredMessage> {
-    let case_exists = case(conn, keys, case_id)?.is_some();
+    let case_exists = case(conn, ids, case_id)?.is_some();
     let case_id = &case_id.0[..];
     let message_id = &message_id.0[..];
     let existing: Option<(Vec<u8>, MessageRow)> = conn

@@ -7,14 +7,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::attachments;
 use super::codec::{array, millis, same_hash, time, OpResult};
-use super::keys::{Keys, Seq};
+use super::ids::{IdMaps, Seq};
 use crate::store::{DeclaredAttachment, Delivery, NewReport, StoreStats, SubmitOutcome, TransferOutcome};
+use tipline_core::api::bounds::PageBudget;
 use tipline_core::report::{CaseId, ReportId};
-use tipline_core::wire::PageBudget;
 
 /// The row of a report, if its id is known and the row holds that id.
-pub(super) fn find(conn: &Connection, keys: &Keys, report_id: &ReportId) -> OpResult<Option<Seq>> {
-    let Some(seq) = keys.report(&report_id.0) else {
+pub(super) fn find(conn: &Connection, ids: &IdMaps, report_id: &ReportId) -> OpResult<Option<Seq>> {
+    let Some(seq) = ids.report(&report_id.0) else {
         return Ok(None);
     };
     Ok(conn
@@ -24,9 +24,9 @@ pub(super) fn find(conn: &Connection, keys: &Keys, report_id: &ReportId) -> OpRe
 }
 
 /// Stores a report and, if new, its case (writer).
-pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpResult<SubmitOutcome> {
+pub(super) fn submit(conn: &Connection, ids: &IdMaps, report: &NewReport) -> OpResult<SubmitOutcome> {
     let report_id = &report.report_id.0[..];
-    let existing: Option<(Vec<u8>, Vec<u8>)> = match keys.report(&report.report_id.0) {
+    let existing: Option<(Vec<u8>, Vec<u8>)> = match ids.report(&report.report_id.0) {
         Some(seq) => conn
             .prepare_cached("SELECT envelope_sha256, receipt FROM reports WHERE seq = ?1 AND report_id = ?2")?
             .query_row(params![seq, report_id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -42,7 +42,7 @@ pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpRe
     }
 
     let case_id = &report.case_id.0[..];
-    let case: Option<(Seq, Vec<u8>)> = match keys.case(&report.case_id.0) {
+    let case: Option<(Seq, Vec<u8>)> = match ids.case(&report.case_id.0) {
         Some(seq) => conn
             .prepare_cached("SELECT secret_hash FROM cases WHERE seq = ?1 AND case_id = ?2")?
             .query_row(params![seq, case_id], |row| Ok((seq, row.get(0)?)))
@@ -69,7 +69,7 @@ pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpRe
                     ],
                     |row| row.get(0),
                 )?;
-            keys.add_case(report.case_id.0, seq);
+            ids.add_case(report.case_id.0, seq);
             seq
         }
     };
@@ -94,7 +94,7 @@ pub(super) fn submit(conn: &Connection, keys: &Keys, report: &NewReport) -> OpRe
             ],
             |row| row.get(0),
         )?;
-    keys.add_report(report.report_id.0, seq);
+    ids.add_report(report.report_id.0, seq);
     attachments::declare(conn, report_id, &report.attachments, None)?;
     Ok(SubmitOutcome::Created)
 }
@@ -173,12 +173,12 @@ pub(super) fn next_lease_expiry(conn: &Connection, unit_id: &str) -> OpResult<Op
 /// Acknowledges a report of the unit; whether it is the unit's (writer).
 pub(super) fn ack(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     unit_id: &str,
     report_id: &ReportId,
     now: DateTime<Utc>,
 ) -> OpResult<bool> {
-    let Some(seq) = find(conn, keys, report_id)? else {
+    let Some(seq) = find(conn, ids, report_id)? else {
         return Ok(false);
     };
     let changed = conn
@@ -203,7 +203,7 @@ pub(super) fn ack(
 #[allow(clippy::too_many_arguments)] // the trait method's arguments, plus the connection and maps
 pub(super) fn transfer(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     from_unit: &str,
     report_id: &ReportId,
     to_unit: &str,
@@ -211,7 +211,7 @@ pub(super) fn transfer(
     declared: &[DeclaredAttachment],
     upload_hash: Option<&[u8; 32]>,
 ) -> OpResult<TransferOutcome> {
-    let Some(seq) = find(conn, keys, report_id)? else {
+    let Some(seq) = find(conn, ids, report_id)? else {
         return Ok(TransferOutcome::NotFound);
     };
     let case_seq: Option<Seq> = conn
@@ -242,7 +242,7 @@ pub(super) fn transfer(
 /// (writer). Bounded so that one purge does not hold the writer long.
 pub(super) fn purge_some(
     conn: &Connection,
-    keys: &Keys,
+    ids: &IdMaps,
     acked_before: DateTime<Utc>,
     now: DateTime<Utc>,
     limit: u32,
@@ -270,7 +270,7 @@ pub(super) fn purge_some(
         deleted += conn
             .prepare_cached("DELETE FROM reports WHERE seq = ?1")?
             .execute([seq])? as u64;
-        keys.remove_report(array(report_id.as_slice())?);
+        ids.remove_report(array(report_id.as_slice())?);
     }
     let mut cases: Vec<(Seq, &Vec<u8>)> = doomed
         .iter()
@@ -287,7 +287,7 @@ pub(super) fn purge_some(
         if gone > 0 {
             conn.prepare_cached("DELETE FROM messages WHERE case_id = ?1")?
                 .execute([case_id])?;
-            keys.remove_case(array(case_id.as_slice())?);
+            ids.remove_case(array(case_id.as_slice())?);
         }
     }
     conn.prepare_cached("DELETE FROM alerts WHERE expires_at <= ?1")?

@@ -6,7 +6,7 @@
 //! Layout notes: in `reports` the small columns come first and the envelope last, so that scans
 //! of the state columns never walk a large envelope's overflow pages. `acked_at IS NULL` is the
 //! one test of "pending" used by every query, so that they can use the partial indexes. Reports
-//! and cases are rows in arrival order (`seq`), with no index on their random ids (see `keys`):
+//! and cases are rows in arrival order (`seq`), with no index on their random ids (see `ids`):
 //! every index an intake adds to grows at its end.
 //! Attachment data is stored as chunk rows, one per accepted append, which works the same on
 //! PostgreSQL.
@@ -116,7 +116,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE attachments ADD COLUMN upload_hash BLOB;
     ",
     // 3: reports and cases in arrival order (`seq`), found by their ids through the maps kept
-    // in memory (`keys`), so that an intake appends rows instead of adding entries at random
+    // in memory (`ids`), so that an intake appends rows instead of adding entries at random
     // places in three B-trees. Reports point at their case's `seq`; attachments and messages
     // keep the client's ids, without foreign keys to rows that are no longer keyed by them
     // (the purge deletes them itself). Runs with foreign keys off, checked before it commits.

@@ -4,7 +4,7 @@
 //! is already queued (up to a count and a byte budget), runs each job inside its own SAVEPOINT of
 //! one transaction (a failing job is rolled back alone), commits once (one fsync for the whole
 //! batch), and only then answers every job. Under load, many requests share each fsync. The
-//! in-memory id maps (`keys`) follow: what a rolled-back savepoint or a failed commit undid in
+//! in-memory id maps (`ids`) follow: what a rolled-back savepoint or a failed commit undid in
 //! the file is undone in the maps too.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{OpError, OpResult};
-use super::keys::Keys;
+use super::ids::IdMaps;
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs in one transaction.
@@ -37,7 +37,7 @@ pub(super) trait Job: Send {
     /// Payload bytes, for the batch budget.
     fn weight(&self) -> usize;
     /// Runs the job's statements, with the id maps; whether they succeeded.
-    fn run(&mut self, conn: &Connection, keys: &Keys) -> bool;
+    fn run(&mut self, conn: &Connection, ids: &IdMaps) -> bool;
     /// Marks a job that ran as failed after all (its changes could not be kept).
     fn fail(&mut self, why: &'static str);
     /// Answers the caller: with the job's own result if the batch committed (`None`), else with
@@ -56,7 +56,7 @@ pub(super) struct FnJob<T, F> {
 impl<T, F> FnJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
+    F: FnOnce(&Connection, &IdMaps) -> OpResult<T> + Send + 'static,
 {
     /// A job running `work`, answering on the returned receiver.
     pub(super) fn boxed(weight: usize, work: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<T>>) {
@@ -76,17 +76,17 @@ where
 impl<T, F> Job for FnJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection, &Keys) -> OpResult<T> + Send + 'static,
+    F: FnOnce(&Connection, &IdMaps) -> OpResult<T> + Send + 'static,
 {
     fn weight(&self) -> usize {
         self.weight
     }
 
-    fn run(&mut self, conn: &Connection, keys: &Keys) -> bool {
+    fn run(&mut self, conn: &Connection, ids: &IdMaps) -> bool {
         let Some(work) = self.work.take() else {
             return false;
         };
-        let result = work(conn, keys);
+        let result = work(conn, ids);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -109,7 +109,7 @@ where
 }
 
 /// Runs the writer loop until every sender is gone or a `Close` arrives and the queue is empty.
-pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<AtomicU64>, keys: Arc<Keys>) {
+pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<AtomicU64>, ids: Arc<IdMaps>) {
     let mut closers = Vec::new();
     let mut carried: Option<Box<dyn Job>> = None;
     loop {
@@ -146,7 +146,7 @@ pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<At
             }
         }
         tracing::debug!(jobs = batch.len(), bytes, "sqlite write batch");
-        if commit_batch(&conn, &keys, batch) {
+        if commit_batch(&conn, &ids, batch) {
             commits.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -157,7 +157,7 @@ pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, commits: Arc<At
 }
 
 /// Runs a batch in one transaction and answers its jobs; whether a commit happened.
-fn commit_batch(conn: &Connection, keys: &Keys, batch: Vec<Box<dyn Job>>) -> bool {
+fn commit_batch(conn: &Connection, ids: &IdMaps, batch: Vec<Box<dyn Job>>) -> bool {
     // Jobs whose changes are in the open transaction, waiting for its commit.
     let mut done: Vec<Box<dyn Job>> = Vec::with_capacity(batch.len());
     for mut job in batch {
@@ -168,9 +168,9 @@ fn commit_batch(conn: &Connection, keys: &Keys, batch: Vec<Box<dyn Job>>) -> boo
                 continue;
             }
         }
-        run_in_savepoint(conn, keys, job.as_mut());
+        run_in_savepoint(conn, ids, job.as_mut());
         if conn.is_autocommit() {
-            keys.roll_back_to(0);
+            ids.roll_back_to(0);
             // SQLite rolled the whole transaction back (disk full, I/O error...): the earlier
             // jobs' changes are gone too, whatever this job's own outcome.
             tracing::warn!("sqlite rolled back a write transaction");
@@ -186,17 +186,17 @@ fn commit_batch(conn: &Connection, keys: &Keys, batch: Vec<Box<dyn Job>>) -> boo
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        keys.roll_back_to(0);
+        ids.roll_back_to(0);
         return false;
     }
     let committed = conn.execute_batch("COMMIT");
     let failure = match &committed {
         Ok(()) => {
-            keys.commit();
+            ids.commit();
             None
         }
         Err(error) => {
-            keys.roll_back_to(0);
+            ids.roll_back_to(0);
             tracing::warn!(error = %error, jobs = done.len(), "sqlite commit failed");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -211,14 +211,14 @@ fn commit_batch(conn: &Connection, keys: &Keys, batch: Vec<Box<dyn Job>>) -> boo
 }
 
 /// Runs one job inside a savepoint, rolled back alone if the job fails or panics.
-fn run_in_savepoint(conn: &Connection, keys: &Keys, job: &mut dyn Job) {
-    let mark = keys.mark();
+fn run_in_savepoint(conn: &Connection, ids: &IdMaps, job: &mut dyn Job) {
+    let mark = ids.mark();
     if conn.execute_batch("SAVEPOINT job").is_err() {
         job.fail("could not start the write");
         return;
     }
     // A panic in a job is a bug; it costs that job, not the writer thread and the whole store.
-    let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn, keys))).unwrap_or_else(|_| {
+    let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn, ids))).unwrap_or_else(|_| {
         tracing::error!("sqlite write job panicked");
         false
     });
@@ -230,15 +230,15 @@ fn run_in_savepoint(conn: &Connection, keys: &Keys, job: &mut dyn Job) {
     }
     let _ = conn.execute_batch("ROLLBACK TO job");
     let _ = conn.execute_batch("RELEASE job");
-    keys.roll_back_to(mark);
+    ids.roll_back_to(mark);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn insert(value: i64) -> impl FnOnce(&Connection, &Keys) -> OpResult<i64> + Send + 'static {
-        move |conn: &Connection, _: &Keys| {
+    fn insert(value: i64) -> impl FnOnce(&Connection, &IdMaps) -> OpResult<i64> + Send + 'static {
+        move |conn: &Connection, _: &IdMaps| {
             conn.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
             Ok(value)
         }
@@ -251,19 +251,20 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .unwrap();
         let (good, good_answer) = FnJob::boxed(0, insert(1));
-        let (failing, failing_answer) = FnJob::boxed(0, |conn: &Connection, _: &Keys| {
+        let (failing, failing_answer) = FnJob::boxed(0, |conn: &Connection, _: &IdMaps| {
             conn.execute("INSERT INTO t (v) VALUES (2)", [])?;
             conn.execute("INSERT INTO t (v) VALUES (1)", [])?;
             Ok(0)
         });
-        let (panicking, panicking_answer) = FnJob::boxed(0, |conn: &Connection, _: &Keys| -> OpResult<i64> {
-            conn.execute("INSERT INTO t (v) VALUES (3)", [])?;
-            panic!("a bug in a job");
-        });
+        let (panicking, panicking_answer) =
+            FnJob::boxed(0, |conn: &Connection, _: &IdMaps| -> OpResult<i64> {
+                conn.execute("INSERT INTO t (v) VALUES (3)", [])?;
+                panic!("a bug in a job");
+            });
         let (other, other_answer) = FnJob::boxed(0, insert(4));
 
         // When the batch runs
-        let committed = commit_batch(&conn, &Keys::default(), vec![good, failing, panicking, other]);
+        let committed = commit_batch(&conn, &IdMaps::default(), vec![good, failing, panicking, other]);
 
         // Then it commits once, the good jobs are answered and kept, the others undone
         assert!(committed);
@@ -287,10 +288,10 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        let keys = Keys::default();
+        let ids = IdMaps::default();
         let recording = |id: u8, value: i64| {
-            move |conn: &Connection, keys: &Keys| -> OpResult<i64> {
-                keys.add_report([id; 16], value);
+            move |conn: &Connection, ids: &IdMaps| -> OpResult<i64> {
+                ids.add_report([id; 16], value);
                 conn.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
                 Ok(value)
             }
@@ -299,11 +300,11 @@ mod tests {
         let (undone, undone_answer) = FnJob::boxed(0, recording(2, 1));
 
         // When they run in one batch
-        assert!(commit_batch(&conn, &keys, vec![kept, undone]));
+        assert!(commit_batch(&conn, &ids, vec![kept, undone]));
 
         // Then only the committed job's id is known
         assert!(kept_answer.blocking_recv().unwrap().is_ok());
         assert!(undone_answer.blocking_recv().unwrap().is_err());
-        assert_eq!((keys.report(&[1; 16]), keys.report(&[2; 16])), (Some(1), None));
+        assert_eq!((ids.report(&[1; 16]), ids.report(&[2; 16])), (Some(1), None));
     }
 }

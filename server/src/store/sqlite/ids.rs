@@ -45,24 +45,24 @@ enum Undo {
 
 /// The in-memory lookups, shared by the writer and the readers.
 #[derive(Debug, Default)]
-pub(super) struct Keys {
+pub(super) struct IdMaps {
     reports: RwLock<HashMap<[u8; 16], Seq>>,
     cases: RwLock<HashMap<[u8; 16], Seq>>,
     /// Changes of the writer's open transaction, oldest first.
     journal: Mutex<Vec<Undo>>,
 }
 
-impl Keys {
+impl IdMaps {
     /// Loads both maps from the tables.
-    pub(super) fn load(conn: &Connection) -> OpResult<Keys> {
-        let keys = Keys::default();
+    pub(super) fn load(conn: &Connection) -> OpResult<IdMaps> {
+        let ids = IdMaps::default();
         for (map, sql) in [
             (Map::Reports, "SELECT seq, report_id FROM reports"),
             (Map::Cases, "SELECT seq, case_id FROM cases"),
         ] {
             let mut statement = conn.prepare(sql)?;
             let mut rows = statement.query([])?;
-            let mut entries = keys.map(map).write().unwrap_or_else(PoisonError::into_inner);
+            let mut entries = ids.map(map).write().unwrap_or_else(PoisonError::into_inner);
             while let Some(row) = rows.next()? {
                 let id: [u8; 16] = array(row.get::<_, Vec<u8>>(1)?)?;
                 if entries.insert(id, row.get(0)?).is_some() {
@@ -70,7 +70,7 @@ impl Keys {
                 }
             }
         }
-        Ok(keys)
+        Ok(ids)
     }
 
     fn map(&self, map: Map) -> &RwLock<HashMap<[u8; 16], Seq>> {
@@ -225,28 +225,28 @@ mod tests {
     #[test]
     fn test_rolling_back_restores_the_maps_as_they_were_at_the_mark() {
         // Given a committed report and case
-        let keys = Keys::default();
-        keys.add_report([1; 16], 1);
-        keys.add_case([1; 16], 1);
-        keys.commit();
+        let ids = IdMaps::default();
+        ids.add_report([1; 16], 1);
+        ids.add_case([1; 16], 1);
+        ids.commit();
 
         // When a transaction adds, replaces and removes entries, then rolls back part, then all
-        let start = keys.mark();
-        keys.add_report([2; 16], 2);
-        let middle = keys.mark();
-        keys.remove_report([1; 16]);
-        keys.add_case([1; 16], 9);
-        keys.add_case([3; 16], 3);
-        assert_eq!((keys.report(&[1; 16]), keys.case(&[1; 16])), (None, Some(9)));
-        keys.roll_back_to(middle);
+        let start = ids.mark();
+        ids.add_report([2; 16], 2);
+        let middle = ids.mark();
+        ids.remove_report([1; 16]);
+        ids.add_case([1; 16], 9);
+        ids.add_case([3; 16], 3);
+        assert_eq!((ids.report(&[1; 16]), ids.case(&[1; 16])), (None, Some(9)));
+        ids.roll_back_to(middle);
 
         // Then the part after the mark is undone and the part before stays
-        assert_eq!(keys.report(&[1; 16]), Some(1));
-        assert_eq!(keys.report(&[2; 16]), Some(2));
-        assert_eq!((keys.case(&[1; 16]), keys.case(&[3; 16])), (Some(1), None));
-        keys.roll_back_to(start);
-        assert_eq!(keys.report(&[2; 16]), None);
-        assert_eq!(keys.len(), (1, 1));
+        assert_eq!(ids.report(&[1; 16]), Some(1));
+        assert_eq!(ids.report(&[2; 16]), Some(2));
+        assert_eq!((ids.case(&[1; 16]), ids.case(&[3; 16])), (Some(1), None));
+        ids.roll_back_to(start);
+        assert_eq!(ids.report(&[2; 16]), None);
+        assert_eq!(ids.len(), (1, 1));
     }
 
     #[test]
