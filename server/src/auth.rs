@@ -18,12 +18,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tipline_core::request_auth::{verify_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
 
+use tipline_core::api::code;
+use tipline_core::api::paths::{self, route};
+
 use crate::error::AppError;
 use crate::limits::UNIT_REQUEST_BYTES;
 use crate::state::AppState;
-
-/// The route prefix that requires a unit's signature.
-const UNIT_ROUTES: &str = "/v1/units/{unit_id}";
 
 /// The unit a request was signed by (equal to the path's `{unit_id}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,8 @@ pub async fn require_unit(State(state): State<AppState>, req: Request, next: Nex
     let is_unit_route = req
         .extensions()
         .get::<MatchedPath>()
-        .is_some_and(|m| m.as_str().starts_with(UNIT_ROUTES));
+        .and_then(|m| m.as_str().strip_prefix(paths::PREFIX))
+        .is_some_and(|route| route.starts_with(route::UNIT));
     if !is_unit_route {
         return next.run(req).await;
     }
@@ -64,7 +65,7 @@ async fn authenticate(state: &AppState, req: Request) -> Result<Request, AppErro
     let (mut parts, body) = req.into_parts();
     let params = RawPathParams::from_request_parts(&mut parts, state)
         .await
-        .map_err(|_| AppError::bad_request("invalid_path", "the path is not valid UTF-8"))?;
+        .map_err(|_| AppError::bad_request(code::INVALID_PATH, "the path is not valid UTF-8"))?;
     let path_unit = params
         .iter()
         .find(|(name, _)| *name == "unit_id")

@@ -11,10 +11,10 @@ use std::fmt;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+pub use tipline_core::api::ErrorBody;
 
 use crate::store::StoreError;
+use tipline_core::api::code;
 
 /// Longest message returned to a client, in characters.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -31,16 +31,6 @@ struct Inner {
     headers: HeaderMap,
     /// For server faults: what went wrong, for the log only.
     detail: Option<String>,
-}
-
-/// The JSON body of every error response.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// A stable code a client can act on, e.g. `malformed_envelope`.
-    #[schema(example = "malformed_json")]
-    pub error: &'static str,
-    /// What went wrong, for a person.
-    pub message: String,
 }
 
 /// What the logging middleware learns about an error response.
@@ -93,35 +83,35 @@ impl AppError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            code::UNAUTHORIZED,
             "missing or invalid request signature",
         )
     }
 
     /// 413 `too_large`.
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, code::TOO_LARGE, message)
     }
 
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media_type(expected: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            code::UNSUPPORTED_MEDIA_TYPE,
             format!("expected Content-Type: {expected}"),
         )
     }
 
     /// 404 `unknown_unit`.
     pub fn unknown_unit() -> Self {
-        Self::not_found("unknown_unit", "no such unit in the published directory")
+        Self::not_found(code::UNKNOWN_UNIT, "no such unit in the published directory")
     }
 
     /// 429 `rate_limited` with `Retry-After`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            code::RATE_LIMITED,
             format!("too many requests; retry after {retry_after_secs} s"),
         )
         .with_header(axum::http::header::RETRY_AFTER, retry_after_secs.to_string())
@@ -136,7 +126,7 @@ impl AppError {
     pub fn internal(detail: impl Into<String>) -> Self {
         AppError(Box::new(Inner {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
+            code: code::INTERNAL,
             message: "internal server error".to_owned(),
             headers: HeaderMap::new(),
             detail: Some(detail.into()),
@@ -185,13 +175,13 @@ impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Closed => {
-                let mut e = AppError::unavailable("unavailable", "the server is shutting down");
+                let mut e = AppError::unavailable(code::UNAVAILABLE, "the server is shutting down");
                 e.0.detail = Some("store closed".to_owned());
                 e
             }
             StoreError::Database(_) => AppError::internal(err.to_string()),
             StoreError::MessageIdTaken => AppError::conflict(
-                "message_id_conflict",
+                code::MESSAGE_ID_CONFLICT,
                 "another message was stored under this message id",
             ),
         }
@@ -215,7 +205,15 @@ impl IntoResponse for AppError {
             headers,
             detail,
         } = *self.0;
-        let mut response = (status, headers, Json(ErrorBody { error: code, message })).into_response();
+        let mut response = (
+            status,
+            headers,
+            Json(ErrorBody {
+                error: code.to_owned(),
+                message,
+            }),
+        )
+            .into_response();
         response.extensions_mut().insert(ErrorInfo { code, detail });
         response
     }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use tipline_core::api::code;
 
 /// JSON body, like `axum::Json`, with rejections as [`AppError`]s: `too_large` (413),
 /// `unsupported_media_type` (415), `malformed_json` (400).
@@ -39,13 +40,13 @@ pub fn body_rejection(rejection: BytesRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::too_large("request body is larger than this route accepts")
     } else {
-        AppError::bad_request("bad_body", "could not read the request body")
+        AppError::bad_request(code::BAD_BODY, "could not read the request body")
     }
 }
 
 /// Parses JSON bytes into `T`, as [`Json`] does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::bad_request("malformed_json", e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| AppError::bad_request(code::MALFORMED_JSON, e.to_string()))
 }
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -81,7 +82,7 @@ where
             Err(rejection) if rejection.status().is_server_error() => {
                 Err(AppError::internal(format!("path extraction: {rejection}")))
             }
-            Err(rejection) => Err(AppError::bad_request("invalid_path", rejection.body_text())),
+            Err(rejection) => Err(AppError::bad_request(code::INVALID_PATH, rejection.body_text())),
         }
     }
 }
@@ -100,6 +101,6 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection| AppError::bad_request("invalid_query", rejection.body_text()))
+            .map_err(|rejection| AppError::bad_request(code::INVALID_QUERY, rejection.body_text()))
     }
 }

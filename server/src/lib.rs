@@ -24,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::Router;
+use tipline_core::api::code;
 
 pub use crate::error::{AppError, AppResult};
 pub use crate::state::{AppState, Settings};
@@ -42,13 +43,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> AppError {
-    AppError::not_found("not_found", "no such route")
+    AppError::not_found(code::NOT_FOUND, "no such route")
 }
 
 async fn method_not_allowed() -> AppError {
     AppError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        code::METHOD_NOT_ALLOWED,
         "this route does not take that method",
     )
 }

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
-use serde::Serialize;
 use tipline_core::api::bounds::base64_len;
+use tipline_core::api::PublicLimits;
 use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_core::report::MAX_ATTACHMENTS;
-use utoipa::ToSchema;
 
 use crate::error::AppError;
 
@@ -35,44 +34,18 @@ pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
 pub use tipline_core::api::bounds::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
 
-/// The limits a client needs to know, as `/v1/config` publishes them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PublicLimits {
-    /// Largest envelope, in bytes.
-    pub max_envelope_bytes: usize,
-    /// Most attachments per report.
-    pub max_attachments: usize,
-    /// Largest sealed attachment, in bytes.
-    pub max_attachment_bytes: u64,
-    /// Largest attachment chunk per `PATCH`, in bytes.
-    pub max_chunk_bytes: usize,
-    /// Largest JSON body that carries an envelope, in bytes.
-    pub max_envelope_body_bytes: usize,
-    /// Largest signed alert, in bytes.
-    pub max_alert_bytes: usize,
-    /// Most reports one inbox request returns.
-    pub max_inbox_batch: u32,
-    /// Most case messages or alerts one read returns.
-    pub max_page: u32,
-    /// Envelope bytes after which a page of case messages or inbox reports takes no more (the
-    /// first item is always taken).
-    pub max_page_envelope_bytes: usize,
-}
-
-impl PublicLimits {
-    /// The limits of this build.
-    pub fn current() -> Self {
-        PublicLimits {
-            max_envelope_bytes: MAX_ENVELOPE,
-            max_attachments: MAX_ATTACHMENTS,
-            max_attachment_bytes: max_sealed_attachment(),
-            max_chunk_bytes: MAX_CHUNK_BYTES,
-            max_envelope_body_bytes: ENVELOPE_BODY_BYTES,
-            max_alert_bytes: ALERT_BODY_BYTES,
-            max_inbox_batch: MAX_INBOX_BATCH,
-            max_page: MAX_PAGE,
-            max_page_envelope_bytes: PAGE_ENVELOPE_BYTES,
-        }
+/// The limits a client needs to know, as `/v1/config` publishes them: this build's.
+pub fn public_limits() -> PublicLimits {
+    PublicLimits {
+        max_envelope_bytes: MAX_ENVELOPE,
+        max_attachments: MAX_ATTACHMENTS,
+        max_attachment_bytes: max_sealed_attachment(),
+        max_chunk_bytes: MAX_CHUNK_BYTES,
+        max_envelope_body_bytes: ENVELOPE_BODY_BYTES,
+        max_alert_bytes: ALERT_BODY_BYTES,
+        max_inbox_batch: MAX_INBOX_BATCH,
+        max_page: MAX_PAGE,
+        max_page_envelope_bytes: PAGE_ENVELOPE_BYTES,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
 use crate::receipts::ReceiptSigner;
 use crate::store::{Store, StoreResult};
+use tipline_core::api::code;
 
 /// Tunable behaviour, from the command line or a test.
 #[derive(Debug, Clone)]
@@ -167,7 +168,7 @@ impl AppState {
     pub fn unit_key(&self, unit_id: &str) -> Result<VerifyingKey, AppError> {
         let directory = self
             .directory()
-            .ok_or_else(|| AppError::unavailable("no_directory", "no directory is published yet"))?;
+            .ok_or_else(|| AppError::unavailable(code::NO_DIRECTORY, "no directory is published yet"))?;
         directory
             .verifying_key_for_unit(unit_id)
             .ok_or_else(AppError::unknown_unit)

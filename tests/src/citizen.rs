@@ -7,11 +7,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use tipline_core::api::{self, paths, ServerConfig, SubmitReport};
 use tipline_core::codename::Codename;
 use tipline_core::directory::SignedDirectory;
-use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::envelope::{seal_report, Envelope};
 use tipline_core::keys::{EncryptionPublicKey, VerifyingKey};
 use tipline_core::receipt::{Receipt, SignedReceipt};
@@ -26,13 +24,6 @@ pub struct ServerInfo {
     pub server_key: VerifyingKey,
     /// Seconds a delivery to a desk holds.
     pub lease_seconds: u64,
-}
-
-#[derive(Deserialize)]
-struct ConfigBody {
-    stamp_difficulty: u8,
-    server_key: String,
-    lease_seconds: u64,
 }
 
 /// A sealed report ready to send: the exact request body, and what it was made of.
@@ -57,12 +48,6 @@ pub struct Submitted {
     pub receipt: SignedReceipt,
     /// What the receipt attests.
     pub verified: Receipt,
-}
-
-#[derive(Deserialize)]
-struct SubmittedBody {
-    report_id: ReportId,
-    receipt: SignedReceipt,
 }
 
 /// A complete, valid report for a fresh case, saying `text`.
@@ -97,13 +82,13 @@ pub fn seal_submission(
     let digest = tipline_core::crypto::sha256(&bytes);
     let stamp = tipline_core::stamp::solve(&digest, difficulty)
         .with_context(|| format!("no stamp at difficulty {difficulty}"))?;
-    let body = serde_json::to_vec(&json!({
-        "envelope": b64(&bytes),
-        "case_id": case.case_id.to_string(),
-        "case_secret_hash": hex::encode(case.case_secret_hash()),
-        "attachments": [],
-        "stamp": stamp,
-    }))?;
+    let body = serde_json::to_vec(&SubmitReport {
+        envelope: bytes,
+        case_id: case.case_id,
+        case_secret_hash: case.case_secret_hash(),
+        attachments: vec![],
+        stamp,
+    })?;
     Ok(Submission {
         report_id: sealed.report_id,
         envelope: sealed.envelope,
@@ -157,17 +142,14 @@ pub fn check_answer(
     server_key: &VerifyingKey,
     envelope: &Envelope,
 ) -> anyhow::Result<(SignedReceipt, Receipt)> {
-    let answer: SubmittedBody = serde_json::from_slice(body)
+    let answer: api::Submitted = serde_json::from_slice(body)
         .with_context(|| format!("not a submission answer: {}", String::from_utf8_lossy(body)))?;
     if answer.report_id.0 != envelope.message_id {
         bail!("the answer names report {} instead", answer.report_id);
     }
-    let verified = answer
-        .receipt
-        .verify(server_key, envelope)
-        .context("receipt")?
-        .clone();
-    Ok((answer.receipt, verified))
+    let receipt: SignedReceipt = serde_json::from_str(answer.receipt.get()).context("receipt")?;
+    let verified = receipt.verify(server_key, envelope).context("receipt")?.clone();
+    Ok((receipt, verified))
 }
 
 /// A reporter's HTTP client for one server.
@@ -185,21 +167,23 @@ impl Citizen {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
-        let config: ConfigBody = http
-            .get(format!("{base}/v1/config"))
+        let base = base.trim_end_matches('/');
+        let config: ServerConfig = http
+            .get(format!("{base}{}", paths::config()))
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
-        let server_key = unb64_array::<32>(&config.server_key)
+        let server_key = config
+            .receipt_key()
             .map_err(|_| anyhow::anyhow!("server_key is not 32 bytes of base64url"))?;
         Ok(Citizen {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.to_owned(),
             info: ServerInfo {
                 stamp_difficulty: config.stamp_difficulty,
-                server_key: VerifyingKey(server_key),
+                server_key,
                 lease_seconds: config.lease_seconds,
             },
         })
@@ -218,7 +202,7 @@ impl Citizen {
     ) -> anyhow::Result<EncryptionPublicKey> {
         let json = self
             .http
-            .get(format!("{}/v1/directory", self.base))
+            .get(format!("{}{}", self.base, paths::directory()))
             .send()
             .await?
             .error_for_status()?
@@ -251,7 +235,7 @@ impl Citizen {
     pub async fn submit_body(&self, body: Bytes, envelope: &Envelope) -> anyhow::Result<Submitted> {
         let response = self
             .http
-            .post(format!("{}/v1/reports", self.base))
+            .post(format!("{}{}", self.base, paths::reports()))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()

@@ -115,7 +115,7 @@ impl Client {
             .await?;
         let mut unit_id = entry.unit_id.clone();
         for wire in fresh {
-            let Ok(envelope) = Envelope::from_b64(&wire.envelope) else {
+            let Ok(envelope) = Envelope::from_bytes(&wire.envelope) else {
                 continue;
             };
             let message = match envelope.kind {

@@ -9,13 +9,15 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::api::bounds::{MAX_ALERTS_ANSWER, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
-use crate::encoding::{b64, unb64_array};
-use crate::keys::VerifyingKey;
+use crate::api::{
+    paths, Alerts, ErrorBody, Messages, PostMessage, SealedMessage, ServerConfig, SubmitReport, Submitted,
+    CASE_SECRET_HEADER, CHUNK_CONTENT_TYPE, UPLOAD_OFFSET_HEADER,
+};
+use crate::encoding::b64;
 use crate::receipt::SignedReceipt;
-use crate::report::{CaseId, MessageId, ReportId};
+use crate::report::{CaseId, ReportId};
 use crate::signed::Signed;
 use crate::{Error, Result};
 
@@ -23,9 +25,6 @@ use crate::{Error, Result};
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound of establishing a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Header that carries the case secret on the reporter's routes.
-pub const CASE_SECRET_HEADER: &str = "tipline-case-secret";
-const UPLOAD_OFFSET: &str = "upload-offset";
 
 /// A failed call, sorted by what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,89 +76,6 @@ impl From<reqwest::Error> for NetError {
     fn from(_: reqwest::Error) -> Self {
         NetError::Offline
     }
-}
-
-/// What the server announces at `GET /v1/config`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerConfig {
-    /// The proof-of-work difficulty for submissions.
-    pub stamp_difficulty: u8,
-    /// The server's receipt key, base64url.
-    pub server_key: String,
-    /// The largest attachment chunk the server takes, among other limits.
-    pub limits: Limits,
-}
-
-/// The limits the server announces (the ones the client needs).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Limits {
-    /// Largest body of one attachment `PATCH`.
-    pub max_chunk_bytes: u64,
-}
-
-impl ServerConfig {
-    /// The receipt key.
-    pub fn receipt_key(&self) -> Result<VerifyingKey> {
-        Ok(VerifyingKey(unb64_array(&self.server_key)?))
-    }
-}
-
-/// A report submission, as `POST /v1/reports` takes it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Submission {
-    /// The envelope, base64url.
-    pub envelope: String,
-    /// The case it opens.
-    pub case_id: CaseId,
-    /// SHA-256 of the case secret, hex.
-    pub case_secret_hash: String,
-    /// Declared attachments.
-    pub attachments: Vec<DeclaredAttachment>,
-    /// The proof-of-work stamp.
-    pub stamp: u64,
-}
-
-/// One declared attachment.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct DeclaredAttachment {
-    /// Its index in the report.
-    pub index: u16,
-    /// Its sealed size in bytes.
-    pub sealed_size: u64,
-}
-
-#[derive(Deserialize)]
-struct Submitted {
-    receipt: SignedReceipt,
-}
-
-/// A case message as the server returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WireMessage {
-    /// Position in the case.
-    pub seq: i64,
-    /// The message id.
-    pub message_id: MessageId,
-    /// `to_unit` or `to_reporter`.
-    pub direction: String,
-    /// The envelope, base64url.
-    pub envelope: String,
-}
-
-#[derive(Deserialize)]
-struct Messages {
-    messages: Vec<WireMessage>,
-}
-
-#[derive(Deserialize)]
-struct Alerts {
-    alerts: Vec<Signed>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    message: String,
 }
 
 /// A handle on the intake API.
@@ -228,13 +144,13 @@ impl Api {
 
     /// `GET /v1/config`.
     pub async fn config(&self) -> Result<ServerConfig, NetError> {
-        let response = Self::check(self.http.get(self.url("/v1/config")).send().await?).await?;
+        let response = Self::check(self.http.get(self.url(&paths::config())).send().await?).await?;
         read_json(response, MAX_SMALL_ANSWER).await
     }
 
     /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
     pub async fn directory(&self) -> Result<Option<Vec<u8>>, NetError> {
-        let response = self.http.get(self.url("/v1/directory")).send().await?;
+        let response = self.http.get(self.url(&paths::directory())).send().await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -245,19 +161,20 @@ impl Api {
     }
 
     /// `POST /v1/reports`: the receipt, also when the report was already there.
-    pub async fn submit(&self, submission: &Submission) -> Result<SignedReceipt, NetError> {
+    pub async fn submit(&self, submission: &SubmitReport) -> Result<SignedReceipt, NetError> {
         let response = self
             .http
-            .post(self.url("/v1/reports"))
+            .post(self.url(&paths::reports()))
             .json(submission)
             .send()
             .await?;
         let submitted: Submitted = read_json(Self::check(response).await?, MAX_SMALL_ANSWER).await?;
-        Ok(submitted.receipt)
+        serde_json::from_str(submitted.receipt.get())
+            .map_err(|_| NetError::BadAnswer("not the JSON the protocol specifies"))
     }
 
     fn attachment_url(&self, report_id: ReportId, index: u16) -> String {
-        self.url(&format!("/v1/reports/{report_id}/attachments/{index}"))
+        self.url(&paths::attachment(report_id, index))
     }
 
     /// `HEAD` of an attachment upload: how many sealed bytes the server holds.
@@ -290,8 +207,8 @@ impl Api {
             .http
             .patch(self.attachment_url(report_id, index))
             .header(CASE_SECRET_HEADER, b64(secret))
-            .header(UPLOAD_OFFSET, offset.to_string())
-            .header(reqwest::header::CONTENT_TYPE, "application/offset+octet-stream")
+            .header(UPLOAD_OFFSET_HEADER, offset.to_string())
+            .header(reqwest::header::CONTENT_TYPE, CHUNK_CONTENT_TYPE)
             .body(bytes)
             .send()
             .await?;
@@ -304,10 +221,11 @@ impl Api {
         case_id: CaseId,
         secret: &[u8; 32],
         after: i64,
-    ) -> Result<Vec<WireMessage>, NetError> {
+    ) -> Result<Vec<SealedMessage>, NetError> {
         let response = self
             .http
-            .get(self.url(&format!("/v1/cases/{case_id}/messages?after={after}")))
+            .get(self.url(&paths::case_messages(case_id)))
+            .query(&[("after", after)])
             .header(CASE_SECRET_HEADER, b64(secret))
             .send()
             .await?;
@@ -324,9 +242,11 @@ impl Api {
     ) -> Result<(), NetError> {
         let response = self
             .http
-            .post(self.url(&format!("/v1/cases/{case_id}/messages")))
+            .post(self.url(&paths::case_messages(case_id)))
             .header(CASE_SECRET_HEADER, b64(secret))
-            .json(&serde_json::json!({ "envelope": b64(envelope) }))
+            .json(&PostMessage {
+                envelope: envelope.to_vec(),
+            })
             .send()
             .await?;
         Self::check(response).await?;
@@ -337,7 +257,7 @@ impl Api {
     pub async fn alerts(&self, region: &str) -> Result<Vec<Signed>, NetError> {
         let response = self
             .http
-            .get(self.url("/v1/alerts"))
+            .get(self.url(&paths::alerts()))
             .query(&[("region", region)])
             .send()
             .await?;
@@ -394,7 +314,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
 fn offset_header(response: &reqwest::Response) -> Result<u64, NetError> {
     response
         .headers()
-        .get(UPLOAD_OFFSET)
+        .get(UPLOAD_OFFSET_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .ok_or(NetError::Server {

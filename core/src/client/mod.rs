@@ -122,7 +122,7 @@ impl Client {
 
     /// The server's receipt key: the one this device saw first. A server that later announces
     /// another key is refused, so a swapped server cannot issue receipts.
-    async fn server_key(&self) -> Result<(http::ServerConfig, VerifyingKey)> {
+    async fn server_key(&self) -> Result<(crate::api::ServerConfig, VerifyingKey)> {
         let config = self.api.config().await?;
         let announced = config.receipt_key()?;
         match self.local.document(SERVER_KEY_DOC)? {

@@ -8,15 +8,15 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use chrono::{DateTime, Duration, Utc};
 use zeroize::Zeroizing;
 
-use super::http::{DeclaredAttachment, NetError, Submission};
+use super::http::NetError;
 use super::local::{OutboxRow, OutboxState};
 use super::Client;
+use crate::api::{DeclaredAttachment, ServerConfig, SubmitReport};
 use crate::attachment::{self, AttachmentKey};
 use crate::codename::Codename;
 use crate::compose::Draft;
 use crate::crypto::random::random_array;
 use crate::crypto::OsRandom;
-use crate::encoding::b64;
 use crate::envelope::{seal_report, Envelope};
 use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, ReportId};
@@ -280,7 +280,7 @@ impl Client {
     async fn deliver(
         &self,
         row: &OutboxRow,
-        config: &super::http::ServerConfig,
+        config: &ServerConfig,
         server_key: &crate::keys::VerifyingKey,
     ) -> Result<(), NetError> {
         let local_err = |e: Error| NetError::Refused {
@@ -312,10 +312,10 @@ impl Client {
                     stamp
                 }
             };
-            let submission = Submission {
-                envelope: b64(&row.envelope),
+            let submission = SubmitReport {
+                envelope: row.envelope.clone(),
                 case_id: row.case_id,
-                case_secret_hash: hex::encode(row.case_secret_hash),
+                case_secret_hash: row.case_secret_hash,
                 attachments: row
                     .attachments
                     .iter()
@@ -338,7 +338,7 @@ impl Client {
         self.notify(item_of(row, progress(done)));
         if !row.attachments.is_empty() {
             let secret = self.case_secret(row.case_id).map_err(local_err)?;
-            let piece = UPLOAD_PIECE.min(config.limits.max_chunk_bytes.max(1));
+            let piece = UPLOAD_PIECE.min((config.limits.max_chunk_bytes as u64).max(1));
             for &(index, size, _) in &row.attachments {
                 let mut offset = self.api.attachment_offset(row.report_id, index, &secret).await?;
                 let mut file = std::fs::File::open(self.local.attachment_path(row.report_id, index))

@@ -4,53 +4,26 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 
 use super::sse::{SseEvent, SseParser};
-use crate::api::bounds::{MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
-use crate::client::http::{client_builder, read_json, Api, NetError, WireMessage, CONNECT_TIMEOUT};
-use crate::encoding::b64;
+use crate::api::bounds::{max_sealed_attachment, MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
+use crate::api::{
+    code, paths, AlertPublished, DirectoryPublished, Inbox, MessageNotice, Messages, PostMessage, Posted,
+    SealedMessage, EVENT_MESSAGE, EVENT_REPORT, EVENT_STREAM_CONTENT_TYPE, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, HEADER_UNIT,
+};
+pub use crate::api::{AttachmentProgress, Delivery, TransferRequest};
+use crate::client::http::{client_builder, read_json, Api, NetError, CONNECT_TIMEOUT};
 use crate::keys::{SigningKey, UnitKeyFile};
 use crate::report::{CaseId, MessageId, ReportId};
-use crate::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+use crate::request_auth::sign_request;
 use crate::signed::Signed;
 use crate::{Error, Result};
 
 /// A live stream that sends nothing, not even a keep-alive, for this long is taken as dead.
 pub const STREAM_IDLE: Duration = Duration::from_secs(60);
-
-/// Upload state of one attachment of a delivered report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachmentProgress {
-    /// Its index in the report.
-    pub index: u16,
-    /// Its declared sealed size.
-    pub sealed_size: u64,
-    /// Sealed bytes the server holds.
-    pub received: u64,
-}
-
-/// A report delivered to the desk under a lease.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    /// The report id.
-    pub report_id: ReportId,
-    /// The envelope, base64url.
-    pub envelope: String,
-    /// The case it opens.
-    pub case_id: CaseId,
-    /// Declared attachments and how much of each the server holds.
-    #[serde(default)]
-    pub attachments: Vec<AttachmentProgress>,
-    /// When the server received it.
-    pub received_at: DateTime<Utc>,
-    /// Deliveries so far, this one included.
-    pub delivery_count: u32,
-    /// Unacknowledged by then, it is delivered again.
-    pub lease_until: DateTime<Utc>,
-}
 
 /// What the live stream brings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,29 +39,6 @@ pub enum InboxEvent {
     },
 }
 
-/// One re-declared attachment of a transfer.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct TransferAttachment {
-    /// Its index.
-    pub index: u16,
-    /// Its sealed size under the new envelope.
-    pub sealed_size: u64,
-}
-
-/// The body of `POST .../reports/{id}/transfer`.
-#[derive(Debug, Clone, Serialize)]
-pub struct TransferRequest {
-    /// The unit taking the case over.
-    pub to_unit: String,
-    /// The report re-sealed to that unit, base64url.
-    pub envelope: String,
-    /// The attachments, re-sealed under the new envelope, that the desk uploads next.
-    pub attachments: Vec<TransferAttachment>,
-    /// SHA-256 (hex) of the secret the desk uploads them with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upload_secret_hash: Option<String>,
-}
-
 /// How a download ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Download {
@@ -101,27 +51,6 @@ pub enum Download {
     Incomplete,
     /// The server has no such attachment for this unit.
     Missing,
-}
-
-#[derive(Deserialize)]
-struct Inbox {
-    reports: Vec<Delivery>,
-}
-
-#[derive(Deserialize)]
-struct Messages {
-    messages: Vec<WireMessage>,
-}
-
-#[derive(Deserialize)]
-struct Posted {
-    seq: i64,
-}
-
-#[derive(Deserialize)]
-struct MessageNotice {
-    case_id: CaseId,
-    seq: i64,
 }
 
 /// A unit's connection to the intake server.
@@ -171,10 +100,6 @@ impl DeskClient {
         &self.api
     }
 
-    fn unit_path(&self, rest: &str) -> String {
-        format!("/v1/units/{}{rest}", self.unit_id)
-    }
-
     /// A request signed now over method, path and query, timestamp and body.
     fn signed(
         &self,
@@ -205,7 +130,7 @@ impl DeskClient {
 
     /// Leases up to `limit` pending reports (`GET .../inbox`).
     pub async fn pull(&self, limit: u32) -> Result<Vec<Delivery>> {
-        let path = self.unit_path(&format!("/inbox?limit={limit}"));
+        let path = format!("{}?limit={limit}", paths::unit_inbox(&self.unit_id));
         let inbox: Inbox =
             read_json(self.send(Method::GET, &path, Vec::new()).await?, MAX_PAGE_ANSWER).await?;
         Ok(inbox.reports)
@@ -213,7 +138,7 @@ impl DeskClient {
 
     /// Acknowledges a report: stored at the desk, not to be delivered again.
     pub async fn ack(&self, report_id: ReportId) -> Result<()> {
-        let path = self.unit_path(&format!("/reports/{report_id}/ack"));
+        let path = paths::unit_ack(&self.unit_id, report_id);
         self.send(Method::POST, &path, Vec::new()).await?;
         Ok(())
     }
@@ -221,10 +146,10 @@ impl DeskClient {
     /// Opens the live inbox stream; from the moment it returns, every report committed for the
     /// unit reaches it (pending ones first).
     pub async fn inbox_stream(&self) -> Result<InboxStream> {
-        let path = self.unit_path("/inbox/stream");
+        let path = paths::unit_inbox_stream(&self.unit_id);
         let response = self
             .signed(&self.stream_http, Method::GET, &path, Vec::new())
-            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .header(reqwest::header::ACCEPT, EVENT_STREAM_CONTENT_TYPE)
             .send()
             .await
             .map_err(NetError::from)?;
@@ -242,7 +167,7 @@ impl DeskClient {
         index: u16,
         out: &mut impl std::io::Write,
     ) -> Result<Download> {
-        let path = self.unit_path(&format!("/reports/{report_id}/attachments/{index}"));
+        let path = paths::unit_attachment(&self.unit_id, report_id, index);
         // A large attachment takes longer than one call's bound: only connecting is bounded,
         // and a stalled transfer ends on the read timeout.
         let response = self
@@ -255,12 +180,12 @@ impl DeskClient {
             Err(NetError::Refused { status: 409, .. }) => return Ok(Download::Incomplete),
             Err(NetError::Refused {
                 status: 404, code, ..
-            }) if code == "unknown_attachment" => return Ok(Download::Missing),
+            }) if code == code::UNKNOWN_ATTACHMENT => return Ok(Download::Missing),
             Err(e) => return Err(e.into()),
         };
         // No attachment is larger than this sealed; a server sending more is at fault, and the
         // desk's disk is not its to fill.
-        let max = crate::api::bounds::max_sealed_attachment();
+        let max = max_sealed_attachment();
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(NetError::from)? {
             bytes += chunk.len() as u64;
@@ -273,8 +198,11 @@ impl DeskClient {
     }
 
     /// The case's messages after position `after`.
-    pub async fn messages(&self, case_id: CaseId, after: i64) -> Result<Vec<WireMessage>> {
-        let path = self.unit_path(&format!("/cases/{case_id}/messages?after={after}"));
+    pub async fn messages(&self, case_id: CaseId, after: i64) -> Result<Vec<SealedMessage>> {
+        let path = format!(
+            "{}?after={after}",
+            paths::unit_case_messages(&self.unit_id, case_id)
+        );
         let messages: Messages =
             read_json(self.send(Method::GET, &path, Vec::new()).await?, MAX_PAGE_ANSWER).await?;
         Ok(messages.messages)
@@ -282,15 +210,17 @@ impl DeskClient {
 
     /// Posts a sealed reply in a case the unit holds; returns its position.
     pub async fn post_reply(&self, case_id: CaseId, envelope: &[u8]) -> Result<i64> {
-        let path = self.unit_path(&format!("/cases/{case_id}/messages"));
-        let body = serde_json::to_vec(&serde_json::json!({ "envelope": b64(envelope) }))?;
+        let path = paths::unit_case_messages(&self.unit_id, case_id);
+        let body = serde_json::to_vec(&PostMessage {
+            envelope: envelope.to_vec(),
+        })?;
         let posted: Posted = read_json(self.send(Method::POST, &path, body).await?, MAX_SMALL_ANSWER).await?;
         Ok(posted.seq)
     }
 
     /// Hands a report and its case to another unit.
     pub async fn transfer(&self, report_id: ReportId, request: &TransferRequest) -> Result<()> {
-        let path = self.unit_path(&format!("/reports/{report_id}/transfer"));
+        let path = paths::unit_transfer(&self.unit_id, report_id);
         self.send(Method::POST, &path, serde_json::to_vec(request)?)
             .await?;
         Ok(())
@@ -298,13 +228,9 @@ impl DeskClient {
 
     /// Publishes a signed alert; returns its id.
     pub async fn publish_alert(&self, alert: &Signed) -> Result<MessageId> {
-        #[derive(Deserialize)]
-        struct Published {
-            alert_id: MessageId,
-        }
-        let path = self.unit_path("/alerts");
+        let path = paths::unit_alerts(&self.unit_id);
         let response = self.send(Method::POST, &path, serde_json::to_vec(alert)?).await?;
-        let published: Published = read_json(response, MAX_SMALL_ANSWER).await?;
+        let published: AlertPublished = read_json(response, MAX_SMALL_ANSWER).await?;
         Ok(published.alert_id)
     }
 
@@ -314,7 +240,7 @@ impl DeskClient {
         let response = self
             .api
             .http()
-            .get(self.api.url("/v1/openapi.json"))
+            .get(self.api.url(&paths::openapi()))
             .send()
             .await
             .map_err(NetError::from)?;
@@ -339,11 +265,11 @@ impl InboxStream {
         loop {
             while let Some(event) = self.ready.pop_front() {
                 match event.event.as_str() {
-                    "report" => {
+                    EVENT_REPORT => {
                         let delivery: Delivery = serde_json::from_str(&event.data)?;
                         return Ok(Some(InboxEvent::Report(Box::new(delivery))));
                     }
-                    "message" => {
+                    EVENT_MESSAGE => {
                         let notice: MessageNotice = serde_json::from_str(&event.data)?;
                         return Ok(Some(InboxEvent::Message {
                             case_id: notice.case_id,
@@ -364,18 +290,14 @@ impl InboxStream {
 /// Publishes a signed directory (`PUT /v1/directory`), as the authority does; returns the
 /// version the server now serves. The server checks it against its pinned authority key.
 pub async fn publish_directory(api: &Api, signed: &crate::directory::SignedDirectory) -> Result<u64> {
-    #[derive(Deserialize)]
-    struct Published {
-        version: u64,
-    }
     let response = api
         .http()
-        .put(api.url("/v1/directory"))
+        .put(api.url(&paths::directory()))
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(signed.to_json()?)
         .send()
         .await
         .map_err(NetError::from)?;
-    let published: Published = read_json(Api::check(response).await?, MAX_SMALL_ANSWER).await?;
+    let published: DirectoryPublished = read_json(Api::check(response).await?, MAX_SMALL_ANSWER).await?;
     Ok(published.version)
 }

@@ -20,6 +20,7 @@ use chrono::Utc;
 use crate::alert::Alert;
 use crate::attachment::{self, AttachmentKey};
 use crate::crypto::{Context, OsRandom};
+use crate::encoding::{b64, unb64};
 use crate::envelope::{open_report, Envelope, Kind};
 use crate::keys::UnitKeyFile;
 use crate::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
@@ -82,8 +83,8 @@ impl Desk {
         &self.store
     }
 
-    fn open(&self, envelope_b64: &str) -> Result<crate::envelope::OpenedReport> {
-        let envelope = Envelope::from_b64(envelope_b64)?;
+    fn open(&self, envelope: &[u8]) -> Result<crate::envelope::OpenedReport> {
+        let envelope = Envelope::from_bytes(envelope)?;
         open_report(&envelope, &self.keys.unit_id, &self.keys.encryption_key())
     }
 
@@ -92,6 +93,8 @@ impl Desk {
     /// key is an error and is not acknowledged (it stays on the server).
     pub async fn receive(&self, delivery: &Delivery) -> Result<Received> {
         let opened = self.open(&delivery.envelope)?;
+        // The store keeps envelopes as base64url text.
+        let envelope = b64(&delivery.envelope);
         if opened.report.case_id != delivery.case_id {
             return Err(Error::invalid(
                 "delivery",
@@ -101,14 +104,14 @@ impl Desk {
         let existing = self.store.report(delivery.report_id)?;
         // The same report under a new envelope was transferred back to this unit: a new arrival.
         let (mut record, first_time) = match existing {
-            Some(record) if record.envelope == delivery.envelope => (record, false),
+            Some(record) if record.envelope == envelope => (record, false),
             _ => (
                 ReportRecord {
                     report_id: delivery.report_id,
                     case_id: delivery.case_id,
                     received_at: delivery.received_at,
                     stored_at: Utc::now(),
-                    envelope: delivery.envelope.clone(),
+                    envelope,
                     attachments: vec![AttachmentState::Pending; opened.report.attachments.len()],
                     report: opened.report,
                     status: Status::New,
@@ -138,7 +141,7 @@ impl Desk {
     /// none is left.
     pub async fn retry_attachments(&self, report_id: ReportId) -> Result<Received> {
         let mut record = self.find(&report_id.to_string())?;
-        let opened = self.open(&record.envelope)?;
+        let opened = self.open(&unb64(&record.envelope)?)?;
         let pending = self.fetch_attachments(&mut record, &opened.context).await?;
         if pending.is_empty() && !record.acked {
             self.client.ack(record.report_id).await?;
@@ -286,7 +289,7 @@ impl Desk {
         let fresh = self.client.messages(record.case_id, record.last_seq).await?;
         for wire in fresh {
             record.last_seq = record.last_seq.max(wire.seq);
-            let Ok(envelope) = Envelope::from_b64(&wire.envelope) else {
+            let Ok(envelope) = Envelope::from_bytes(&wire.envelope) else {
                 continue;
             };
             let message = match envelope.kind {

@@ -18,9 +18,10 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use chrono::Utc;
 
-use super::client::{DeskClient, TransferAttachment, TransferRequest};
+use super::client::DeskClient;
 use super::store::{AttachmentState, ReportRecord, Status, TransferRecord};
 use super::Desk;
+use crate::api::{code, DeclaredAttachment, TransferRequest};
 use crate::attachment::{sealed_size, AttachmentKey, CHUNK_SIZE};
 use crate::client::http::NetError;
 use crate::crypto::random::random_array;
@@ -140,12 +141,12 @@ impl Desk {
             .transpose()?;
         let request = TransferRequest {
             to_unit: transfer.to_unit.clone(),
-            envelope: envelope.to_owned(),
+            envelope: unb64(envelope)?,
             attachments: record
                 .report
                 .attachments
                 .iter()
-                .map(|a| TransferAttachment {
+                .map(|a| DeclaredAttachment {
                     index: a.index,
                     sealed_size: sealed_size(a.size),
                 })
@@ -157,7 +158,7 @@ impl Desk {
             // An earlier attempt moved it already: only the uploads are left.
             Err(Error::Network(NetError::Refused {
                 status: 404, code, ..
-            })) if code == "unknown_report" && unb64(envelope).is_ok() => {}
+            })) if code == code::UNKNOWN_REPORT => {}
             Err(e) => return Err(e),
         }
         if let Some(secret) = secret {

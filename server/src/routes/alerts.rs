@@ -7,11 +7,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tipline_core::alert::Alert;
-use tipline_core::report::MessageId;
+use tipline_core::api::paths::route;
+use tipline_core::api::{AlertPublished, Alerts, AlertsQuery};
 use tipline_core::signed::Signed;
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -19,40 +18,15 @@ use crate::extract::{Json, Query};
 use crate::limits::{ALERT_BODY_BYTES, MAX_PAGE};
 use crate::state::AppState;
 use crate::store::StoredAlert;
+use tipline_core::api::code;
 
 /// Longest region code accepted in a query (`ES-AN`, `DK-84`).
 const MAX_REGION_LEN: usize = 10;
 
-/// Where a published alert landed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertPublished {
-    /// The alert's id.
-    #[schema(value_type = String)]
-    pub alert_id: MessageId,
-}
-
-/// Alerts for a region.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Alerts {
-    /// Signed alerts `{payload, key_id, signature}`, newest first; verify each against the
-    /// issuing unit's key in the directory.
-    #[schema(value_type = Vec<Object>)]
-    pub alerts: Vec<Signed>,
-}
-
-/// Which alerts to read.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct AlertsQuery {
-    /// ISO 3166 code: `DK` or `DK-84` (a subdivision also gets its country's alerts).
-    pub region: Option<String>,
-    /// Most alerts (default and maximum 200).
-    pub limit: Option<u32>,
-}
-
 /// The routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/alerts", get(read_alerts)).route(
-        "/units/{unit_id}/alerts",
+    Router::new().route(route::ALERTS, get(read_alerts)).route(
+        route::UNIT_ALERTS,
         post(publish_alert).layer(DefaultBodyLimit::max(ALERT_BODY_BYTES)),
     )
 }
@@ -62,9 +36,9 @@ fn refused(err: tipline_core::Error) -> AppError {
         tipline_core::Error::Refused { reason, .. }
             if reason == "signed by another key" || reason == "signature does not verify" =>
         {
-            AppError::bad_request("bad_signature", err.to_string())
+            AppError::bad_request(code::BAD_SIGNATURE, err.to_string())
         }
-        _ => AppError::bad_request("invalid_alert", err.to_string()),
+        _ => AppError::bad_request(code::INVALID_ALERT, err.to_string()),
     }
 }
 
@@ -138,7 +112,7 @@ pub async fn read_alerts(
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
     if !valid {
         return Err(AppError::bad_request(
-            "invalid_region",
+            code::INVALID_REGION,
             "region must be an ISO 3166 code such as DK or DK-84",
         ));
     }

@@ -15,9 +15,9 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, head};
 use axum::Router;
-use serde::Deserialize;
+use tipline_core::api::paths::route;
+use tipline_core::api::{RangeQuery, CHUNK_CONTENT_TYPE, UPLOAD_LENGTH_HEADER, UPLOAD_OFFSET_HEADER};
 use tipline_core::report::ReportId;
-use utoipa::IntoParams;
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -26,13 +26,12 @@ use crate::limits::MAX_CHUNK_BYTES;
 use crate::routes::case_secret_hash;
 use crate::state::AppState;
 use crate::store::AppendOutcome;
+use tipline_core::api::code;
 
 /// Where an upload stands (request and response).
-pub const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+pub const UPLOAD_OFFSET: HeaderName = HeaderName::from_static(UPLOAD_OFFSET_HEADER);
 /// The attachment's total sealed size (response).
-pub const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
-/// The content type of an upload chunk.
-pub const CHUNK_CONTENT_TYPE: &str = "application/offset+octet-stream";
+pub const UPLOAD_LENGTH: HeaderName = HeaderName::from_static(UPLOAD_LENGTH_HEADER);
 /// Bytes read from the store per slice of a download.
 const READ_SLICE: u64 = 1024 * 1024;
 
@@ -40,19 +39,19 @@ const READ_SLICE: u64 = 1024 * 1024;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/reports/{report_id}/attachments/{index}",
+            route::ATTACHMENT,
             head(upload_state)
                 .patch(upload_chunk)
                 .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES)),
         )
-        .route(
-            "/units/{unit_id}/reports/{report_id}/attachments/{index}",
-            get(download),
-        )
+        .route(route::UNIT_ATTACHMENT, get(download))
 }
 
 fn unknown() -> AppError {
-    AppError::not_found("unknown_attachment", "no such attachment for this case secret")
+    AppError::not_found(
+        code::UNKNOWN_ATTACHMENT,
+        "no such attachment for this case secret",
+    )
 }
 
 /// Where an attachment upload stands.
@@ -129,7 +128,9 @@ pub async fn upload_chunk(
         .get(&UPLOAD_OFFSET)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| AppError::bad_request("bad_offset", "header Upload-Offset must hold a byte offset"))?;
+        .ok_or_else(|| {
+            AppError::bad_request(code::BAD_OFFSET, "header Upload-Offset must hold a byte offset")
+        })?;
     match state
         .store()
         .append_attachment(report_id, index, hash, offset, &bytes)
@@ -139,25 +140,16 @@ pub async fn upload_chunk(
             Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, offset.to_string())]).into_response())
         }
         AppendOutcome::OffsetMismatch { offset } => Err(AppError::conflict(
-            "offset_mismatch",
+            code::OFFSET_MISMATCH,
             format!("the upload stands at offset {offset}"),
         )
         .with_header(UPLOAD_OFFSET, offset)),
         AppendOutcome::TooLong => Err(AppError::bad_request(
-            "too_long",
+            code::TOO_LONG,
             "the chunk goes past the attachment's declared size",
         )),
         AppendOutcome::NotFound => Err(unknown()),
     }
-}
-
-/// A byte range by query parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RangeQuery {
-    /// First byte to read.
-    pub offset: Option<u64>,
-    /// How many bytes to read (to the end if absent).
-    pub len: Option<u64>,
 }
 
 /// Parses `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` (one range) into `[start, end)`.
@@ -210,7 +202,12 @@ pub async fn download(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let (_, report_id, index) = path;
-    let not_found = || AppError::not_found("unknown_attachment", "no such attachment in this unit's reports");
+    let not_found = || {
+        AppError::not_found(
+            code::UNKNOWN_ATTACHMENT,
+            "no such attachment in this unit's reports",
+        )
+    };
     // Whether the report is this unit's comes first: nothing is said about another unit's.
     state
         .store()
@@ -224,7 +221,7 @@ pub async fn download(
         .ok_or_else(not_found)?;
     if upload.received < upload.sealed_size {
         return Err(AppError::conflict(
-            "incomplete",
+            code::INCOMPLETE,
             format!(
                 "{} of {} bytes uploaded so far",
                 upload.received, upload.sealed_size
@@ -236,7 +233,7 @@ pub async fn download(
     let bad_range = || {
         AppError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            "bad_range",
+            code::BAD_RANGE,
             "the range is outside the attachment",
         )
         .with_header(CONTENT_RANGE, format!("bytes */{total}"))

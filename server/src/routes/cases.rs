@@ -10,12 +10,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use tipline_core::encoding::b64;
+use chrono::Utc;
+use tipline_core::api::paths::route;
+use tipline_core::api::{Messages, MessagesQuery, PostMessage, Posted};
 use tipline_core::envelope::Kind;
 use tipline_core::report::{CaseId, MessageId};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -25,89 +24,28 @@ use crate::push::PushEvent;
 use crate::routes::reports::{expect_kind, parse_envelope};
 use crate::routes::{case_secret_hash, hashes_equal};
 use crate::state::AppState;
-use crate::store::{CaseRecord, Direction, StoredMessage};
-
-/// A message to post.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PostMessage {
-    /// The envelope (a follow-up from the reporter, a reply from the unit), base64url.
-    #[serde(with = "tipline_core::encoding::b64_bytes")]
-    #[schema(value_type = String, format = Byte)]
-    pub envelope: Vec<u8>,
-}
-
-/// Where a posted message landed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Posted {
-    /// Its position in the case.
-    pub seq: i64,
-    /// Its id (the envelope's).
-    #[schema(value_type = String)]
-    pub message_id: MessageId,
-}
-
-/// A message of a case.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CaseMessageJson {
-    /// Its position in the case.
-    pub seq: i64,
-    /// Its id.
-    #[schema(value_type = String)]
-    pub message_id: MessageId,
-    /// `to_unit` (a follow-up) or `to_reporter` (a reply).
-    #[schema(example = "to_reporter")]
-    pub direction: &'static str,
-    /// The envelope, base64url.
-    pub envelope: String,
-    /// When the server stored it.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A page of messages.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Messages {
-    /// The messages, in order.
-    pub messages: Vec<CaseMessageJson>,
-    /// The cursor for the next read (`after=`).
-    pub next: i64,
-}
-
-/// Which messages to read.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct MessagesQuery {
-    /// Only messages with a greater `seq` (default 0: from the start).
-    pub after: Option<i64>,
-    /// Most messages (default and maximum 200); a page holds fewer once its envelopes reach
-    /// `max_page_envelope_bytes` of `/v1/config` (always at least one): read on from `next`.
-    pub limit: Option<u32>,
-}
+use crate::store::{CaseRecord, MessageDirection, SealedMessage};
+use tipline_core::api::code;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/cases/{case_id}/messages",
+            route::CASE_MESSAGES,
             get(reporter_read)
                 .post(reporter_post)
                 .layer(DefaultBodyLimit::max(ENVELOPE_BODY_BYTES)),
         )
         .route(
-            "/units/{unit_id}/cases/{case_id}/messages",
+            route::UNIT_CASE_MESSAGES,
             get(unit_read)
                 .post(unit_post)
                 .layer(DefaultBodyLimit::max(ENVELOPE_BODY_BYTES)),
         )
 }
 
-fn direction_name(direction: Direction) -> &'static str {
-    match direction {
-        Direction::ToUnit => "to_unit",
-        Direction::ToReporter => "to_reporter",
-    }
-}
-
 fn unknown_case() -> AppError {
-    AppError::not_found("unknown_case", "no such case for these credentials")
+    AppError::not_found(code::UNKNOWN_CASE, "no such case for these credentials")
 }
 
 /// The case if `hash` is its secret's; constant-time, and the same 404 either way.
@@ -136,32 +74,22 @@ async fn store_message(
     state: &AppState,
     case_id: CaseId,
     message_id: MessageId,
-    direction: Direction,
+    direction: MessageDirection,
     envelope: Vec<u8>,
-) -> AppResult<StoredMessage> {
+) -> AppResult<SealedMessage> {
     let stored = state
         .store()
         .add_message(case_id, message_id, direction, envelope, Utc::now())
         .await?;
-    state.metrics().message(direction_name(direction));
+    state.metrics().message(direction.as_str());
     Ok(stored)
 }
 
 async fn read(state: &AppState, case_id: CaseId, query: MessagesQuery) -> AppResult<axum::Json<Messages>> {
     let after = query.after.unwrap_or(0).max(0);
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    let stored = state.store().messages(case_id, after, limit).await?;
-    let next = stored.last().map_or(after, |m| m.seq);
-    let messages = stored
-        .into_iter()
-        .map(|m| CaseMessageJson {
-            seq: m.seq,
-            message_id: m.message_id,
-            direction: direction_name(m.direction),
-            envelope: b64(&m.envelope),
-            created_at: m.created_at,
-        })
-        .collect();
+    let messages = state.store().messages(case_id, after, limit).await?;
+    let next = messages.last().map_or(after, |m| m.seq);
     Ok(axum::Json(Messages { messages, next }))
 }
 
@@ -198,12 +126,19 @@ pub async fn reporter_post(
     let case = reporter_case(&state, case_id, &hash).await?;
     if envelope.unit_id != case.unit_id {
         return Err(AppError::bad_request(
-            "wrong_unit",
+            code::WRONG_UNIT,
             format!("the case is handled by unit {}; seal to it", case.unit_id),
         ));
     }
     let message_id = MessageId(envelope.message_id);
-    let stored = store_message(&state, case_id, message_id, Direction::ToUnit, body.envelope).await?;
+    let stored = store_message(
+        &state,
+        case_id,
+        message_id,
+        MessageDirection::ToUnit,
+        body.envelope,
+    )
+    .await?;
     state.push().notify(
         &case.unit_id,
         PushEvent::Message {
@@ -277,13 +212,20 @@ pub async fn unit_post(
     expect_kind(&envelope, Kind::Reply)?;
     if envelope.unit_id != unit_id {
         return Err(AppError::bad_request(
-            "envelope_mismatch",
+            code::ENVELOPE_MISMATCH,
             "a reply's envelope must name the unit that posts it",
         ));
     }
     unit_case(&state, case_id, &unit_id).await?;
     let message_id = MessageId(envelope.message_id);
-    let stored = store_message(&state, case_id, message_id, Direction::ToReporter, body.envelope).await?;
+    let stored = store_message(
+        &state,
+        case_id,
+        message_id,
+        MessageDirection::ToReporter,
+        body.envelope,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Posted {

@@ -9,26 +9,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
-use serde::Serialize;
+use tipline_core::api::paths::route;
+use tipline_core::api::DirectoryPublished;
 use tipline_core::directory::SignedDirectory;
-use utoipa::ToSchema;
 
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::Json;
 use crate::limits::DIRECTORY_BODY_BYTES;
 use crate::state::AppState;
-
-/// What a publication answers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Published {
-    /// The version now published.
-    pub version: u64,
-}
+use tipline_core::api::code;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new().route(
-        "/directory",
+        route::DIRECTORY,
         get(get_directory)
             .put(put_directory)
             .layer(DefaultBodyLimit::max(DIRECTORY_BODY_BYTES)),
@@ -50,7 +44,7 @@ pub async fn get_directory(State(state): State<AppState>) -> AppResult<Response>
         .store()
         .directory()
         .await?
-        .ok_or_else(|| AppError::not_found("no_directory", "no directory is published yet"))?;
+        .ok_or_else(|| AppError::not_found(code::NO_DIRECTORY, "no directory is published yet"))?;
     Ok((
         [(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")],
         json,
@@ -63,9 +57,9 @@ fn refused(err: tipline_core::Error) -> AppError {
         tipline_core::Error::Refused { reason, .. }
             if reason == "signed by another key" || reason == "signature does not verify" =>
         {
-            AppError::bad_request("bad_signature", err.to_string())
+            AppError::bad_request(code::BAD_SIGNATURE, err.to_string())
         }
-        _ => AppError::bad_request("invalid_directory", err.to_string()),
+        _ => AppError::bad_request(code::INVALID_DIRECTORY, err.to_string()),
     }
 }
 
@@ -76,7 +70,7 @@ fn refused(err: tipline_core::Error) -> AppError {
     tag = "public",
     request_body(content = Object, description = "A signed directory `{payload, key_id, signature}`", content_type = "application/json"),
     responses(
-        (status = 200, description = "Published", body = Published),
+        (status = 200, description = "Published", body = DirectoryPublished),
         (status = 400, description = "`bad_signature` (not the authority's key, or altered), `invalid_directory` (expired, future, invalid content), `malformed_json`", body = ErrorBody),
         (status = 409, description = "`stale_version`: not newer than the published one", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
@@ -86,7 +80,7 @@ fn refused(err: tipline_core::Error) -> AppError {
 pub async fn put_directory(
     State(state): State<AppState>,
     Json(signed): Json<SignedDirectory>,
-) -> AppResult<axum::Json<Published>> {
+) -> AppResult<axum::Json<DirectoryPublished>> {
     let current = state.store().directory().await?.map(|(version, _)| version);
     // Verified without the current version so that staleness is told apart (409) from a bad
     // document (400); the version is compared right below, and again by the store.
@@ -95,7 +89,7 @@ pub async fn put_directory(
         .map_err(refused)?;
     let stale = |current: u64| {
         AppError::conflict(
-            "stale_version",
+            code::STALE_VERSION,
             format!(
                 "version {} is not newer than the published version {current}",
                 verified.version()
@@ -116,5 +110,5 @@ pub async fn put_directory(
     let version = verified.version();
     tracing::info!(version, "directory published");
     state.set_directory(verified);
-    Ok(axum::Json(Published { version }))
+    Ok(axum::Json(DirectoryPublished { version }))
 }

@@ -10,6 +10,7 @@ use axum::Router;
 
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
+use tipline_core::api::code;
 
 /// The OpenMetrics text content type `prometheus-client` writes.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -41,10 +42,10 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.store().ping().await {
         tracing::warn!(error = %e, "store does not answer");
-        return AppError::unavailable("store_unavailable", "the store does not answer").into_response();
+        return AppError::unavailable(code::STORE_UNAVAILABLE, "the store does not answer").into_response();
     }
     if state.directory().is_none() {
-        return AppError::unavailable("no_directory", "no verified directory is loaded").into_response();
+        return AppError::unavailable(code::NO_DIRECTORY, "no verified directory is loaded").into_response();
     }
     "ready".into_response()
 }

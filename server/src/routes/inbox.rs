@@ -14,12 +14,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
-use tipline_core::encoding::b64;
+use tipline_core::api::paths::route;
+use tipline_core::api::{code, Delivery, Inbox, InboxQuery, MessageNotice, EVENT_MESSAGE, EVENT_REPORT};
 use tipline_core::report::{CaseId, ReportId};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -28,99 +27,18 @@ use crate::limits::MAX_INBOX_BATCH;
 use crate::metrics::LiveStreamGuard;
 use crate::push::{PushEvent, Received, Subscription};
 use crate::state::AppState;
-use crate::store::Delivery;
 
 /// Shortest wait before looking again for expired leases, so clock rounding never spins.
 const MIN_RECHECK: Duration = Duration::from_millis(50);
 /// Longest wait without a notification before looking again anyway.
 const MAX_IDLE: Duration = Duration::from_secs(300);
 
-/// Upload state of an attachment of a delivered report.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttachmentProgress {
-    /// Position in the report.
-    pub index: u16,
-    /// Total sealed bytes declared.
-    pub sealed_size: u64,
-    /// Sealed bytes received so far.
-    pub received: u64,
-}
-
-/// A report delivered to a desk under a lease.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveredReport {
-    /// The report id; acknowledge it once stored at the desk.
-    #[schema(value_type = String)]
-    pub report_id: ReportId,
-    /// The envelope's wire bytes, base64url.
-    pub envelope: String,
-    /// The case it opens.
-    #[schema(value_type = String)]
-    pub case_id: CaseId,
-    /// Declared attachments and their upload state.
-    pub attachments: Vec<AttachmentProgress>,
-    /// When the server received it.
-    pub received_at: DateTime<Utc>,
-    /// How many times it has been delivered, this one included.
-    pub delivery_count: u32,
-    /// Unacknowledged by then, it is delivered again.
-    pub lease_until: DateTime<Utc>,
-}
-
-impl From<Delivery> for DeliveredReport {
-    fn from(d: Delivery) -> Self {
-        DeliveredReport {
-            report_id: d.report_id,
-            envelope: b64(&d.envelope),
-            case_id: d.case_id,
-            attachments: d
-                .attachments
-                .into_iter()
-                .map(|a| AttachmentProgress {
-                    index: a.index,
-                    sealed_size: a.sealed_size,
-                    received: a.received,
-                })
-                .collect(),
-            received_at: d.received_at,
-            delivery_count: d.delivery_count,
-            lease_until: d.lease_until,
-        }
-    }
-}
-
-/// A batch of leased reports.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Inbox {
-    /// The reports, oldest first.
-    pub reports: Vec<DeliveredReport>,
-}
-
-/// The `message` event of a stream: a reporter posted in one of the unit's cases.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageNotice {
-    /// The case.
-    #[schema(value_type = String)]
-    pub case_id: CaseId,
-    /// The new message's position; read from the one before it.
-    pub seq: i64,
-}
-
-/// Query of the pull inbox.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct InboxQuery {
-    /// Most reports to lease (default and maximum 100); fewer are leased once their envelopes
-    /// reach `max_page_envelope_bytes` of `/v1/config` (always at least one), the rest staying
-    /// queued for the next request.
-    pub limit: Option<u32>,
-}
-
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/units/{unit_id}/inbox", get(pull))
-        .route("/units/{unit_id}/inbox/stream", get(stream))
-        .route("/units/{unit_id}/reports/{report_id}/ack", post(ack))
+        .route(route::UNIT_INBOX, get(pull))
+        .route(route::UNIT_INBOX_STREAM, get(stream))
+        .route(route::UNIT_ACK, post(ack))
 }
 
 async fn lease(state: &AppState, unit_id: &str, limit: u32) -> AppResult<Vec<Delivery>> {
@@ -153,9 +71,7 @@ pub async fn pull(
 ) -> AppResult<Json<Inbox>> {
     let limit = query.limit.unwrap_or(MAX_INBOX_BATCH).clamp(1, MAX_INBOX_BATCH);
     let reports = lease(&state, &unit_id, limit).await?;
-    Ok(Json(Inbox {
-        reports: reports.into_iter().map(DeliveredReport::from).collect(),
-    }))
+    Ok(Json(Inbox { reports }))
 }
 
 /// Acknowledges a report: stored at the desk, not to be delivered again. Idempotent.
@@ -185,7 +101,7 @@ pub async fn ack(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found(
-            "unknown_report",
+            code::UNKNOWN_REPORT,
             "no such report for this unit",
         ))
     }
@@ -199,7 +115,7 @@ pub async fn ack(
     security(("unit_signature" = [])),
     params(("unit_id" = String, Path, description = "The unit")),
     responses(
-        (status = 200, description = "Server-sent events: `report` (id = report id, data = a DeliveredReport) and `message` (data = a MessageNotice); comments keep the connection alive", content_type = "text/event-stream", body = DeliveredReport),
+        (status = 200, description = "Server-sent events: `report` (id = report id, data = a DeliveredReport) and `message` (data = a MessageNotice); comments keep the connection alive", content_type = "text/event-stream", body = Delivery),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`unknown_unit`", body = ErrorBody),
     )
@@ -239,13 +155,13 @@ enum Wake {
 
 fn report_event(delivery: Delivery) -> Event {
     let id = delivery.report_id.to_string();
-    let data = serde_json::to_string(&DeliveredReport::from(delivery)).unwrap_or_default();
-    Event::default().event("report").id(id).data(data)
+    let data = serde_json::to_string(&delivery).unwrap_or_default();
+    Event::default().event(EVENT_REPORT).id(id).data(data)
 }
 
 fn message_event(case_id: CaseId, seq: i64) -> Event {
     let data = serde_json::to_string(&MessageNotice { case_id, seq }).unwrap_or_default();
-    Event::default().event("message").data(data)
+    Event::default().event(EVENT_MESSAGE).data(data)
 }
 
 impl LiveStream {

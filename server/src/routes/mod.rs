@@ -19,9 +19,9 @@ use tipline_core::encoding::unb64_array;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use tipline_core::api::code;
 
-/// Header carrying a case secret (base64url of 32 bytes), for the reporter's routes.
-pub const CASE_SECRET_HEADER: &str = "tipline-case-secret";
+use tipline_core::api::CASE_SECRET_HEADER;
 
 /// Every `/v1` route.
 pub fn router() -> Router<AppState> {
@@ -46,7 +46,7 @@ pub fn case_secret_hash(headers: &HeaderMap) -> Result<[u8; 32], AppError> {
         .and_then(|v| unb64_array(v).ok())
         .ok_or_else(|| {
             AppError::bad_request(
-                "bad_case_secret",
+                code::BAD_CASE_SECRET,
                 "header Tipline-Case-Secret must hold the case secret (32 bytes, base64url)",
             )
         })?;

@@ -9,8 +9,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{AppError, ErrorBody};
-use crate::limits::PublicLimits;
+use tipline_core::api::{ErrorBody, MessageNotice, PublicLimits};
+
+use crate::error::AppError;
 use crate::routes::{alerts, attachments, cases, config, directory, health, inbox, reports, transfer};
 use crate::state::AppState;
 
@@ -47,7 +48,7 @@ Unit routes (`/v1/units/{unit_id}/...`) take a signed request: headers `tipline-
         health::metrics,
         openapi_json,
     ),
-    components(schemas(ErrorBody, PublicLimits, inbox::MessageNotice)),
+    components(schemas(ErrorBody, PublicLimits, MessageNotice)),
     modifiers(&UnitSignature, &Formats),
     tags(
         (name = "public", description = "Anyone"),
@@ -162,7 +163,7 @@ impl Modify for Formats {
 
 /// The routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json))
+    Router::new().route(tipline_core::api::paths::route::OPENAPI, get(openapi_json))
 }
 
 /// This document.

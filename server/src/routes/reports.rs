@@ -13,76 +13,34 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use chrono::{DurationRound, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tipline_core::api::paths::route;
+use tipline_core::api::{DeclaredAttachment, SubmitReport, Submitted};
 use tipline_core::crypto::sha256;
 use tipline_core::envelope::{Envelope, Kind};
 use tipline_core::receipt::Receipt;
-use tipline_core::report::{CaseId, ReportId, MAX_ATTACHMENTS};
-use utoipa::ToSchema;
+use tipline_core::report::{ReportId, MAX_ATTACHMENTS};
 
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::Json;
 use crate::limits::{max_sealed_attachment, ENVELOPE_BODY_BYTES};
 use crate::push::PushEvent;
 use crate::state::AppState;
-use crate::store::{DeclaredAttachment, NewReport, SubmitOutcome};
-
-/// An attachment a report (or a transfer) declares.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
-pub struct AttachmentDecl {
-    /// Position in the report, from 0, in order.
-    pub index: u16,
-    /// Total sealed bytes that will be uploaded.
-    pub sealed_size: u64,
-}
-
-/// A report submission.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SubmitReport {
-    /// The envelope's wire bytes, base64url.
-    #[serde(with = "tipline_core::encoding::b64_bytes")]
-    #[schema(value_type = String, format = Byte)]
-    pub envelope: Vec<u8>,
-    /// The case the report opens, 32 hex digits.
-    #[schema(value_type = String, example = "0123456789abcdef0123456789abcdef")]
-    pub case_id: CaseId,
-    /// SHA-256 of the case secret, 64 hex digits.
-    #[serde(with = "tipline_core::encoding::hex_array")]
-    #[schema(value_type = String)]
-    pub case_secret_hash: [u8; 32],
-    /// The attachments that will be uploaded.
-    #[serde(default)]
-    pub attachments: Vec<AttachmentDecl>,
-    /// A stamp for the envelope's digest at the difficulty `/v1/config` announces.
-    pub stamp: u64,
-}
-
-/// The answer to a submission.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Submitted {
-    /// The report id, 32 hex digits.
-    #[schema(value_type = String)]
-    pub report_id: ReportId,
-    /// The receipt `{receipt, leaf_index, proof, batch}`: what is attested, its inclusion proof
-    /// in a batch, and the batch head signed by the server (docs/protocol.md 10.3); check it with
-    /// the server key of `/v1/config` against the envelope sent.
-    #[schema(value_type = Object)]
-    pub receipt: Box<RawValue>,
-}
+use crate::store::{NewReport, SubmitOutcome};
+use tipline_core::api::code;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new().route(
-        "/reports",
+        route::REPORTS,
         post(submit_report).layer(DefaultBodyLimit::max(ENVELOPE_BODY_BYTES)),
     )
 }
 
 /// Checks declared attachments: indices 0..n in order, at most [`MAX_ATTACHMENTS`], each no
 /// larger than the largest sealed attachment. 400 `bad_attachments` otherwise.
-pub fn check_attachments(attachments: &[AttachmentDecl]) -> AppResult<Vec<DeclaredAttachment>> {
-    let bad = |message: String| AppError::bad_request("bad_attachments", message);
+pub fn check_attachments(attachments: &[DeclaredAttachment]) -> AppResult<Vec<DeclaredAttachment>> {
+    let bad = |message: String| AppError::bad_request(code::BAD_ATTACHMENTS, message);
     if attachments.len() > MAX_ATTACHMENTS {
         return Err(bad(format!("at most {MAX_ATTACHMENTS} attachments")));
     }
@@ -100,10 +58,7 @@ pub fn check_attachments(attachments: &[AttachmentDecl]) -> AppResult<Vec<Declar
             if a.sealed_size > max {
                 return Err(bad(format!("attachment {i} is larger than {max} sealed bytes")));
             }
-            Ok(DeclaredAttachment {
-                index: a.index,
-                sealed_size: a.sealed_size,
-            })
+            Ok(*a)
         })
         .collect()
 }
@@ -112,7 +67,7 @@ pub fn check_attachments(attachments: &[AttachmentDecl]) -> AppResult<Vec<Declar
 pub fn parse_envelope(bytes: &[u8]) -> AppResult<Envelope> {
     Envelope::from_bytes(bytes).map_err(|_| {
         AppError::bad_request(
-            "malformed_envelope",
+            code::MALFORMED_ENVELOPE,
             "the envelope does not parse (version, suite, kind, lengths)",
         )
     })
@@ -124,7 +79,7 @@ pub fn expect_kind(envelope: &Envelope, kind: Kind) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::bad_request(
-            "wrong_kind",
+            code::WRONG_KIND,
             format!("expected an envelope of kind {kind:?}"),
         ))
     }
@@ -184,7 +139,7 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     if !tipline_core::stamp::verify(&digest, difficulty, submission.stamp) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
-            "bad_stamp",
+            code::BAD_STAMP,
             format!("the stamp does not meet difficulty {difficulty} for this envelope"),
         ));
     }
@@ -233,11 +188,11 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
             Ok((StatusCode::OK, Submitted { report_id, receipt }))
         }
         SubmitOutcome::Conflict => Err(AppError::conflict(
-            "report_id_conflict",
+            code::REPORT_ID_CONFLICT,
             "another envelope was stored under this report id",
         )),
         SubmitOutcome::CaseConflict => Err(AppError::conflict(
-            "case_conflict",
+            code::CASE_CONFLICT,
             "this case id is in use; open the report under a new case",
         )),
     }

@@ -6,43 +6,25 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use serde::Deserialize;
+use tipline_core::api::paths::route;
+use tipline_core::api::TransferRequest;
 use tipline_core::envelope::Kind;
 use tipline_core::report::ReportId;
-use utoipa::ToSchema;
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::{Json, Path};
 use crate::limits::ENVELOPE_BODY_BYTES;
 use crate::push::PushEvent;
-use crate::routes::reports::{check_attachments, expect_kind, parse_envelope, AttachmentDecl};
+use crate::routes::reports::{check_attachments, expect_kind, parse_envelope};
 use crate::state::AppState;
 use crate::store::TransferOutcome;
-
-/// A transfer.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TransferRequest {
-    /// The unit that takes the case over.
-    pub to_unit: String,
-    /// The report re-sealed to `to_unit` (kind Report, same id), base64url.
-    #[serde(with = "tipline_core::encoding::b64_bytes")]
-    #[schema(value_type = String, format = Byte)]
-    pub envelope: Vec<u8>,
-    /// The attachments the desk will upload again, re-sealed.
-    #[serde(default)]
-    pub attachments: Vec<AttachmentDecl>,
-    /// SHA-256 (hex) of a 32-byte secret the desk chose: it uploads the re-sealed attachments
-    /// through `PATCH /v1/reports/{report_id}/attachments/{index}` with that secret in
-    /// `Tipline-Case-Secret`. Required when `attachments` is not empty.
-    #[serde(default)]
-    pub upload_secret_hash: Option<String>,
-}
+use tipline_core::api::code;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new().route(
-        "/units/{unit_id}/reports/{report_id}/transfer",
+        route::UNIT_TRANSFER,
         post(transfer).layer(DefaultBodyLimit::max(ENVELOPE_BODY_BYTES)),
     )
 }
@@ -75,7 +57,7 @@ pub async fn transfer(
     state.unit_key(&request.to_unit)?;
     if request.to_unit == unit_id {
         return Err(AppError::bad_request(
-            "same_unit",
+            code::SAME_UNIT,
             "the report is already this unit's",
         ));
     }
@@ -83,7 +65,7 @@ pub async fn transfer(
     expect_kind(&envelope, Kind::Report)?;
     if envelope.message_id != report_id.0 || envelope.unit_id != request.to_unit {
         return Err(AppError::bad_request(
-            "envelope_mismatch",
+            code::ENVELOPE_MISMATCH,
             "the envelope must carry the same report id and be addressed to to_unit",
         ));
     }
@@ -92,13 +74,13 @@ pub async fn transfer(
         Some(text) => {
             let mut hash = [0u8; 32];
             hex::decode_to_slice(text.trim(), &mut hash).map_err(|_| {
-                AppError::bad_request("bad_attachments", "upload_secret_hash must be 64 hex digits")
+                AppError::bad_request(code::BAD_ATTACHMENTS, "upload_secret_hash must be 64 hex digits")
             })?;
             Some(hash)
         }
         None if !attachments.is_empty() => {
             return Err(AppError::bad_request(
-                "bad_attachments",
+                code::BAD_ATTACHMENTS,
                 "re-declared attachments need an upload_secret_hash to upload them with",
             ))
         }
@@ -122,7 +104,7 @@ pub async fn transfer(
             Ok(StatusCode::NO_CONTENT)
         }
         TransferOutcome::NotFound => Err(AppError::not_found(
-            "unknown_report",
+            code::UNKNOWN_REPORT,
             "no such report for this unit",
         )),
     }

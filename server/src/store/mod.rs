@@ -11,6 +11,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tipline_core::report::{CaseId, MessageId, ReportId};
 
+/// The shapes the store shares with the API: a declared attachment, a delivery to a desk with
+/// its attachments' upload state, and a stored case message with its direction.
+pub use tipline_core::api::{
+    AttachmentProgress, DeclaredAttachment, Delivery, MessageDirection, SealedMessage,
+};
+
 /// A storage failure. Client mistakes are not storage errors: the methods return them as
 /// outcomes (`Conflict`, `NotFound`...), so the handlers can map them to 4xx.
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +34,6 @@ pub enum StoreError {
 
 /// The store's result type.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// An attachment the reporter declared with the report: its index and sealed size in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeclaredAttachment {
-    /// Position in the report, from 0.
-    pub index: u16,
-    /// Total sealed bytes that will be uploaded.
-    pub sealed_size: u64,
-}
 
 /// A report as submitted, already checked by the handler (shape, size, stamp, unit exists).
 #[derive(Debug, Clone)]
@@ -77,38 +74,6 @@ pub enum SubmitOutcome {
     CaseConflict,
 }
 
-/// A report handed to a unit's desk under a lease.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The report id.
-    pub report_id: ReportId,
-    /// The unit it is for.
-    pub unit_id: String,
-    /// The envelope's wire bytes.
-    pub envelope: Vec<u8>,
-    /// The case it opens.
-    pub case_id: CaseId,
-    /// Declared attachments and how many sealed bytes of each have arrived.
-    pub attachments: Vec<AttachmentState>,
-    /// When the server received it.
-    pub received_at: DateTime<Utc>,
-    /// How many times it has been delivered, this one included.
-    pub delivery_count: u32,
-    /// Until when this delivery holds; unacknowledged after it, the report is delivered again.
-    pub lease_until: DateTime<Utc>,
-}
-
-/// Upload state of one attachment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttachmentState {
-    /// Position in the report.
-    pub index: u16,
-    /// Total sealed bytes declared.
-    pub sealed_size: u64,
-    /// Sealed bytes received so far (the resume offset).
-    pub received: u64,
-}
-
 /// What became of an attachment chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOutcome {
@@ -126,30 +91,6 @@ pub enum AppendOutcome {
     TooLong,
     /// No such report or attachment, or the case secret does not match.
     NotFound,
-}
-
-/// Which way a case message goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the reporter to the unit (a follow-up).
-    ToUnit,
-    /// From the unit to the reporter (a reply).
-    ToReporter,
-}
-
-/// A message stored in a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMessage {
-    /// Position in the case, increasing; the read cursor.
-    pub seq: i64,
-    /// The message id (the envelope's).
-    pub message_id: MessageId,
-    /// Which way it goes.
-    pub direction: Direction,
-    /// The envelope's wire bytes.
-    pub envelope: Vec<u8>,
-    /// When the server stored it.
-    pub created_at: DateTime<Utc>,
 }
 
 /// A case as the server knows it.
@@ -243,7 +184,7 @@ pub trait Store: Send + Sync + 'static {
         report_id: ReportId,
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
-    ) -> StoreResult<Option<AttachmentState>>;
+    ) -> StoreResult<Option<AttachmentProgress>>;
 
     /// Reads `len` sealed bytes of an attachment of a report of `unit_id` from `offset`.
     async fn read_attachment(
@@ -278,14 +219,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         case_id: CaseId,
         message_id: MessageId,
-        direction: Direction,
+        direction: MessageDirection,
         envelope: Vec<u8>,
         now: DateTime<Utc>,
-    ) -> StoreResult<StoredMessage>;
+    ) -> StoreResult<SealedMessage>;
 
     /// Messages of a case with `seq > after`, in order, at most `limit`, and fewer once their
     /// envelopes fill [`tipline_core::api::bounds::PAGE_ENVELOPE_BYTES`] (the first is always given).
-    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>>;
+    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<SealedMessage>>;
 
     /// The published signed directory (JSON) and its version.
     async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>>;

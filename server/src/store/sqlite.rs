@@ -33,8 +33,8 @@ use self::codec::{OpError, OpResult};
 use self::ids::{IdMaps, Lock};
 use self::writer::{FnJob, Msg};
 use super::{
-    AppendOutcome, AttachmentState, CaseRecord, DeclaredAttachment, Delivery, Direction, NewReport, Store,
-    StoreError, StoreResult, StoreStats, StoredAlert, StoredMessage, SubmitOutcome, TransferOutcome,
+    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, MessageDirection, NewReport,
+    SealedMessage, Store, StoreError, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
 };
 
 /// Read connections: enough for the blocking pool to overlap a few reads on a small machine.
@@ -248,7 +248,7 @@ impl Store for SqliteStore {
         report_id: ReportId,
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
-    ) -> StoreResult<Option<AttachmentState>> {
+    ) -> StoreResult<Option<AttachmentProgress>> {
         self.read(move |conn, ids| {
             attachments::state(conn, ids, &report_id, index, case_secret_hash.as_ref())
         })
@@ -301,17 +301,17 @@ impl Store for SqliteStore {
         &self,
         case_id: CaseId,
         message_id: MessageId,
-        direction: Direction,
+        direction: MessageDirection,
         envelope: Vec<u8>,
         now: DateTime<Utc>,
-    ) -> StoreResult<StoredMessage> {
+    ) -> StoreResult<SealedMessage> {
         self.write(envelope.len(), move |conn, ids| {
             cases::add_message(conn, ids, &case_id, &message_id, direction, &envelope, now)
         })
         .await
     }
 
-    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<SealedMessage>> {
         self.read(move |conn, _| cases::messages(conn, &case_id, after, limit))
             .await
     }

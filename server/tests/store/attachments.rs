@@ -1,6 +1,6 @@
 //! Attachment uploads: append, resume, refusals, state, and reads by the unit.
 
-use tipline_server::store::{AppendOutcome, AttachmentState, Store};
+use tipline_server::store::{AppendOutcome, AttachmentProgress, Store};
 
 use crate::{lease, new_report, open_store, report_id, secret, with_attachments};
 
@@ -27,7 +27,7 @@ async fn test_attachment_append_and_resume() {
     assert_eq!(first, AppendOutcome::Appended { offset: 4 });
     assert_eq!(
         state,
-        Some(AttachmentState {
+        Some(AttachmentProgress {
             index: 0,
             sealed_size: 10,
             received: 4
@@ -154,7 +154,7 @@ async fn test_attachment_with_wrong_secret_or_unknown_is_not_found() {
     );
     assert_eq!(
         store.attachment_state(report_id(1), 0, None).await.unwrap(),
-        Some(AttachmentState {
+        Some(AttachmentProgress {
             index: 0,
             sealed_size: 10,
             received: 0
@@ -247,12 +247,12 @@ async fn test_delivery_shows_attachment_progress() {
     assert_eq!(
         delivered[0].attachments,
         vec![
-            AttachmentState {
+            AttachmentProgress {
                 index: 0,
                 sealed_size: 8,
                 received: 3
             },
-            AttachmentState {
+            AttachmentProgress {
                 index: 1,
                 sealed_size: 0,
                 received: 0

@@ -1,7 +1,7 @@
 //! Case messages: order, cursor, idempotency.
 
 use tipline_core::envelope::MAX_ENVELOPE;
-use tipline_server::store::{Direction, Store, StoreError, StoreResult, StoredMessage};
+use tipline_server::store::{MessageDirection, SealedMessage, Store, StoreError, StoreResult};
 
 use crate::{at, case_id, message_id, new_report, open_store};
 
@@ -10,10 +10,10 @@ async fn post(
     store: &impl Store,
     case: u8,
     message: u8,
-    direction: Direction,
+    direction: MessageDirection,
     envelope: Vec<u8>,
     seconds: i64,
-) -> StoreResult<StoredMessage> {
+) -> StoreResult<SealedMessage> {
     store
         .add_message(
             case_id(case),
@@ -30,13 +30,13 @@ async fn test_messages_are_read_in_order_after_a_cursor() {
     // Given a case with three messages, in both directions
     let (store, _dir) = open_store();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    let a = post(&store, 1, 1, Direction::ToReporter, b"a".to_vec(), 10)
+    let a = post(&store, 1, 1, MessageDirection::ToReporter, b"a".to_vec(), 10)
         .await
         .unwrap();
-    let b = post(&store, 1, 2, Direction::ToUnit, b"b".to_vec(), 11)
+    let b = post(&store, 1, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
         .await
         .unwrap();
-    let c = post(&store, 1, 3, Direction::ToReporter, b"c".to_vec(), 12)
+    let c = post(&store, 1, 3, MessageDirection::ToReporter, b"c".to_vec(), 12)
         .await
         .unwrap();
 
@@ -50,7 +50,7 @@ async fn test_messages_are_read_in_order_after_a_cursor() {
     assert_eq!(page, vec![a.clone(), b.clone()]);
     assert_eq!(rest, vec![c.clone()]);
     assert!(none.is_empty());
-    assert_eq!(b.direction, Direction::ToUnit);
+    assert_eq!(b.direction, MessageDirection::ToUnit);
     assert_eq!(b.envelope, b"b");
     assert_eq!(b.created_at, at(11));
     assert_eq!(b.message_id, message_id(2));
@@ -63,7 +63,7 @@ async fn test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     for n in 1..=6u8 {
         let size = if n == 6 { 10 } else { MAX_ENVELOPE };
-        post(&store, 1, n, Direction::ToReporter, vec![n; size], 10)
+        post(&store, 1, n, MessageDirection::ToReporter, vec![n; size], 10)
             .await
             .unwrap();
     }
@@ -88,12 +88,12 @@ async fn test_add_message_is_idempotent_on_its_id() {
     // Given a stored message
     let (store, _dir) = open_store();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    let first = post(&store, 1, 1, Direction::ToUnit, b"a".to_vec(), 10)
+    let first = post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
 
     // When the same message id is posted again (a retry)
-    let again = post(&store, 1, 1, Direction::ToUnit, b"a".to_vec(), 20)
+    let again = post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 20)
         .await
         .unwrap();
 
@@ -108,12 +108,12 @@ async fn test_a_message_id_taken_in_another_case_is_a_conflict_that_shows_nothin
     let (store, _dir) = open_store();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
-    post(&store, 1, 1, Direction::ToUnit, b"a".to_vec(), 10)
+    post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
 
     // When case 2 posts a message under the same id
-    let taken = post(&store, 2, 1, Direction::ToUnit, b"b".to_vec(), 20).await;
+    let taken = post(&store, 2, 1, MessageDirection::ToUnit, b"b".to_vec(), 20).await;
 
     // Then it is a conflict (409 for the handler), not case 1's message, and case 2 stays empty
     assert!(matches!(taken, Err(StoreError::MessageIdTaken)), "{taken:?}");
@@ -126,16 +126,16 @@ async fn test_messages_of_cases_are_kept_apart() {
     let (store, _dir) = open_store();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
-    post(&store, 1, 1, Direction::ToUnit, b"a".to_vec(), 10)
+    post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
-    post(&store, 2, 2, Direction::ToUnit, b"b".to_vec(), 11)
+    post(&store, 2, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
         .await
         .unwrap();
 
     // When case 2 posts a message under case 1's message id, and an unknown case posts
-    let reused = post(&store, 2, 1, Direction::ToUnit, b"x".to_vec(), 12).await;
-    let unknown = post(&store, 9, 9, Direction::ToUnit, b"y".to_vec(), 12).await;
+    let reused = post(&store, 2, 1, MessageDirection::ToUnit, b"x".to_vec(), 12).await;
+    let unknown = post(&store, 9, 9, MessageDirection::ToUnit, b"y".to_vec(), 12).await;
 
     // Then each case reads only its own, and neither post is stored
     assert!(reused.is_err());

@@ -4,7 +4,7 @@ use chrono::Duration;
 use tipline_core::api::bounds::PAGE_ENVELOPE_BYTES;
 use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_server::store::{
-    AttachmentState, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
+    AttachmentProgress, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
 };
 
 use crate::{
@@ -163,12 +163,12 @@ async fn test_lease_is_not_given_again_before_expiry() {
     // When the unit leases them for a minute
     let first = lease(&store, "dk-east", 10, 10).await;
 
-    // Then it gets its own two, oldest received first, delivered once, leased until now + 60 s
+    // Then it gets its own two (not the other unit's), oldest received first, delivered once, leased until now + 60 s
     let ids: Vec<_> = first.iter().map(|delivery| delivery.report_id).collect();
     assert_eq!(ids, vec![report_id(1), report_id(2)]);
     assert!(first
         .iter()
-        .all(|d| d.delivery_count == 1 && d.lease_until == at(70) && d.unit_id == "dk-east"));
+        .all(|d| d.delivery_count == 1 && d.lease_until == at(70)));
     assert_eq!(first[0].received_at, at(1));
     assert_eq!(first[0].case_id, case_id(1));
 
@@ -196,7 +196,7 @@ async fn test_lease_expired_is_delivered_again_with_count_two() {
     assert_eq!(again[0].lease_until, at(130));
     assert_eq!(
         again[0].attachments,
-        vec![AttachmentState {
+        vec![AttachmentProgress {
             index: 0,
             sealed_size: 5,
             received: 0
@@ -352,12 +352,12 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
     assert_eq!(
         delivered[0].attachments,
         vec![
-            AttachmentState {
+            AttachmentProgress {
                 index: 0,
                 sealed_size: 6,
                 received: 0
             },
-            AttachmentState {
+            AttachmentProgress {
                 index: 1,
                 sealed_size: 0,
                 received: 0
@@ -436,7 +436,7 @@ async fn test_purge_deletes_old_acknowledged_reports_with_their_data() {
         .add_message(
             case_id(1),
             crate::message_id(1),
-            tipline_server::store::Direction::ToReporter,
+            tipline_server::store::MessageDirection::ToReporter,
             vec![1],
             at(5),
         )
@@ -452,7 +452,7 @@ async fn test_purge_deletes_old_acknowledged_reports_with_their_data() {
         .add_message(
             case_id(3),
             crate::message_id(3),
-            tipline_server::store::Direction::ToUnit,
+            tipline_server::store::MessageDirection::ToUnit,
             vec![3],
             at(5),
         )

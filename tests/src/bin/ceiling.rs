@@ -21,8 +21,8 @@ use tipline_core::report::{CaseId, MessageId, ReportId};
 use tipline_server::config::{self, Config};
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{
-    AppendOutcome, AttachmentState, CaseRecord, DeclaredAttachment, Delivery, Direction, NewReport, Store,
-    StoreResult, StoreStats, StoredAlert, StoredMessage, SubmitOutcome, TransferOutcome,
+    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, MessageDirection, NewReport,
+    SealedMessage, Store, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
 };
 use tipline_server::{app, dev, AppState};
 
@@ -72,7 +72,7 @@ impl Store for KeepsNoReport {
         report_id: ReportId,
         index: u16,
         case_secret_hash: Option<[u8; 32]>,
-    ) -> StoreResult<Option<AttachmentState>> {
+    ) -> StoreResult<Option<AttachmentProgress>> {
         self.0.attachment_state(report_id, index, case_secret_hash).await
     }
 
@@ -111,16 +111,16 @@ impl Store for KeepsNoReport {
         &self,
         case_id: CaseId,
         message_id: MessageId,
-        direction: Direction,
+        direction: MessageDirection,
         envelope: Vec<u8>,
         now: DateTime<Utc>,
-    ) -> StoreResult<StoredMessage> {
+    ) -> StoreResult<SealedMessage> {
         self.0
             .add_message(case_id, message_id, direction, envelope, now)
             .await
     }
 
-    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+    async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<SealedMessage>> {
         self.0.messages(case_id, after, limit).await
     }
 

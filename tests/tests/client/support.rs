@@ -29,7 +29,7 @@ use tipline_core::report::MessageId;
 use tipline_core::signed::Signed;
 use tipline_server::limits::RateLimits;
 use tipline_server::store::sqlite::SqliteStore;
-use tipline_server::store::{Delivery, Direction, StoredAlert};
+use tipline_server::store::{Delivery, MessageDirection, StoredAlert};
 use tipline_server::{app, AppState, Settings};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -311,8 +311,8 @@ impl Server {
 
     /// Opens a delivered report at the desk and decrypts and checks all its attachments.
     pub async fn open_attachments(&self, delivery: &Delivery) -> Vec<Vec<u8>> {
-        let unit = self.unit(&delivery.unit_id);
         let envelope = Envelope::from_bytes(&delivery.envelope).unwrap();
+        let unit = self.unit(&envelope.unit_id);
         let opened = open_report(&envelope, &unit.unit_id, &unit.encryption_key()).unwrap();
         let mut files = Vec::new();
         for info in &opened.report.attachments {
@@ -351,8 +351,8 @@ impl Server {
 
     /// The unit replies in the case of a delivered report.
     pub async fn reply(&self, delivery: &Delivery, text: &str) {
-        let unit = self.unit(&delivery.unit_id);
         let envelope = Envelope::from_bytes(&delivery.envelope).unwrap();
+        let unit = self.unit(&envelope.unit_id);
         let opened = open_report(&envelope, &unit.unit_id, &unit.encryption_key()).unwrap();
         let message = CaseMessage {
             case_id: delivery.case_id,
@@ -373,7 +373,7 @@ impl Server {
             .add_message(
                 delivery.case_id,
                 message.message_id,
-                Direction::ToReporter,
+                MessageDirection::ToReporter,
                 sealed.to_bytes(),
                 Utc::now(),
             )
@@ -383,7 +383,7 @@ impl Server {
 
     /// The follow-ups the unit can open in the case of a delivered report.
     pub async fn follow_ups(&self, delivery: &Delivery) -> Vec<String> {
-        let unit = self.unit(&delivery.unit_id);
+        let unit = self.unit(&Envelope::from_bytes(&delivery.envelope).unwrap().unit_id);
         let messages = self
             .state
             .store()
@@ -392,7 +392,7 @@ impl Server {
             .unwrap();
         messages
             .iter()
-            .filter(|m| m.direction == Direction::ToUnit)
+            .filter(|m| m.direction == MessageDirection::ToUnit)
             .map(|m| {
                 let envelope = Envelope::from_bytes(&m.envelope).unwrap();
                 open_follow_up(&envelope, &unit.unit_id, delivery.case_id, &unit.encryption_key())

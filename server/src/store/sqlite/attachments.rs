@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{array, same_hash, to_i64, to_u64, OpError, OpResult};
 use super::ids::IdMaps;
-use crate::store::{AppendOutcome, AttachmentState, DeclaredAttachment};
+use crate::store::{AppendOutcome, AttachmentProgress, DeclaredAttachment};
 use tipline_core::report::ReportId;
 
 /// Records the attachments declared for a report, none received yet (writer).
@@ -33,7 +33,7 @@ pub(super) fn declare(
 }
 
 /// The upload state of every attachment of a report, by index.
-pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<AttachmentState>> {
+pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<AttachmentProgress>> {
     let rows = conn
         .prepare_cached(
             "SELECT idx, sealed_size, received FROM attachments WHERE report_id = ?1 ORDER BY idx",
@@ -48,7 +48,7 @@ pub(super) fn states(conn: &Connection, report_id: &[u8]) -> OpResult<Vec<Attach
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(index, sealed_size, received)| {
-            Ok(AttachmentState {
+            Ok(AttachmentProgress {
                 index,
                 sealed_size: to_u64(sealed_size)?,
                 received: to_u64(received)?,
@@ -64,7 +64,7 @@ fn find(
     ids: &IdMaps,
     report_id: &ReportId,
     index: u16,
-) -> OpResult<Option<(AttachmentState, [u8; 32])>> {
+) -> OpResult<Option<(AttachmentProgress, [u8; 32])>> {
     let Some(seq) = ids.report(&report_id.0) else {
         return Ok(None);
     };
@@ -82,7 +82,7 @@ fn find(
         .optional()?;
     row.map(|(sealed_size, received, hash)| {
         Ok((
-            AttachmentState {
+            AttachmentProgress {
                 index,
                 sealed_size: to_u64(sealed_size)?,
                 received: to_u64(received)?,
@@ -141,7 +141,7 @@ pub(super) fn state(
     report_id: &ReportId,
     index: u16,
     case_secret_hash: Option<&[u8; 32]>,
-) -> OpResult<Option<AttachmentState>> {
+) -> OpResult<Option<AttachmentProgress>> {
     let Some((state, hash)) = find(conn, ids, report_id, index)? else {
         return Ok(None);
     };

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::codec::{array, direction, direction_text, millis, time, OpError, OpResult};
+use super::codec::{array, direction, millis, time, OpError, OpResult};
 use super::ids::IdMaps;
-use crate::store::{CaseRecord, Direction, StoredMessage};
+use crate::store::{CaseRecord, MessageDirection, SealedMessage};
 use tipline_core::api::bounds::PageBudget;
 use tipline_core::report::{CaseId, MessageId};
 
@@ -38,8 +38,8 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
-fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) -> OpResult<StoredMessage> {
-    Ok(StoredMessage {
+fn message((seq, message_id, direction_text, created_at, envelope): MessageRow) -> OpResult<SealedMessage> {
+    Ok(SealedMessage {
         seq,
         message_id: MessageId(array(message_id)?),
         direction: direction(&direction_text)?,
@@ -58,10 +58,10 @@ pub(super) fn add_message(
     ids: &IdMaps,
     case_id: &CaseId,
     message_id: &MessageId,
-    direction: Direction,
+    direction: MessageDirection,
     envelope: &[u8],
     now: DateTime<Utc>,
-) -> OpResult<StoredMessage> {
+) -> OpResult<SealedMessage> {
     let case_exists = case(conn, ids, case_id)?.is_some();
     let case_id = &case_id.0[..];
     let message_id = &message_id.0[..];
@@ -92,13 +92,7 @@ pub(super) fn add_message(
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {MESSAGE_COLUMNS}"
         ))?
         .query_row(
-            params![
-                case_id,
-                message_id,
-                direction_text(direction),
-                millis(now),
-                envelope
-            ],
+            params![case_id, message_id, direction.as_str(), millis(now), envelope],
             message_row,
         )?;
     message(row)
@@ -110,7 +104,7 @@ pub(super) fn messages(
     case_id: &CaseId,
     after: i64,
     limit: u32,
-) -> OpResult<Vec<StoredMessage>> {
+) -> OpResult<Vec<SealedMessage>> {
     conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE case_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{Direction, StoreError};
+use crate::store::{MessageDirection, StoreError};
 
 /// A failure inside the SQL code: SQLite's own, or a stored value that cannot be what it should.
 #[derive(Debug)]
@@ -62,21 +62,9 @@ pub(super) fn array<const N: usize>(blob: impl AsRef<[u8]>) -> OpResult<[u8; N]>
     <[u8; N]>::try_from(blob.as_ref()).map_err(|_| OpError::Data("stored id or hash has the wrong length"))
 }
 
-/// How a direction is stored.
-pub(super) fn direction_text(direction: Direction) -> &'static str {
-    match direction {
-        Direction::ToUnit => "to_unit",
-        Direction::ToReporter => "to_reporter",
-    }
-}
-
-/// A stored direction.
-pub(super) fn direction(text: &str) -> OpResult<Direction> {
-    match text {
-        "to_unit" => Ok(Direction::ToUnit),
-        "to_reporter" => Ok(Direction::ToReporter),
-        _ => Err(OpError::Data("stored message direction is unknown")),
-    }
+/// A stored direction (stored by its wire name, [`MessageDirection::as_str`]).
+pub(super) fn direction(text: &str) -> OpResult<MessageDirection> {
+    MessageDirection::from_name(text).ok_or(OpError::Data("stored message direction is unknown"))
 }
 
 /// Compares two hashes of secrets in time independent of where they differ.

@@ -128,27 +128,25 @@ pub(super) fn lease(
 
     let mut deliveries = Vec::with_capacity(rows.len());
     for seq in rows {
-        let (id, unit_id, case_id, received_at, delivery_count, lease_until, envelope) = conn
+        let (id, case_id, received_at, delivery_count, lease_until, envelope) = conn
             .prepare_cached(
                 "UPDATE reports SET state = 'leased', lease_until = ?2, delivery_count = delivery_count + 1
                  WHERE seq = ?1
-                 RETURNING report_id, unit_id, case_id, received_at, delivery_count, lease_until, envelope",
+                 RETURNING report_id, case_id, received_at, delivery_count, lease_until, envelope",
             )?
             .query_row(params![seq, millis(until)], |row| {
                 Ok((
                     row.get::<_, Vec<u8>>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, u32>(4)?,
-                    row.get::<_, i64>(5)?,
-                    row.get::<_, Vec<u8>>(6)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, u32>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
                 ))
             })?;
         deliveries.push(Delivery {
             attachments: attachments::states(conn, &id)?,
             report_id: ReportId(array(id)?),
-            unit_id,
             envelope,
             case_id: CaseId(array(case_id)?),
             received_at: time(received_at)?,

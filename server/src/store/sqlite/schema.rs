@@ -262,7 +262,7 @@ fn migrate(conn: &mut Connection) -> OpResult<()> {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{AppendOutcome, Direction, Store, SubmitOutcome};
+    use crate::store::{AppendOutcome, MessageDirection, Store, SubmitOutcome};
     use chrono::{Duration, TimeZone, Utc};
     use tipline_core::report::{CaseId, MessageId, ReportId};
 
@@ -374,7 +374,7 @@ mod tests {
             .add_message(
                 east,
                 MessageId([0xa3; 16]),
-                Direction::ToUnit,
+                MessageDirection::ToUnit,
                 b"more".to_vec(),
                 at(30_000),
             )
