@@ -39,6 +39,24 @@ pub mod route {
     pub const UNIT_CASE_MESSAGES: &str = "/units/{unit_id}/cases/{case_id}/messages";
     /// `POST`: publish a signed alert.
     pub const UNIT_ALERTS: &str = "/units/{unit_id}/alerts";
+
+    /// Every route, for checks that the server and its document serve each of them.
+    pub const ALL: &[&str] = &[
+        CONFIG,
+        DIRECTORY,
+        REPORTS,
+        ATTACHMENT,
+        CASE_MESSAGES,
+        ALERTS,
+        OPENAPI,
+        UNIT_INBOX,
+        UNIT_INBOX_STREAM,
+        UNIT_ACK,
+        UNIT_ATTACHMENT,
+        UNIT_TRANSFER,
+        UNIT_CASE_MESSAGES,
+        UNIT_ALERTS,
+    ];
 }
 
 /// The full path of `template` (under [`PREFIX`]) with each `{name}` replaced by its value.

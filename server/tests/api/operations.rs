@@ -2,6 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
+use tipline_core::api::paths;
 
 use crate::support::{get, request, Env, DIFFICULTY, UNIT};
 
@@ -94,6 +95,27 @@ async fn test_openapi_document_lists_the_paths() {
     }
     assert!(paths["/v1/reports/{report_id}/attachments/{index}"]["head"].is_object());
     assert!(doc["components"]["securitySchemes"]["unit_signature"].is_object());
+}
+
+#[tokio::test]
+async fn test_openapi_document_and_the_shared_route_table_name_the_same_paths() {
+    // Given the document the server serves
+    let env = Env::new().await;
+    let doc: Value = env.send(get("/v1/openapi.json")).await.json();
+    let documented: std::collections::BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|path| path.starts_with(paths::PREFIX))
+        .cloned()
+        .collect();
+    // When the API module's route table is laid under the prefix
+    let shared: std::collections::BTreeSet<String> = paths::route::ALL
+        .iter()
+        .map(|route| format!("{}{route}", paths::PREFIX))
+        .collect();
+    // Then both list the same routes, so clients build no path the server does not serve
+    assert_eq!(documented, shared);
 }
 
 #[tokio::test]
