@@ -21,3 +21,27 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out.copy_from_slice(digest.as_ref());
     out
 }
+
+/// Whether two hashes are equal, in time independent of where they differ (for hashes of
+/// secrets, such as a case secret's).
+pub fn hashes_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_hashes_equal_only_when_every_byte_is() {
+        let a = sha256(b"a");
+        let mut b = a;
+        assert!(hashes_equal(&a, &b));
+        b[31] ^= 1;
+        assert!(!hashes_equal(&a, &b));
+        b = a;
+        b[0] ^= 0x80;
+        assert!(!hashes_equal(&a, &b));
+    }
+}

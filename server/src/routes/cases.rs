@@ -13,6 +13,7 @@ use axum::Router;
 use chrono::Utc;
 use tipline_core::api::paths::route;
 use tipline_core::api::{Messages, MessagesQuery, PostMessage, Posted};
+use tipline_core::crypto::hashes_equal;
 use tipline_core::envelope::Kind;
 use tipline_core::report::{CaseId, MessageId};
 
@@ -21,8 +22,8 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::limits::{ENVELOPE_BODY_BYTES, MAX_PAGE};
 use crate::push::PushEvent;
+use crate::routes::case_secret_hash;
 use crate::routes::reports::{expect_kind, parse_envelope};
-use crate::routes::{case_secret_hash, hashes_equal};
 use crate::state::AppState;
 use crate::store::{CaseRecord, MessageDirection, SealedMessage};
 use tipline_core::api::code;

@@ -53,24 +53,9 @@ pub fn case_secret_hash(headers: &HeaderMap) -> Result<[u8; 32], AppError> {
     Ok(sha256(&secret))
 }
 
-/// Compares two hashes in time independent of where they differ.
-pub fn hashes_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn test_hashes_equal() {
-        let a = sha256(b"a");
-        let mut b = a;
-        assert!(hashes_equal(&a, &b));
-        b[31] ^= 1;
-        assert!(!hashes_equal(&a, &b));
-    }
 
     #[test]
     fn test_case_secret_header() {

@@ -4,9 +4,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::codec::{array, same_hash, to_i64, to_u64, OpError, OpResult};
+use super::codec::{array, to_i64, to_u64, OpError, OpResult};
 use super::ids::IdMaps;
 use crate::store::{AppendOutcome, AttachmentProgress, DeclaredAttachment};
+use tipline_core::crypto::hashes_equal;
 use tipline_core::report::ReportId;
 
 /// Records the attachments declared for a report, none received yet (writer).
@@ -107,7 +108,7 @@ pub(super) fn append(
         return Ok(AppendOutcome::NotFound);
     };
     let report_id = &report_id.0[..];
-    if !same_hash(&hash, case_secret_hash) {
+    if !hashes_equal(&hash, case_secret_hash) {
         return Ok(AppendOutcome::NotFound);
     }
     if offset != state.received {
@@ -146,7 +147,7 @@ pub(super) fn state(
         return Ok(None);
     };
     match case_secret_hash {
-        Some(given) if !same_hash(&hash, given) => Ok(None),
+        Some(given) if !hashes_equal(&hash, given) => Ok(None),
         _ => Ok(Some(state)),
     }
 }

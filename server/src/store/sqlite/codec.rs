@@ -66,8 +66,3 @@ pub(super) fn array<const N: usize>(blob: impl AsRef<[u8]>) -> OpResult<[u8; N]>
 pub(super) fn direction(text: &str) -> OpResult<MessageDirection> {
     MessageDirection::from_name(text).ok_or(OpError::Data("stored message direction is unknown"))
 }
-
-/// Compares two hashes of secrets in time independent of where they differ.
-pub(super) fn same_hash(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::attachments;
-use super::codec::{array, millis, same_hash, time, OpResult};
+use super::codec::{array, millis, time, OpResult};
 use super::ids::{IdMaps, Seq};
 use crate::store::{DeclaredAttachment, Delivery, NewReport, StoreStats, SubmitOutcome, TransferOutcome};
 use tipline_core::api::bounds::PageBudget;
+use tipline_core::crypto::hashes_equal;
 use tipline_core::report::{CaseId, ReportId};
 
 /// The row of a report, if its id is known and the row holds that id.
@@ -52,7 +53,7 @@ pub(super) fn submit(conn: &Connection, ids: &IdMaps, report: &NewReport) -> OpR
     let case_seq = match case {
         // The same reporter filing another report in the case: the case stays with the unit
         // that handles it now.
-        Some((seq, hash)) if same_hash(&array(&hash)?, &report.case_secret_hash) => seq,
+        Some((seq, hash)) if hashes_equal(&array(&hash)?, &report.case_secret_hash) => seq,
         Some(_) => return Ok(SubmitOutcome::CaseConflict),
         None => {
             let seq: Seq = conn
