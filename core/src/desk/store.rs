@@ -204,10 +204,6 @@ pub struct MessageRecord {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-fn db(e: rusqlite::Error) -> Error {
-    Error::Io(std::io::Error::other(format!("desk store: {e}")))
-}
-
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -262,14 +258,13 @@ impl DeskStore {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        let conn = Connection::open(dir.join("desk.db")).map_err(db)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-            .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        let conn = Connection::open(dir.join("desk.db"))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
+        conn.execute_batch(SCHEMA)?;
         let meta = |name: &str| -> Result<Option<Vec<u8>>> {
-            conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
-                .optional()
-                .map_err(db)
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?)
         };
         let vault = match (meta("kdf")?, meta("check")?, meta("unit_id")?) {
             (Some(kdf), Some(check), Some(owner)) => {
@@ -307,12 +302,9 @@ impl DeskStore {
                     salt: b64(&salt),
                 };
                 let insert = "INSERT INTO meta (name, value) VALUES (?1, ?2)";
-                conn.execute(insert, params!["kdf", serde_json::to_vec(&kdf)?])
-                    .map_err(db)?;
-                conn.execute(insert, params!["check", vault.seal(CHECK_RECORD, CHECK_TEXT)?])
-                    .map_err(db)?;
-                conn.execute(insert, params!["unit_id", unit_id.as_bytes()])
-                    .map_err(db)?;
+                conn.execute(insert, params!["kdf", serde_json::to_vec(&kdf)?])?;
+                conn.execute(insert, params!["check", vault.seal(CHECK_RECORD, CHECK_TEXT)?])?;
+                conn.execute(insert, params!["unit_id", unit_id.as_bytes()])?;
                 vault
             }
             _ => {
@@ -344,13 +336,11 @@ impl DeskStore {
         let id = record.report_id.to_string();
         let json = Zeroizing::new(serde_json::to_vec(record)?);
         let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
-        self.conn()
-            .execute(
-                "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
+        self.conn().execute(
+            "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
                  ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed",
-                params![id, ms(record.received_at), sealed],
-            )
-            .map_err(db)?;
+            params![id, ms(record.received_at), sealed],
+        )?;
         Ok(())
     }
 
@@ -367,8 +357,7 @@ impl DeskStore {
             .query_row("SELECT sealed FROM reports WHERE report_id = ?1", [&id], |r| {
                 r.get(0)
             })
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         sealed.map(|sealed| self.open_report(&id, &sealed)).transpose()
     }
 
@@ -376,14 +365,11 @@ impl DeskStore {
     pub fn reports(&self) -> Result<Vec<ReportRecord>> {
         let rows: Vec<(String, Vec<u8>)> = {
             let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT report_id, sealed FROM reports ORDER BY received_ms, report_id")
-                .map_err(db)?;
+            let mut stmt =
+                conn.prepare("SELECT report_id, sealed FROM reports ORDER BY received_ms, report_id")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(db)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db)?;
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         rows.iter()
@@ -407,14 +393,10 @@ impl DeskStore {
         }
         let ids: Vec<String> = {
             let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT report_id FROM reports WHERE report_id LIKE ?1 || '%'")
-                .map_err(db)?;
+            let mut stmt = conn.prepare("SELECT report_id FROM reports WHERE report_id LIKE ?1 || '%'")?;
             let ids = stmt
-                .query_map([&prefix], |r| r.get(0))
-                .map_err(db)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db)?;
+                .query_map([&prefix], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             ids
         };
         match ids.as_slice() {
@@ -439,8 +421,7 @@ impl DeskStore {
                 "INSERT INTO messages (report_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(report_id, message_id) DO UPDATE SET seq = excluded.seq, sealed = excluded.sealed",
                 params![rid, mid, message.seq, sealed],
-            )
-            .map_err(db)?;
+            )?;
         Ok(())
     }
 
@@ -449,16 +430,12 @@ impl DeskStore {
         let rid = report_id.to_string();
         let rows: Vec<(String, Vec<u8>)> = {
             let conn = self.conn();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT message_id, sealed FROM messages WHERE report_id = ?1 ORDER BY seq, message_id",
-                )
-                .map_err(db)?;
+            let mut stmt = conn.prepare(
+                "SELECT message_id, sealed FROM messages WHERE report_id = ?1 ORDER BY seq, message_id",
+            )?;
             let rows = stmt
-                .query_map([&rid], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(db)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db)?;
+                .query_map([&rid], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         rows.iter()
