@@ -10,7 +10,7 @@
 //! flag bound in, so a file cannot be reordered or cut short unnoticed. In clear remain only the
 //! report ids, message ids and positions, and when each report was received.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -19,9 +19,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::attachment::{read_chunks, ChunkWriter, SealChunk, CHUNK_SIZE};
 use crate::client::vault::Vault;
 use crate::crypto::random::random_array;
-use crate::crypto::OsRandom;
+use crate::crypto::{CryptoError, OsRandom};
 use crate::encoding::{b64, unb64};
 use crate::report::{AttachmentInfo, CaseId, MessageId, Report, ReportId};
 use crate::{Error, Result};
@@ -43,10 +44,6 @@ CREATE TABLE IF NOT EXISTS messages (
 ";
 const CHECK_RECORD: &[u8] = b"check";
 const CHECK_TEXT: &[u8] = b"tipline desk store v1";
-/// Plaintext bytes per sealed attachment chunk.
-const CHUNK: usize = 64 * 1024;
-/// Nonce and tag around each sealed chunk.
-const CHUNK_OVERHEAD: usize = 12 + 16;
 
 /// Argon2id parameters of a store's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,14 +460,14 @@ impl DeskStore {
     pub fn attachment_writer(&self, report_id: ReportId, index: u16) -> Result<AttachmentWriter<'_>> {
         let path = self.attachment_path(report_id, index);
         let part = path.with_extension("part");
-        Ok(AttachmentWriter {
+        let sealer = AtRest {
             vault: &self.vault,
-            file: std::fs::File::create(&part)?,
+            record: format!("attachment:{report_id}:{index}"),
+        };
+        Ok(AttachmentWriter {
+            chunks: ChunkWriter::new(sealer, std::fs::File::create(&part)?),
             part,
             path,
-            record: format!("attachment:{report_id}:{index}"),
-            pending: Vec::with_capacity(CHUNK),
-            chunk: 0,
         })
     }
 
@@ -478,26 +475,16 @@ impl DeskStore {
     pub fn read_attachment(&self, report_id: ReportId, index: u16, out: &mut impl Write) -> Result<u64> {
         let mut file = std::fs::File::open(self.attachment_path(report_id, index))?;
         let record = format!("attachment:{report_id}:{index}");
-        let sealed_chunk = CHUNK + CHUNK_OVERHEAD;
-        let mut buf = Vec::with_capacity(sealed_chunk + 1);
         let mut total = 0u64;
-        let mut chunk = 0u64;
-        fill(&mut file, &mut buf, sealed_chunk + 1)?;
-        loop {
-            let last = buf.len() <= sealed_chunk;
-            let carry = if last { None } else { buf.pop() };
+        read_chunks(&mut file, CHUNK_SIZE + Vault::OVERHEAD, |chunk, last, sealed| {
             let plain = self
                 .vault
-                .open(chunk_record(&record, chunk, last).as_bytes(), &buf)
+                .open(chunk_record(&record, chunk, last).as_bytes(), sealed)
                 .map_err(|_| Error::invalid("desk store", "an attachment file is damaged"))?;
             out.write_all(&plain)?;
             total += plain.len() as u64;
-            let Some(carry) = carry else { break };
-            buf.clear();
-            buf.push(carry);
-            fill(&mut file, &mut buf, sealed_chunk + 1)?;
-            chunk += 1;
-        }
+            Ok(())
+        })?;
         Ok(total)
     }
 
@@ -536,24 +523,21 @@ fn chunk_record(record: &str, chunk: u64, last: bool) -> String {
     format!("{record}:{chunk}:{}", u8::from(last))
 }
 
-/// Reads until `buf` holds `want` bytes or the reader is exhausted.
-fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
-    let start = buf.len();
-    buf.resize(want, 0);
-    let mut filled = start;
-    while filled < want {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(e);
-            }
-        }
+/// Seals a stored attachment's chunks with the store's key, each under its own record name
+/// (the attachment, the chunk's number and its last flag) and a random nonce; the chunking is
+/// the wire form's.
+struct AtRest<'a> {
+    vault: &'a Vault,
+    record: String,
+}
+
+impl SealChunk for AtRest<'_> {
+    fn seal_chunk(&self, chunk: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        *buf = self
+            .vault
+            .seal(chunk_record(&self.record, chunk, last).as_bytes(), buf)?;
+        Ok(())
     }
-    buf.truncate(filled);
-    Ok(())
 }
 
 struct HashingWriter<W: Write> {
@@ -575,34 +559,16 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Seals an attachment's plaintext at rest, chunk by chunk; memory stays at two chunks.
 pub struct AttachmentWriter<'a> {
-    vault: &'a Vault,
-    file: std::fs::File,
+    chunks: ChunkWriter<AtRest<'a>, std::fs::File>,
     part: PathBuf,
     path: PathBuf,
-    record: String,
-    pending: Vec<u8>,
-    chunk: u64,
 }
 
 impl AttachmentWriter<'_> {
-    fn seal(&mut self, last: bool) -> std::io::Result<()> {
-        let sealed = self
-            .vault
-            .seal(
-                chunk_record(&self.record, self.chunk, last).as_bytes(),
-                &self.pending,
-            )
-            .map_err(std::io::Error::other)?;
-        self.file.write_all(&sealed)?;
-        self.pending.clear();
-        self.chunk += 1;
-        Ok(())
-    }
-
     /// Seals the last chunk, syncs, and puts the file in place.
-    pub fn finish(mut self) -> Result<()> {
-        self.seal(true)?;
-        self.file.sync_all()?;
+    pub fn finish(self) -> Result<()> {
+        let file = self.chunks.finish()?;
+        file.sync_all()?;
         std::fs::rename(&self.part, &self.path)?;
         Ok(())
     }
@@ -614,21 +580,11 @@ impl AttachmentWriter<'_> {
 }
 
 impl Write for AttachmentWriter<'_> {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
-        let total = buf.len();
-        while !buf.is_empty() {
-            // A full chunk is sealed only once more data shows it is not the last one.
-            if self.pending.len() == CHUNK {
-                self.seal(false)?;
-            }
-            let take = (CHUNK - self.pending.len()).min(buf.len());
-            self.pending.extend_from_slice(&buf[..take]);
-            buf = &buf[take..];
-        }
-        Ok(total)
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunks.write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.chunks.flush()
     }
 }
