@@ -102,6 +102,121 @@ impl AttachmentKey {
     }
 }
 
+/// Seals one chunk in place: `buf` holds chunk `chunk`'s plaintext and is left holding its
+/// sealed form. [`ChunkWriter`] decides which chunk is last; a sealer only binds the flag in.
+///
+/// The wire form is [`AttachmentKey`]'s (section 7.2 of the protocol); the desk's store seals its
+/// files at rest with a scheme of its own through the same writer.
+pub trait SealChunk {
+    /// Seals chunk `chunk` (`last` set for the final one) in place.
+    fn seal_chunk(&self, chunk: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError>;
+}
+
+impl SealChunk for AttachmentKey {
+    fn seal_chunk(&self, chunk: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        AttachmentKey::seal_chunk(self, chunk, last, buf)
+    }
+}
+
+impl<S: SealChunk + ?Sized> SealChunk for &S {
+    fn seal_chunk(&self, chunk: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        (**self).seal_chunk(chunk, last, buf)
+    }
+}
+
+/// Seals the plaintext written to it in chunks of [`CHUNK_SIZE`] as it arrives, numbered from 0,
+/// and writes each sealed chunk to `out`; it holds one chunk at a time, whatever the size.
+/// [`ChunkWriter::finish`] seals the last chunk, so nothing is complete without it.
+///
+/// This is the one place that applies section 7.3's rule on the writing side: a full chunk is
+/// sealed as not last only once more plaintext shows that it is not, so an attachment of exactly
+/// `k` full chunks ends with the `k`-th marked last (no empty chunk follows), and an empty one is
+/// a single empty last chunk. A failure to seal comes out as an I/O error wrapping the
+/// [`CryptoError`].
+pub struct ChunkWriter<S: SealChunk, W: Write> {
+    sealer: S,
+    out: W,
+    pending: Vec<u8>,
+    chunk: u64,
+}
+
+impl<S: SealChunk, W: Write> ChunkWriter<S, W> {
+    /// A writer that seals with `sealer` into `out`.
+    pub fn new(sealer: S, out: W) -> Self {
+        Self {
+            sealer,
+            out,
+            pending: Vec::with_capacity(SEALED_CHUNK_SIZE),
+            chunk: 0,
+        }
+    }
+
+    fn seal(&mut self, last: bool) -> std::io::Result<()> {
+        let mut buf = std::mem::take(&mut self.pending);
+        self.sealer
+            .seal_chunk(self.chunk, last, &mut buf)
+            .map_err(std::io::Error::other)?;
+        self.out.write_all(&buf)?;
+        buf.clear();
+        self.pending = buf;
+        self.chunk += 1;
+        Ok(())
+    }
+
+    /// Seals the last chunk and hands back the output, not flushed.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.seal(true)?;
+        Ok(self.out)
+    }
+}
+
+impl<S: SealChunk, W: Write> Write for ChunkWriter<S, W> {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let total = buf.len();
+        while !buf.is_empty() {
+            // A full chunk is sealed only once more data shows it is not the last one.
+            if self.pending.len() == CHUNK_SIZE {
+                self.seal(false)?;
+            }
+            let take = (CHUNK_SIZE - self.pending.len()).min(buf.len());
+            self.pending.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+        }
+        Ok(total)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Cuts a sealed stream into its chunks and hands each to `open` with its number and last flag:
+/// every chunk but the last is `sealed_chunk` bytes, the last the rest (at most `sealed_chunk`).
+/// This is section 7.4's step 1, the reading side of the rule in [`ChunkWriter`]; memory stays at
+/// one chunk. `open` gets the chunk's sealed bytes and may open them in place.
+pub(crate) fn read_chunks(
+    sealed: &mut impl Read,
+    sealed_chunk: usize,
+    mut open: impl FnMut(u64, bool, &mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let mut current = Vec::with_capacity(sealed_chunk + 1);
+    let mut chunk = 0u64;
+    // One byte beyond a full chunk tells whether another chunk follows.
+    fill(sealed, &mut current, sealed_chunk + 1)?;
+    loop {
+        let last = current.len() <= sealed_chunk;
+        let carry = if last { None } else { current.pop() };
+        open(chunk, last, &mut current)?;
+        let Some(carry) = carry else {
+            return Ok(());
+        };
+        current.clear();
+        current.push(carry);
+        fill(sealed, &mut current, sealed_chunk + 1)?;
+        chunk += 1;
+    }
+}
+
 /// Reads until `buf` holds `want` bytes or the reader is exhausted.
 fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
     while buf.len() < want {
@@ -126,26 +241,28 @@ fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Resu
 /// Encrypts an attachment from `plaintext` into `sealed`, one chunk at a time; memory use is two
 /// chunks whatever the size. Returns the number of plaintext bytes read.
 pub fn encrypt(key: &AttachmentKey, plaintext: &mut impl Read, sealed: &mut impl Write) -> Result<u64> {
-    let mut current = Vec::with_capacity(SEALED_CHUNK_SIZE);
-    let mut next = Vec::with_capacity(SEALED_CHUNK_SIZE);
-    fill(plaintext, &mut current, CHUNK_SIZE)?;
+    let mut writer = ChunkWriter::new(key, sealed);
+    let mut buf = Vec::with_capacity(CHUNK_SIZE);
     let mut total = 0u64;
-    let mut chunk = 0u64;
     loop {
-        // Only a full chunk can have a successor: look ahead to learn whether this one is last.
-        next.clear();
-        if current.len() == CHUNK_SIZE {
-            fill(plaintext, &mut next, CHUNK_SIZE)?;
+        buf.clear();
+        fill(plaintext, &mut buf, CHUNK_SIZE)?;
+        if buf.is_empty() {
+            break;
         }
-        let last = next.is_empty();
-        total += current.len() as u64;
-        key.seal_chunk(chunk, last, &mut current)?;
-        sealed.write_all(&current)?;
-        if last {
-            return Ok(total);
-        }
-        std::mem::swap(&mut current, &mut next);
-        chunk += 1;
+        total += buf.len() as u64;
+        writer.write_all(&buf).map_err(sealing_error)?;
+    }
+    writer.finish().map_err(sealing_error)?;
+    Ok(total)
+}
+
+/// A chunk that fails to seal comes out of [`ChunkWriter`] as an I/O error (it is a `Write`):
+/// give it back its own kind, as a crypto error.
+fn sealing_error(e: std::io::Error) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<CryptoError>()) {
+        Some(crypto) => Error::Crypto(*crypto),
+        None => Error::Io(e),
     }
 }
 
@@ -158,16 +275,10 @@ pub fn decrypt(
     sealed: &mut impl Read,
     plaintext: &mut impl Write,
 ) -> Result<()> {
-    let mut current = Vec::with_capacity(SEALED_CHUNK_SIZE + 1);
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut total = 0u64;
-    let mut chunk = 0u64;
-    // One byte beyond a full chunk tells whether another chunk follows.
-    fill(sealed, &mut current, SEALED_CHUNK_SIZE + 1)?;
-    loop {
-        let last = current.len() <= SEALED_CHUNK_SIZE;
-        let carry = if last { None } else { current.pop() };
-        key.open_chunk(chunk, last, &mut current)?;
+    read_chunks(sealed, SEALED_CHUNK_SIZE, |chunk, last, current| {
+        key.open_chunk(chunk, last, current)?;
         // Only an empty attachment has an empty last chunk: one encoding per attachment.
         if last && chunk > 0 && current.is_empty() {
             return Err(Error::from(CryptoError::Malformed));
@@ -176,14 +287,10 @@ pub fn decrypt(
         if total > info.size {
             return Err(Error::from(CryptoError::Malformed));
         }
-        hasher.update(&current);
-        plaintext.write_all(&current)?;
-        let Some(carry) = carry else { break };
-        current.clear();
-        current.push(carry);
-        fill(sealed, &mut current, SEALED_CHUNK_SIZE + 1)?;
-        chunk += 1;
-    }
+        hasher.update(current);
+        plaintext.write_all(current)?;
+        Ok(())
+    })?;
     if total != info.size || hasher.finish().as_ref() != info.sha256 {
         return Err(Error::invalid(
             format!("attachments[{}]", info.index),
@@ -218,4 +325,72 @@ pub fn describe(index: u16, name: &str, media_type: &str, data: &mut impl Read) 
         size,
         sha256,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Records each chunk it is asked to seal and "seals" it by appending its number and flag.
+    #[derive(Default)]
+    struct Recorder(RefCell<Vec<(u64, bool, usize)>>);
+
+    impl SealChunk for Recorder {
+        fn seal_chunk(&self, chunk: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+            self.0.borrow_mut().push((chunk, last, buf.len()));
+            buf.extend_from_slice(&chunk.to_be_bytes());
+            buf.push(u8::from(last));
+            Ok(())
+        }
+    }
+
+    fn chunks_written(size: usize, piece: usize) -> (Vec<(u64, bool, usize)>, Vec<u8>) {
+        let recorder = Recorder::default();
+        let mut writer = ChunkWriter::new(&recorder, Vec::new());
+        let data = vec![7u8; size];
+        for part in data.chunks(piece) {
+            writer.write_all(part).unwrap();
+        }
+        let out = writer.finish().unwrap();
+        (recorder.0.into_inner(), out)
+    }
+
+    #[test]
+    fn test_chunk_writer_marks_the_last_chunk_as_section_7_3_says() {
+        // Given attachments at the edges of a chunk, written in pieces of several sizes
+        for piece in [1000, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1] {
+            // When they are sealed, then only the final chunk is last, and no empty chunk
+            // follows a full one.
+            assert_eq!(chunks_written(0, piece).0, [(0, true, 0)]);
+            assert_eq!(chunks_written(100, piece).0, [(0, true, 100)]);
+            assert_eq!(chunks_written(CHUNK_SIZE, piece).0, [(0, true, CHUNK_SIZE)]);
+            assert_eq!(
+                chunks_written(CHUNK_SIZE + 1, piece).0,
+                [(0, false, CHUNK_SIZE), (1, true, 1)]
+            );
+            assert_eq!(
+                chunks_written(2 * CHUNK_SIZE, piece).0,
+                [(0, false, CHUNK_SIZE), (1, true, CHUNK_SIZE)]
+            );
+        }
+    }
+
+    #[test]
+    fn test_read_chunks_cuts_what_the_writer_wrote() {
+        for size in [0, 100, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 5] {
+            // Given a stream the writer sealed (each chunk 9 bytes longer)
+            let (written, out) = chunks_written(size, 4096);
+            // When it is cut again
+            let mut read = Vec::new();
+            read_chunks(&mut &out[..], CHUNK_SIZE + 9, |chunk, last, sealed| {
+                read.push((chunk, last, sealed.len() - 9));
+                Ok(())
+            })
+            .unwrap();
+            // Then every chunk comes back with its number and flag
+            assert_eq!(read, written, "size {size}");
+        }
+    }
 }

@@ -40,6 +40,10 @@ pub enum Error {
     /// A file or stream failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// A local database failed. SQLite's messages are about the SQL and the file, never about
+    /// what the rows hold (records are sealed before they reach it).
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
 }
 
 impl Error {

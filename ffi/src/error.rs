@@ -100,6 +100,12 @@ pub(crate) fn from_core(error: Error) -> ApiError {
                 detail: e.to_string(),
             }
         }
+        Error::Storage(e) => {
+            tracing::warn!(code = ?e.sqlite_error_code(), "device storage failed");
+            ApiError::Storage {
+                detail: e.to_string(),
+            }
+        }
     }
 }
 

@@ -150,10 +150,6 @@ fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
-fn db(e: rusqlite::Error) -> Error {
-    Error::Io(std::io::Error::other(format!("local store: {e}")))
-}
-
 /// The device's local store.
 pub struct Local {
     conn: Mutex<Connection>,
@@ -165,10 +161,9 @@ impl Local {
     /// Opens (or creates) the store in `dir`, its records sealed under `key`.
     pub fn open(dir: &Path, key: &[u8; 32]) -> Result<Local> {
         std::fs::create_dir_all(dir.join("outbox"))?;
-        let conn = Connection::open(dir.join("tipline-client.db")).map_err(db)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        let conn = Connection::open(dir.join("tipline-client.db"))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        conn.execute_batch(SCHEMA)?;
         Ok(Local {
             conn: Mutex::new(conn),
             dir: dir.to_owned(),
@@ -194,7 +189,7 @@ impl Local {
     /// absent after a crash.
     pub fn enqueue(&self, row: &OutboxRow) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db)?;
+        let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO outbox (report_id, unit_id, case_id, case_secret_hash, envelope, state, next_attempt_ms, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
@@ -207,16 +202,14 @@ impl Local {
                 ms(row.next_attempt),
                 ms(row.created)
             ],
-        )
-        .map_err(db)?;
+        )?;
         for (index, size, _) in &row.attachments {
             tx.execute(
                 "INSERT INTO outbox_attachments (report_id, idx, sealed_size) VALUES (?1, ?2, ?3)",
                 params![row.report_id.to_string(), index, *size as i64],
-            )
-            .map_err(db)?;
+            )?;
         }
-        tx.commit().map_err(db)
+        Ok(tx.commit()?)
     }
 
     /// Every outbox item, oldest first.
@@ -227,35 +220,32 @@ impl Local {
                 "SELECT report_id, unit_id, case_id, case_secret_hash, envelope, state, attempts, next_attempt_ms,
                         last_error, stamp, stamp_difficulty, receipt, created_ms
                  FROM outbox ORDER BY created_ms, report_id",
-            )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<i64>>(9)?,
-                    r.get::<_, Option<i64>>(10)?,
-                    r.get::<_, Option<Vec<u8>>>(11)?,
-                    r.get::<_, i64>(12)?,
-                ))
-            })
-            .map_err(db)?;
+            )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, Option<String>>(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<Vec<u8>>>(11)?,
+                r.get::<_, i64>(12)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, unit, case, hash, envelope, state, attempts, next, err, stamp, diff, receipt, created) =
-                row.map_err(db)?;
+                row?;
             let report_id = ReportId::parse(&id)?;
-            let mut att = conn
-                .prepare("SELECT idx, sealed_size, uploaded FROM outbox_attachments WHERE report_id = ?1 ORDER BY idx")
-                .map_err(db)?;
+            let mut att = conn.prepare(
+                "SELECT idx, sealed_size, uploaded FROM outbox_attachments WHERE report_id = ?1 ORDER BY idx",
+            )?;
             let attachments = att
                 .query_map([&id], |r| {
                     Ok((
@@ -263,10 +253,8 @@ impl Local {
                         r.get::<_, i64>(1)? as u64,
                         r.get::<_, i64>(2)? as u64,
                     ))
-                })
-                .map_err(db)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db)?;
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             out.push(OutboxRow {
                 report_id,
                 unit_id: unit,
@@ -290,34 +278,28 @@ impl Local {
 
     /// Records the stamp solved for an item at `difficulty`.
     pub fn set_stamp(&self, report_id: ReportId, stamp: u64, difficulty: u8) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE outbox SET stamp = ?2, stamp_difficulty = ?3 WHERE report_id = ?1",
-                params![report_id.to_string(), stamp as i64, difficulty],
-            )
-            .map_err(db)?;
+        self.conn().execute(
+            "UPDATE outbox SET stamp = ?2, stamp_difficulty = ?3 WHERE report_id = ?1",
+            params![report_id.to_string(), stamp as i64, difficulty],
+        )?;
         Ok(())
     }
 
     /// Records the server's receipt (the report is on the server; attachments may follow).
     pub fn set_receipt(&self, report_id: ReportId, receipt: &[u8]) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE outbox SET receipt = ?2 WHERE report_id = ?1",
-                params![report_id.to_string(), receipt],
-            )
-            .map_err(db)?;
+        self.conn().execute(
+            "UPDATE outbox SET receipt = ?2 WHERE report_id = ?1",
+            params![report_id.to_string(), receipt],
+        )?;
         Ok(())
     }
 
     /// Records how far an attachment's upload has gone.
     pub fn set_uploaded(&self, report_id: ReportId, index: u16, uploaded: u64) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE outbox_attachments SET uploaded = ?3 WHERE report_id = ?1 AND idx = ?2",
-                params![report_id.to_string(), index, uploaded as i64],
-            )
-            .map_err(db)?;
+        self.conn().execute(
+            "UPDATE outbox_attachments SET uploaded = ?3 WHERE report_id = ?1 AND idx = ?2",
+            params![report_id.to_string(), index, uploaded as i64],
+        )?;
         Ok(())
     }
 
@@ -328,16 +310,11 @@ impl Local {
             conn.execute(
                 "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, last_error = NULL WHERE report_id = ?1",
                 params![report_id.to_string(), ms(now)],
-            )
-            .map_err(db)?;
-            let mut stmt = conn
-                .prepare("SELECT idx FROM outbox_attachments WHERE report_id = ?1")
-                .map_err(db)?;
+            )?;
+            let mut stmt = conn.prepare("SELECT idx FROM outbox_attachments WHERE report_id = ?1")?;
             let indices = stmt
-                .query_map([report_id.to_string()], |r| r.get(0))
-                .map_err(db)?
-                .collect::<rusqlite::Result<Vec<u16>>>()
-                .map_err(db)?;
+                .query_map([report_id.to_string()], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<u16>>>()?;
             indices
         };
         for index in indices {
@@ -358,13 +335,11 @@ impl Local {
             Some(at) => (OutboxState::Queued, ms(at)),
             None => (OutboxState::Failed, i64::MAX),
         };
-        self.conn()
-            .execute(
-                "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
+        self.conn().execute(
+            "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
                  WHERE report_id = ?1",
-                params![report_id.to_string(), state.as_str(), next, reason],
-            )
-            .map_err(db)?;
+            params![report_id.to_string(), state.as_str(), next, reason],
+        )?;
         Ok(())
     }
 
@@ -375,8 +350,7 @@ impl Local {
             .execute(
                 "UPDATE outbox SET state = 'queued', next_attempt_ms = ?2 WHERE report_id = ?1 AND state != 'delivered'",
                 params![report_id.to_string(), ms(now)],
-            )
-            .map_err(db)?;
+            )?;
         Ok(n == 1)
     }
 
@@ -384,22 +358,20 @@ impl Local {
     pub fn add_case(&self, case_id: CaseId, unit_id: &str, codename: &str, now: DateTime<Utc>) -> Result<()> {
         let record = format!("case:{case_id}");
         let sealed = self.vault.seal(record.as_bytes(), codename.as_bytes())?;
-        self.conn()
-            .execute(
-                "INSERT INTO cases (case_id, unit_id, sealed_codename, created_ms) VALUES (?1, ?2, ?3, ?4)
+        self.conn().execute(
+            "INSERT INTO cases (case_id, unit_id, sealed_codename, created_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(case_id) DO UPDATE SET unit_id = excluded.unit_id",
-                params![case_id.to_string(), unit_id, sealed, ms(now)],
-            )
-            .map_err(db)?;
+            params![case_id.to_string(), unit_id, sealed, ms(now)],
+        )?;
         Ok(())
     }
 
     /// The cases on this device, oldest first.
     pub fn cases(&self) -> Result<Vec<CaseEntry>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT case_id, unit_id, sealed_codename, created_ms, last_seq FROM cases ORDER BY created_ms")
-            .map_err(db)?;
+        let mut stmt = conn.prepare(
+            "SELECT case_id, unit_id, sealed_codename, created_ms, last_seq FROM cases ORDER BY created_ms",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -409,10 +381,8 @@ impl Local {
                     r.get::<_, i64>(3)?,
                     r.get(4)?,
                 ))
-            })
-            .map_err(db)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db)?;
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, unit, sealed, created, seq)| {
                 let record = format!("case:{id}");
@@ -437,24 +407,21 @@ impl Local {
         let record = format!("message:{case_id}:{message_id}");
         let sealed = self.vault.seal(record.as_bytes(), json)?;
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db)?;
+        let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO case_messages (case_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(case_id, message_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
             params![case_id.to_string(), message_id, seq, sealed],
-        )
-        .map_err(db)?;
+        )?;
         tx.execute(
             "UPDATE cases SET last_seq = MAX(last_seq, ?2) WHERE case_id = ?1",
             params![case_id.to_string(), seq],
-        )
-        .map_err(db)?;
+        )?;
         tx.execute(
             "DELETE FROM pending_follow_ups WHERE case_id = ?1 AND message_id = ?2",
             params![case_id.to_string(), message_id],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+        )?;
+        Ok(tx.commit()?)
     }
 
     /// Keeps a follow-up sealed and not yet confirmed by the server (its JSON sealed), so that
@@ -470,21 +437,19 @@ impl Local {
         let record = format!("pending:{case_id}:{message_id}");
         let sealed = self.vault.seal(record.as_bytes(), json)?;
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db)?;
+        let tx = conn.transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO pending_follow_ups (case_id, message_id, created_ms, sealed)
              VALUES (?1, ?2, ?3, ?4)",
             params![case_id.to_string(), message_id, ms(now), sealed],
-        )
-        .map_err(db)?;
+        )?;
         tx.execute(
             "DELETE FROM pending_follow_ups WHERE case_id = ?1 AND message_id NOT IN (
                  SELECT message_id FROM pending_follow_ups WHERE case_id = ?1
                  ORDER BY created_ms DESC, rowid DESC LIMIT ?2)",
             params![case_id.to_string(), MAX_PENDING_FOLLOW_UPS],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+        )?;
+        Ok(tx.commit()?)
     }
 
     /// A case's pending follow-ups (JSON), newest first.
@@ -515,14 +480,12 @@ impl Local {
         case_id: CaseId,
     ) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(sql).map_err(db)?;
+        let mut stmt = conn.prepare(sql)?;
         let rows = stmt
             .query_map([case_id.to_string()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(db)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db)?;
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, sealed)| {
                 Ok(self
@@ -534,12 +497,12 @@ impl Local {
 
     /// A cached document (the directory, the server's receipt key...).
     pub fn document(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        self.conn()
+        Ok(self
+            .conn()
             .query_row("SELECT value FROM documents WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
-            .optional()
-            .map_err(db)
+            .optional()?)
     }
 
     /// Stores a document, replacing the previous one.
@@ -548,8 +511,7 @@ impl Local {
             .execute(
                 "INSERT INTO documents (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 params![name, value],
-            )
-            .map_err(db)?;
+            )?;
         Ok(())
     }
 }

@@ -14,6 +14,9 @@ use crate::crypto::{CryptoError, OsRandom};
 pub struct Vault(aead::LessSafeKey);
 
 impl Vault {
+    /// Bytes a record grows by when sealed: its nonce and tag.
+    pub const OVERHEAD: usize = 12 + 16;
+
     /// A vault over a 32-byte key.
     pub fn new(key: &[u8; 32]) -> Result<Self, CryptoError> {
         let unbound =
@@ -24,7 +27,7 @@ impl Vault {
     /// Seals `plaintext`, bound to `record` (e.g. `b"case:<id>"`).
     pub fn seal(&self, record: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let nonce = random_array::<12>(&mut OsRandom::new())?;
-        let mut out = Vec::with_capacity(12 + plaintext.len() + 16);
+        let mut out = Vec::with_capacity(plaintext.len() + Self::OVERHEAD);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
         let mut body = out.split_off(12);
@@ -41,7 +44,7 @@ impl Vault {
 
     /// Opens a record sealed for `record`.
     pub fn open(&self, record: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        if sealed.len() < 12 + 16 {
+        if sealed.len() < Self::OVERHEAD {
             return Err(CryptoError::Malformed);
         }
         let (nonce, body) = sealed.split_at(12);

@@ -22,7 +22,7 @@ use super::client::DeskClient;
 use super::store::{AttachmentState, ReportRecord, Status, TransferRecord};
 use super::Desk;
 use crate::api::{code, DeclaredAttachment, TransferRequest};
-use crate::attachment::{sealed_size, AttachmentKey, CHUNK_SIZE};
+use crate::attachment::{sealed_size, AttachmentKey, ChunkWriter};
 use crate::client::http::NetError;
 use crate::crypto::random::random_array;
 use crate::crypto::{sha256, OsRandom, Suite};
@@ -96,15 +96,14 @@ impl Desk {
         )?;
         for info in &record.report.attachments {
             let path = self.scratch(&record, info.index);
-            let mut sealer = ChunkSealer {
-                key: AttachmentKey::derive(&sealed.context, info.index)?,
-                out: BufWriter::new(std::fs::File::create(&path)?),
-                pending: Vec::with_capacity(CHUNK_SIZE),
-                chunk: 0,
-            };
+            // Section 7's form, written as the stored copy is read: one pass, flat memory.
+            let mut sealer = ChunkWriter::new(
+                AttachmentKey::derive(&sealed.context, info.index)?,
+                BufWriter::new(std::fs::File::create(&path)?),
+            );
             self.store()
                 .read_attachment(record.report_id, info.index, &mut sealer)?;
-            sealer.finish()?;
+            sealer.finish()?.flush()?;
         }
         let upload_secret = random_array::<32>(&mut rng)?;
         record.transfer = Some(TransferRecord {
@@ -207,53 +206,4 @@ async fn upload(
         offset = api.upload(record.report_id, index, secret, offset, buf).await?;
     }
     Ok(())
-}
-
-/// Encrypts an attachment chunk by chunk as its plaintext is written (the form of section 7),
-/// so that re-sealing reads the stored copy once and keeps two chunks in memory.
-struct ChunkSealer<W: Write> {
-    key: AttachmentKey,
-    out: W,
-    pending: Vec<u8>,
-    chunk: u64,
-}
-
-impl<W: Write> ChunkSealer<W> {
-    fn seal(&mut self, last: bool) -> std::io::Result<()> {
-        let mut buf = std::mem::take(&mut self.pending);
-        self.key
-            .seal_chunk(self.chunk, last, &mut buf)
-            .map_err(std::io::Error::other)?;
-        self.out.write_all(&buf)?;
-        buf.clear();
-        self.pending = buf;
-        self.chunk += 1;
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.seal(true)?;
-        self.out.flush()?;
-        Ok(())
-    }
-}
-
-impl<W: Write> Write for ChunkSealer<W> {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
-        let total = buf.len();
-        while !buf.is_empty() {
-            // A full chunk is sealed only once more data shows it is not the last one.
-            if self.pending.len() == CHUNK_SIZE {
-                self.seal(false)?;
-            }
-            let take = (CHUNK_SIZE - self.pending.len()).min(buf.len());
-            self.pending.extend_from_slice(&buf[..take]);
-            buf = &buf[take..];
-        }
-        Ok(total)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
 }

@@ -1,0 +1,95 @@
+//! The desk's local store, encrypted at rest: a desk computer may be shared, so everything it
+//! keeps about reports is sealed under a key only the unit's passphrase gives.
+//!
+//! One folder holds `desk.db` (SQLite) and `files/`:
+//!
+//! - `key.rs`: the store's key, derived from the passphrase, and the check that tells a wrong
+//!   passphrase apart from damage.
+//! - `records.rs`: the report and message records, each sealed under its own record name.
+//! - `attachments.rs`: the attachment files, sealed chunk by chunk.
+
+mod attachments;
+mod key;
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+use crate::client::vault::Vault;
+use crate::Result;
+pub use attachments::AttachmentWriter;
+pub use key::KdfParams;
+pub use records::{AttachmentState, MessageRecord, ReportRecord, Status, TransferRecord};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    report_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (report_id, message_id)
+);
+";
+
+/// The desk's encrypted local store.
+pub struct DeskStore {
+    conn: Mutex<Connection>,
+    dir: PathBuf,
+    vault: Vault,
+    unit_id: String,
+}
+
+impl std::fmt::Debug for DeskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskStore")
+            .field("dir", &self.dir)
+            .field("unit_id", &self.unit_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeskStore {
+    /// Whether `dir` holds a desk store already.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("desk.db").is_file()
+    }
+
+    /// Opens the store of `unit_id` in `dir`, or creates it (with `params` for its key) if
+    /// there is none. Refuses a wrong passphrase (`refused desk store: wrong passphrase`) and a
+    /// store that belongs to another unit.
+    pub fn open(dir: &Path, unit_id: &str, passphrase: &str, params: KdfParams) -> Result<DeskStore> {
+        std::fs::create_dir_all(dir.join("files"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let conn = Connection::open(dir.join("desk.db"))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
+        conn.execute_batch(SCHEMA)?;
+        let vault = key::unlock(&conn, unit_id, passphrase, params)?;
+        Ok(DeskStore {
+            conn: Mutex::new(conn),
+            dir: dir.to_owned(),
+            vault,
+            unit_id: unit_id.to_owned(),
+        })
+    }
+
+    /// The unit this store belongs to.
+    pub fn unit_id(&self) -> &str {
+        &self.unit_id
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,263 @@
+//! What the desk keeps about each report and its case, and how it keeps it: every report record
+//! (the opened report, its envelope, status, transfer) and every message is one JSON document
+//! sealed with [`Vault`](crate::client::vault::Vault) under its own record name, so records cannot
+//! be swapped. In clear remain only the report ids, message ids and positions, and when each
+//! report was received (to list them in order without opening them).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::DeskStore;
+use crate::encoding::unb64;
+use crate::report::{CaseId, MessageId, Report, ReportId};
+use crate::{Error, Result};
+
+/// Where a report stands at the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not looked at yet.
+    New,
+    /// Someone works on it.
+    InProgress,
+    /// Handed to another unit.
+    Forwarded,
+    /// Done.
+    Closed,
+}
+
+impl Status {
+    /// The name shown and typed: `new`, `in-progress`, `forwarded`, `closed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::InProgress => "in-progress",
+            Status::Forwarded => "forwarded",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// Parses a name (`in_progress` is accepted too).
+    pub fn parse(text: &str) -> Result<Status> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "new" => Ok(Status::New),
+            "in-progress" => Ok(Status::InProgress),
+            "forwarded" => Ok(Status::Forwarded),
+            "closed" => Ok(Status::Closed),
+            _ => Err(Error::invalid(
+                "status",
+                "must be new, in-progress, forwarded or closed",
+            )),
+        }
+    }
+}
+
+/// Where one attachment stands at the desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AttachmentState {
+    /// The reporter is still uploading it.
+    Pending,
+    /// Downloaded, decrypted, its size and SHA-256 checked against the report, kept sealed.
+    Saved,
+    /// It does not decrypt or does not match the report: kept out.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A transfer this desk started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// The unit the report went to.
+    pub to_unit: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The secret the re-sealed attachments are uploaded with (base64url), while uploading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_secret: Option<String>,
+    /// The re-sealed envelope (base64url), while uploading, to resume after a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<String>,
+    /// Whether everything reached the server.
+    pub done: bool,
+}
+
+/// Everything the desk keeps about one report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRecord {
+    /// The report id.
+    pub report_id: ReportId,
+    /// Its case.
+    pub case_id: CaseId,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// When this desk stored it.
+    pub stored_at: DateTime<Utc>,
+    /// The envelope as delivered (base64url), to derive the attachment keys again.
+    pub envelope: String,
+    /// The opened report.
+    pub report: Report,
+    /// Where it stands.
+    pub status: Status,
+    /// One entry per attachment of the report, by index.
+    pub attachments: Vec<AttachmentState>,
+    /// Whether the server was told it is stored.
+    pub acked: bool,
+    /// The transfer, if this desk handed it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferRecord>,
+    /// The last case message position read.
+    pub last_seq: i64,
+}
+
+impl ReportRecord {
+    /// The envelope's wire bytes.
+    pub fn envelope_bytes(&self) -> Result<Vec<u8>> {
+        Ok(unb64(&self.envelope)?)
+    }
+}
+
+/// One message of a case, as the desk keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The message id.
+    pub message_id: MessageId,
+    /// Its position in the case.
+    pub seq: i64,
+    /// `true` for the reporter's follow-ups, `false` for replies.
+    pub from_reporter: bool,
+    /// The unit that wrote the reply or that the follow-up was for.
+    pub unit_id: String,
+    /// The text; `None` when this desk cannot read it (a reply another unit wrote, sealed to
+    /// the reporter, or a follow-up sealed to another unit).
+    pub text: Option<String>,
+    /// When its author sent it.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl DeskStore {
+    /// Stores or replaces a report record.
+    pub fn put_report(&self, record: &ReportRecord) -> Result<()> {
+        let id = record.report_id.to_string();
+        let json = Zeroizing::new(serde_json::to_vec(record)?);
+        let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
+        self.conn().execute(
+            "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed",
+            params![id, ms(record.received_at), sealed],
+        )?;
+        Ok(())
+    }
+
+    fn open_report(&self, id: &str, sealed: &[u8]) -> Result<ReportRecord> {
+        let json = self.vault.open(format!("report:{id}").as_bytes(), sealed)?;
+        Ok(serde_json::from_slice(&json)?)
+    }
+
+    /// The record of one report.
+    pub fn report(&self, report_id: ReportId) -> Result<Option<ReportRecord>> {
+        let id = report_id.to_string();
+        let sealed: Option<Vec<u8>> = self
+            .conn()
+            .query_row("SELECT sealed FROM reports WHERE report_id = ?1", [&id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        sealed.map(|sealed| self.open_report(&id, &sealed)).transpose()
+    }
+
+    /// Every report, oldest first.
+    pub fn reports(&self) -> Result<Vec<ReportRecord>> {
+        let rows: Vec<(String, Vec<u8>)> = {
+            let conn = self.conn();
+            let mut stmt =
+                conn.prepare("SELECT report_id, sealed FROM reports ORDER BY received_ms, report_id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        rows.iter()
+            .map(|(id, sealed)| self.open_report(id, sealed))
+            .collect()
+    }
+
+    /// Finds a report by its id or an unambiguous prefix of it (at least 4 hex digits).
+    pub fn find(&self, prefix: &str) -> Result<ReportRecord> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = ReportId::parse(&prefix) {
+            return self
+                .report(id)?
+                .ok_or_else(|| Error::NotFound(format!("report {id} in this desk's store")));
+        }
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid(
+                "report id",
+                "give the id or its first 4 or more hex digits",
+            ));
+        }
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT report_id FROM reports WHERE report_id LIKE ?1 || '%'")?;
+            let ids = stmt
+                .query_map([&prefix], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids
+        };
+        match ids.as_slice() {
+            [id] => self.find(id),
+            [] => Err(Error::NotFound(format!("a report starting with {prefix}"))),
+            _ => Err(Error::invalid(
+                "report id",
+                format!("{prefix} matches several reports"),
+            )),
+        }
+    }
+
+    /// Stores a case message of a report (replacing one with the same id).
+    pub fn put_message(&self, report_id: ReportId, message: &MessageRecord) -> Result<()> {
+        let (rid, mid) = (report_id.to_string(), message.message_id.to_string());
+        let sealed = self.vault.seal(
+            format!("message:{rid}:{mid}").as_bytes(),
+            &serde_json::to_vec(message)?,
+        )?;
+        self.conn()
+            .execute(
+                "INSERT INTO messages (report_id, message_id, seq, sealed) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(report_id, message_id) DO UPDATE SET seq = excluded.seq, sealed = excluded.sealed",
+                params![rid, mid, message.seq, sealed],
+            )?;
+        Ok(())
+    }
+
+    /// The messages of a report's case, in order.
+    pub fn messages(&self, report_id: ReportId) -> Result<Vec<MessageRecord>> {
+        let rid = report_id.to_string();
+        let rows: Vec<(String, Vec<u8>)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT message_id, sealed FROM messages WHERE report_id = ?1 ORDER BY seq, message_id",
+            )?;
+            let rows = stmt
+                .query_map([&rid], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        rows.iter()
+            .map(|(mid, sealed)| {
+                let json = self
+                    .vault
+                    .open(format!("message:{rid}:{mid}").as_bytes(), sealed)?;
+                Ok(serde_json::from_slice(&json)?)
+            })
+            .collect()
+    }
+}
