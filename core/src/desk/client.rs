@@ -1,5 +1,5 @@
 //! The desk's side of the intake API: every request signed with the unit's Ed25519 key
-//! ([`crate::request_auth`]), answers sorted by [`Api::check`] into the same [`NetError`]s the
+//! ([`crate::request_auth`]), answers sorted (by `Api::check`) into the same [`NetError`]s the
 //! citizen's client uses, and the live inbox read as server-sent events.
 
 use std::time::Duration;

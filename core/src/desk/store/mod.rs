@@ -7,8 +7,11 @@
 //!   passphrase apart from damage.
 //! - `records.rs`: the report and message records, each sealed under its own record name.
 //! - `attachments.rs`: the attachment files, sealed chunk by chunk.
+//! - `documents.rs`: what a front end keeps beside the reports (accounts, labels, notes, an
+//!   audit log), sealed the same way.
 
 mod attachments;
+mod documents;
 mod key;
 mod records;
 
@@ -20,6 +23,7 @@ use rusqlite::Connection;
 use crate::client::vault::Vault;
 use crate::Result;
 pub use attachments::AttachmentWriter;
+pub use documents::LogEntry;
 pub use key::KdfParams;
 pub use records::{AttachmentState, MessageRecord, ReportRecord, Status, TransferRecord};
 
@@ -37,6 +41,18 @@ CREATE TABLE IF NOT EXISTS messages (
     sealed BLOB NOT NULL,
     PRIMARY KEY (report_id, message_id)
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_kind ON log (kind, seq);
 ";
 
 /// The desk's encrypted local store.
