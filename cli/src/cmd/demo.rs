@@ -86,14 +86,9 @@ fn receive_first(
             }
         };
         let arrived = Instant::now();
-        let deadline = arrived + WAIT;
-        let mut received = desk.receive(&delivery).await?;
-        while !received.pending.is_empty() {
-            if Instant::now() > deadline {
-                bail!("the photo did not finish uploading within {WAIT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            received = desk.retry_attachments(delivery.report_id).await?;
+        let received = desk.receive_waiting(&delivery, WAIT).await?;
+        if !received.pending.is_empty() {
+            bail!("the photo did not finish uploading within {WAIT:?}");
         }
         Ok((desk, received, arrived))
     })

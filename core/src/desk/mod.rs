@@ -5,10 +5,12 @@
 //! reusable by any desk front end; like the rest of the core it owns no runtime.
 //!
 //! - [`client`]: the signed HTTP calls and the live stream ([`sse`]).
+//! - [`runtime`]: the receiving loop every desk front end runs.
 //! - [`store`]: the passphrase-protected local store.
 //! - [`transfer`]: handing a report to another unit, re-sealed to it.
 
 pub mod client;
+pub mod runtime;
 pub mod sse;
 pub mod store;
 pub mod transfer;
@@ -27,6 +29,7 @@ use crate::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::{Error, Result};
 pub use client::{publish_directory, Delivery, DeskClient, Download, InboxEvent, InboxStream};
+pub use runtime::{DeskEvent, InboxOptions};
 pub use store::{AttachmentState, DeskStore, KdfParams, MessageRecord, ReportRecord, Status};
 
 /// What receiving one delivery did.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use serde_json::json;
-use tipline_core::desk::{Delivery, Desk, InboxEvent, Received};
+use tipline_core::desk::{Delivery, Desk, DeskEvent, InboxOptions, Received};
+use tokio::sync::mpsc;
 
 use super::show::{conversation, describe, record_json};
 use crate::output::Output;
@@ -29,71 +30,71 @@ pub(super) async fn pull_inbox(desk: &Desk, wait: Duration, out: &Output) -> any
     out.json_only(&received)
 }
 
-/// Holds the live stream: every report as it arrives (and follow-up notices). With `once`,
-/// stops after the reports that arrive together with the first.
+/// Holds the live stream (through the core's receiving loop): every report as it arrives, and
+/// follow-up notices. With `once`, stops after the reports that arrive together with the first.
 pub(super) async fn follow_inbox(
     desk: &Desk,
     once: bool,
     wait: Duration,
     out: &Output,
 ) -> anyhow::Result<()> {
-    let mut received = Vec::new();
-    let started = tokio::time::Instant::now();
-    loop {
-        let mut stream = desk.client().inbox_stream().await?;
-        out.note(&format!(
-            "{}: live inbox open, waiting for reports",
-            desk.unit_id()
-        ));
+    let (events, mut rx) = mpsc::channel(16);
+    let options = InboxOptions {
+        attachment_wait: wait,
+        ..InboxOptions::default()
+    };
+    let run = desk.run_inbox(options, events, std::future::pending());
+    let show = async {
+        let mut received = Vec::new();
+        let started = tokio::time::Instant::now();
         loop {
             let next = if once && !received.is_empty() {
                 // The first report came: take what arrived with it, then stop.
-                match tokio::time::timeout(Duration::from_millis(500), stream.next()).await {
+                match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
                     Ok(next) => next,
                     Err(_) => return out.json_only(&received),
                 }
             } else if once {
                 let left = wait.saturating_sub(started.elapsed());
-                match tokio::time::timeout(left, stream.next()).await {
+                match tokio::time::timeout(left, rx.recv()).await {
                     Ok(next) => next,
                     Err(_) => bail!("no report arrived within {} s", wait.as_secs()),
                 }
             } else {
                 tokio::select! {
-                    next = stream.next() => next,
+                    next = rx.recv() => next,
                     _ = tokio::signal::ctrl_c() => return Ok(()),
                 }
             };
             match next {
-                Ok(Some(InboxEvent::Report(delivery))) => {
-                    received.push(take(desk, &delivery, wait, out).await?);
+                Some(DeskEvent::Connected) => out.note(&format!(
+                    "{}: live inbox open, waiting for reports",
+                    desk.unit_id()
+                )),
+                Some(DeskEvent::Received {
+                    received: taken,
+                    delivery_count,
+                }) => received.push(show(&taken, delivery_count, out)),
+                Some(DeskEvent::Refused { report_id, reason }) => out.note(&format!(
+                    "report {report_id} could not be taken ({reason}); it stays on the server"
+                )),
+                Some(DeskEvent::FollowUp { report_id, message }) => {
+                    let text = message
+                        .map(|m| conversation(std::slice::from_ref(&m)))
+                        .unwrap_or_default();
+                    out.line(&format!("follow-up in the case of report {report_id}:\n{text}"));
                 }
-                Ok(Some(InboxEvent::Message { case_id, seq })) => {
-                    if let Some(record) = desk.report_for_case(case_id)? {
-                        let messages = desk.sync_messages(&record.report_id.to_string()).await?;
-                        let text = messages
-                            .iter()
-                            .rev()
-                            .find(|m| m.seq == seq)
-                            .map(|m| conversation(std::slice::from_ref(m)))
-                            .unwrap_or_default();
-                        out.line(&format!(
-                            "follow-up in the case of report {}:\n{text}",
-                            record.report_id
-                        ));
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    out.note(&format!("the live inbox broke off ({e}); reconnecting"));
-                    break;
-                }
+                Some(DeskEvent::Disconnected { reason, retry_in }) => out.note(&format!(
+                    "the live inbox broke off ({reason}); reconnecting in {} s",
+                    retry_in.as_secs()
+                )),
+                None => return Ok(()),
             }
         }
-        if once && !received.is_empty() {
-            return out.json_only(&received);
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    tokio::select! {
+        result = run => Ok(result?),
+        result = show => result,
     }
 }
 
@@ -104,12 +105,12 @@ async fn take(
     wait: Duration,
     out: &Output,
 ) -> anyhow::Result<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut received: Received = desk.receive(delivery).await?;
-    while !received.pending.is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        received = desk.retry_attachments(delivery.report_id).await?;
-    }
+    let received = desk.receive_waiting(delivery, wait).await?;
+    Ok(show(&received, delivery.delivery_count, out))
+}
+
+/// Shows what receiving a report did; its JSON for `--json`.
+fn show(received: &Received, delivery_count: u32, out: &Output) -> serde_json::Value {
     let record = &received.record;
     out.line(&describe(record));
     if !received.pending.is_empty() {
@@ -124,6 +125,6 @@ async fn take(
     let mut value = record_json(record);
     value["first_time"] = json!(received.first_time);
     value["pending"] = json!(received.pending);
-    value["delivery_count"] = json!(delivery.delivery_count);
-    Ok(value)
+    value["delivery_count"] = json!(delivery_count);
+    value
 }

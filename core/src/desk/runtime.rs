@@ -1,0 +1,260 @@
+//! The receiving loop every desk front end runs (the terminal desk and the web desk alike): hold
+//! the unit's live inbox, take each report whole (open, store, fetch and check its attachments,
+//! acknowledge), sync a case when its reporter posts, try again the reports whose attachments
+//! are still uploading, and reconnect after a broken stream, with back-off and jitter. What
+//! happens is told to the front end as [`DeskEvent`]s on a channel; the front end decides what
+//! to show. Like the rest of the core it owns no runtime: [`Desk::run_inbox`] is a future the
+//! caller drives, and it ends when the caller stops it or drops the channel's receiver.
+//!
+//! A report whose attachments are still uploading is not acknowledged: the server delivers it
+//! again when its lease ends, and meanwhile the loop tries its attachments again every
+//! [`InboxOptions::pending_retry`], so it is taken as soon as the upload completes.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Desk, InboxEvent, MessageRecord, Received};
+use crate::api::Delivery;
+use crate::crypto::random::random_array;
+use crate::crypto::OsRandom;
+use crate::report::{CaseId, ReportId};
+use crate::Result;
+
+/// What the receiving loop tells its front end.
+#[derive(Debug, Clone)]
+pub enum DeskEvent {
+    /// The live inbox is open: from now on every report committed for the unit reaches it.
+    Connected,
+    /// A report was taken: stored, and acknowledged unless attachments are still uploading.
+    Received {
+        /// What receiving it did.
+        received: Box<Received>,
+        /// How many times the server has delivered it, this one included.
+        delivery_count: u32,
+    },
+    /// A delivered report could not be taken (it does not open with this unit's key, the store
+    /// failed...): it stays unacknowledged on the server and comes again after its lease.
+    Refused {
+        /// The report.
+        report_id: ReportId,
+        /// Why, for the desk's log (never the report's content).
+        reason: String,
+    },
+    /// The reporter of a stored report posted a follow-up; the case is synced.
+    FollowUp {
+        /// The report whose case it is.
+        report_id: ReportId,
+        /// The new message, opened if this desk can.
+        message: Option<MessageRecord>,
+    },
+    /// The live inbox broke off; the loop connects again after `retry_in`.
+    Disconnected {
+        /// What broke, for the desk's log.
+        reason: String,
+        /// The wait before the next attempt.
+        retry_in: Duration,
+    },
+}
+
+/// How the receiving loop waits.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxOptions {
+    /// How long to wait for a report's attachments still uploading before telling the front end
+    /// (the loop takes no other report meanwhile); zero tells at once and leaves the rest to
+    /// [`InboxOptions::pending_retry`].
+    pub attachment_wait: Duration,
+    /// How often to try again the attachments of reports still uploading.
+    pub pending_retry: Duration,
+    /// The first wait before connecting again after a broken stream; it doubles up to
+    /// `reconnect_max`, with up to a quarter more of random jitter, and starts again once
+    /// connected.
+    pub reconnect_min: Duration,
+    /// The longest wait between attempts to connect.
+    pub reconnect_max: Duration,
+}
+
+impl Default for InboxOptions {
+    fn default() -> Self {
+        InboxOptions {
+            attachment_wait: Duration::ZERO,
+            pending_retry: Duration::from_secs(2),
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Between two waits of the in-loop attachment wait.
+const ATTACHMENT_POLL: Duration = Duration::from_millis(100);
+
+impl Desk {
+    /// Receives one delivery, trying its attachments still uploading again until `wait` has
+    /// passed (bounded, so one stalled upload cannot hold a desk).
+    pub async fn receive_waiting(&self, delivery: &Delivery, wait: Duration) -> Result<Received> {
+        let deadline = Instant::now() + wait;
+        let mut received = self.receive(delivery).await?;
+        while !received.pending.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(ATTACHMENT_POLL.min(deadline - Instant::now())).await;
+            received = self.retry_attachments(delivery.report_id).await?;
+        }
+        Ok(received)
+    }
+
+    /// Holds the unit's live inbox and tells `events` what happens, until `stop` completes or
+    /// the receiver of `events` is dropped. Returns `Ok` then; an error only if the local store
+    /// fails (the server's faults and a broken network are retried).
+    pub async fn run_inbox(
+        &self,
+        options: InboxOptions,
+        events: mpsc::Sender<DeskEvent>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(stop);
+        tokio::select! {
+            result = self.inbox_loop(options, &events) => result,
+            () = &mut stop => Ok(()),
+            () = events.closed() => Ok(()),
+        }
+    }
+
+    async fn inbox_loop(&self, options: InboxOptions, events: &mpsc::Sender<DeskEvent>) -> Result<()> {
+        let mut backoff = options.reconnect_min;
+        let mut pending: BTreeSet<ReportId> = BTreeSet::new();
+        loop {
+            let reason = match self.client().inbox_stream().await {
+                Ok(mut stream) => {
+                    backoff = options.reconnect_min;
+                    if events.send(DeskEvent::Connected).await.is_err() {
+                        return Ok(());
+                    }
+                    let mut retry = tokio::time::interval(options.pending_retry);
+                    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tokio::select! {
+                            next = stream.next() => match next {
+                                Ok(Some(InboxEvent::Report(delivery))) => {
+                                    let event = self.take(&delivery, options.attachment_wait, &mut pending).await;
+                                    if events.send(event).await.is_err() {
+                                        return Ok(());
+                                    }
+                                }
+                                Ok(Some(InboxEvent::Message { case_id, seq })) => {
+                                    if let Some(event) = self.follow_up(case_id, seq).await? {
+                                        if events.send(event).await.is_err() {
+                                            return Ok(());
+                                        }
+                                    }
+                                }
+                                Ok(None) => break "the server ended the stream".to_owned(),
+                                Err(e) => break e.to_string(),
+                            },
+                            _ = retry.tick(), if !pending.is_empty() => {
+                                for event in self.retry_pending(&mut pending).await {
+                                    if events.send(event).await.is_err() {
+                                        return Ok(());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            let retry_in = jittered(backoff);
+            backoff = (backoff * 2).min(options.reconnect_max);
+            let event = DeskEvent::Disconnected { reason, retry_in };
+            if events.send(event).await.is_err() {
+                return Ok(());
+            }
+            tokio::time::sleep(retry_in).await;
+        }
+    }
+
+    /// Takes one delivery and says what became of it.
+    async fn take(&self, delivery: &Delivery, wait: Duration, pending: &mut BTreeSet<ReportId>) -> DeskEvent {
+        match self.receive_waiting(delivery, wait).await {
+            Ok(received) => {
+                if received.pending.is_empty() {
+                    pending.remove(&delivery.report_id);
+                } else {
+                    pending.insert(delivery.report_id);
+                }
+                DeskEvent::Received {
+                    received: Box::new(received),
+                    delivery_count: delivery.delivery_count,
+                }
+            }
+            Err(e) => DeskEvent::Refused {
+                report_id: delivery.report_id,
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Tries the attachments of reports still uploading again; an event for each that moved.
+    async fn retry_pending(&self, pending: &mut BTreeSet<ReportId>) -> Vec<DeskEvent> {
+        let mut events = Vec::new();
+        for report_id in pending.clone() {
+            match self.retry_attachments(report_id).await {
+                Ok(received) if received.pending.is_empty() => {
+                    pending.remove(&report_id);
+                    events.push(DeskEvent::Received {
+                        received: Box::new(received),
+                        delivery_count: 0,
+                    });
+                }
+                // Still uploading: the next tick tries again.
+                Ok(_) => {}
+                // Gone from the store or the server: its next delivery starts over.
+                Err(_) => {
+                    pending.remove(&report_id);
+                }
+            }
+        }
+        events
+    }
+
+    /// Syncs the case of a follow-up notice, if this desk holds its report.
+    async fn follow_up(&self, case_id: CaseId, seq: i64) -> Result<Option<DeskEvent>> {
+        let Some(record) = self.report_for_case(case_id)? else {
+            return Ok(None);
+        };
+        let message = match self.sync_messages(&record.report_id.to_string()).await {
+            Ok(messages) => messages.into_iter().rev().find(|m| m.seq == seq),
+            // The network failed: the notice is not lost, the next sync reads the message.
+            Err(crate::Error::Network(_)) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Some(DeskEvent::FollowUp {
+            report_id: record.report_id,
+            message,
+        }))
+    }
+}
+
+/// `wait` plus up to a quarter more, at random, so desks that lost the same server do not all
+/// come back at the same moment.
+fn jittered(wait: Duration) -> Duration {
+    let random = random_array::<2>(&mut OsRandom::new()).map_or(0, u16::from_le_bytes);
+    wait + wait.mul_f64(f64::from(random) / f64::from(u16::MAX) / 4.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_jitter_adds_at_most_a_quarter() {
+        for _ in 0..100 {
+            let wait = jittered(Duration::from_secs(4));
+            assert!(
+                wait >= Duration::from_secs(4) && wait <= Duration::from_secs(5),
+                "{wait:?}"
+            );
+        }
+    }
+}
