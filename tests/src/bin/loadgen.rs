@@ -48,7 +48,9 @@ use tipline_core::report::ReportId;
 use tipline_e2e::binaries::{self, Binary, BARE, CEILING, SERVER};
 use tipline_e2e::citizen::{check_answer, seal_many};
 use tipline_e2e::load::{self, closed_loop, open_loop, Answer, Load, PhaseResult};
-use tipline_e2e::{ChildServer, Citizen, Desk, ServerOptions, Submission, TestServer};
+use tipline_e2e::{
+    desk, live_inbox, next_report, ChildServer, Citizen, ServerOptions, Submission, TestServer,
+};
 use tokio::time::Instant;
 
 /// The unit the intake phases file to.
@@ -301,8 +303,8 @@ async fn push_phase(
     let key = citizen.unit_key(&server.authority()?, PUSH_UNIT).await?;
     let count = usize::try_from(rate * secs)?;
     let pool = generate(PUSH_UNIT, &key, count, "the push phase")?;
-    let desk = Arc::new(Desk::new(server.url(), server.unit_keys(PUSH_UNIT)?)?);
-    let mut stream = desk.stream().await?;
+    let desk = Arc::new(desk(server, PUSH_UNIT)?);
+    let mut stream = live_inbox(&desk).await?;
     let listen_for = Duration::from_secs(secs + 5);
     let expected = pool.len();
     let listener = tokio::spawn(async move {
@@ -311,7 +313,7 @@ async fn push_phase(
         let mut acks = Vec::new();
         while seen.len() < expected {
             let left = deadline.saturating_duration_since(Instant::now());
-            match stream.next_report(left).await {
+            match next_report(&mut stream, left).await {
                 Ok(Some(delivered)) => {
                     seen.entry(delivered.report_id).or_insert_with(Instant::now);
                     if ack {
