@@ -4,21 +4,20 @@
 //! running executable; [`process`] starts `tipline-server --dev` on `127.0.0.1:0` over a
 //! temporary data directory, waits for `/readyz`, restarts it on the same directory, and kills it
 //! (SIGKILL) on drop; [`citizen`] seals and submits reports as a phone does and checks receipts;
-//! [`desk`] is a unit's desk with signed requests, the live stream ([`sse`]) and
-//! acknowledgements. Every wait is bounded.
+//! [`inbox`] makes a unit's desk (core's [`tipline_core::desk::DeskClient`]) and waits on its
+//! live stream. Every wait is bounded.
 //!
 //! The integration tests are in `tests/e2e/`; the load benchmark is the `loadgen` binary (its
 //! drivers are in [`load`]), with `bare` as its baseline server.
 
 pub mod binaries;
 pub mod citizen;
-pub mod desk;
+pub mod inbox;
 pub mod load;
 pub mod process;
-pub mod sse;
 
 pub use citizen::{seal_submission, Citizen, Submission, Submitted};
-pub use desk::{Delivered, Desk, InboxStream};
+pub use inbox::{desk, live_inbox, next_report};
 pub use process::{ChildServer, ServerOptions, TestServer};
 
 /// A unit of the sample directory (Infohus Vestegnen, DK) the tests file reports to.
@@ -31,9 +30,12 @@ pub const OTHER_UNIT: &str = "dk-infohus-nordjylland";
 pub async fn citizen_and_desk(
     server: &TestServer,
     unit_id: &str,
-) -> anyhow::Result<(Citizen, tipline_core::keys::EncryptionPublicKey, Desk)> {
+) -> anyhow::Result<(
+    Citizen,
+    tipline_core::keys::EncryptionPublicKey,
+    tipline_core::desk::DeskClient,
+)> {
     let citizen = Citizen::connect(server.url()).await?;
     let unit_key = citizen.unit_key(&server.authority()?, unit_id).await?;
-    let desk = Desk::new(server.url(), server.unit_keys(unit_id)?)?;
-    Ok((citizen, unit_key, desk))
+    Ok((citizen, unit_key, desk(server, unit_id)?))
 }

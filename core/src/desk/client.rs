@@ -157,6 +157,7 @@ impl DeskClient {
             response: Api::check(response).await?,
             parser: SseParser::new(),
             ready: std::collections::VecDeque::new(),
+            last_event_id: None,
         })
     }
 
@@ -256,14 +257,20 @@ pub struct InboxStream {
     response: reqwest::Response,
     parser: SseParser,
     ready: std::collections::VecDeque<SseEvent>,
+    last_event_id: Option<String>,
 }
 
 impl InboxStream {
     /// The next report or message notice; `None` when the server ended the stream (it is
     /// shutting down: reconnect). Unknown events are skipped.
+    ///
+    /// Cancel-safe: its one wait is for the next chunk of the body, and whatever arrived is
+    /// buffered before it returns, so a call dropped mid-wait (under `tokio::time::timeout`, say)
+    /// loses no event.
     pub async fn next(&mut self) -> Result<Option<InboxEvent>> {
         loop {
             while let Some(event) = self.ready.pop_front() {
+                self.last_event_id.clone_from(&event.id);
                 match event.event.as_str() {
                     EVENT_REPORT => {
                         let delivery: Delivery = serde_json::from_str(&event.data)?;
@@ -284,6 +291,13 @@ impl InboxStream {
                 None => return Ok(None),
             }
         }
+    }
+
+    /// The SSE "last event ID" as of the event [`InboxStream::next`] returned last: the `id:` the
+    /// server gave it or, if it gave none, the one before (as the format says). The server
+    /// names a report's event by the report id. `None` until an id came.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id.as_deref()
     }
 }
 

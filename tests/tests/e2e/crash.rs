@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tipline_core::envelope::{open_report, Envelope};
 use tipline_core::report::ReportId;
-use tipline_e2e::{citizen_and_desk, Citizen, Desk, ServerOptions, TestServer, UNIT};
+use tipline_e2e::{citizen_and_desk, desk, Citizen, ServerOptions, TestServer, UNIT};
 
 /// Concurrent submitters.
 const SUBMITTERS: usize = 4;
@@ -89,7 +90,8 @@ async fn test_every_receipted_report_is_delivered_after_kill_9() {
     );
 
     // then a desk pulling the inbox is delivered every report that got a receipt,
-    let desk = Desk::new(server.url(), server.unit_keys(UNIT).unwrap()).unwrap();
+    let keys = server.unit_keys(UNIT).unwrap();
+    let desk = desk(&server, UNIT).unwrap();
     let mut deliveries = Vec::new();
     let deadline = Instant::now() + DRAIN_WAIT;
     loop {
@@ -102,7 +104,8 @@ async fn test_every_receipted_report_is_delivered_after_kill_9() {
             "the inbox did not drain within {DRAIN_WAIT:?}"
         );
         for delivered in &batch {
-            desk.open(delivered).unwrap();
+            let envelope = Envelope::from_b64(&delivered.envelope).unwrap();
+            open_report(&envelope, UNIT, &keys.encryption_key()).unwrap();
         }
         deliveries.extend(batch.into_iter().map(|d| d.report_id));
     }

@@ -5,7 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use tipline_e2e::{citizen_and_desk, ServerOptions, TestServer, UNIT};
+use tipline_core::envelope::{open_report, Envelope};
+use tipline_e2e::{citizen_and_desk, live_inbox, next_report, ServerOptions, TestServer, UNIT};
 
 /// Longest a pushed report may take to reach a live desk in these tests (loopback, debug build).
 const PUSH_WAIT: Duration = Duration::from_secs(5);
@@ -15,7 +16,7 @@ async fn test_report_reaches_live_desk_and_ack_ends_its_delivery() {
     // Given a server and a desk of the unit holding its live stream,
     let server = TestServer::start(ServerOptions::default()).await.unwrap();
     let (citizen, unit_key, desk) = citizen_and_desk(&server, UNIT).await.unwrap();
-    let mut stream = desk.stream().await.unwrap();
+    let mut stream = live_inbox(&desk).await.unwrap();
 
     // when a citizen submits a sealed report with a solved stamp,
     let submission = citizen
@@ -28,14 +29,15 @@ async fn test_report_reaches_live_desk_and_ack_ends_its_delivery() {
     assert_eq!(submitted.verified.report_id, submission.report_id);
     assert_eq!(submitted.verified.envelope_sha256, submission.envelope.digest());
     // the desk receives it on the stream and opens it,
-    let delivered = stream
-        .next_report(PUSH_WAIT)
+    let delivered = next_report(&mut stream, PUSH_WAIT)
         .await
         .unwrap()
         .expect("the report is pushed to the live desk");
     assert_eq!(delivered.report_id, submission.report_id);
     assert_eq!(delivered.delivery_count, 1);
-    let opened = desk.open(&delivered).unwrap();
+    let keys = server.unit_keys(UNIT).unwrap();
+    let envelope = Envelope::from_b64(&delivered.envelope).unwrap();
+    let opened = open_report(&envelope, UNIT, &keys.encryption_key()).unwrap();
     assert_eq!(opened.report_id, submission.report_id);
     assert_eq!(opened.report.text, submission.text);
     // and acknowledging it (twice: it is idempotent) leaves nothing to pull.
@@ -59,13 +61,12 @@ async fn test_desk_connecting_later_gets_what_is_pending() {
     }
 
     // when the desk connects its stream,
-    let mut stream = desk.stream().await.unwrap();
+    let mut stream = live_inbox(&desk).await.unwrap();
 
     // then it receives all three at once.
     let mut received = HashSet::new();
     while received.len() < filed.len() {
-        let delivered = stream
-            .next_report(PUSH_WAIT)
+        let delivered = next_report(&mut stream, PUSH_WAIT)
             .await
             .unwrap()
             .expect("pending reports are delivered on connect");
@@ -84,16 +85,18 @@ async fn test_unacknowledged_report_comes_back_after_its_lease() {
     let server = TestServer::start(options).await.unwrap();
     let (citizen, unit_key, desk) = citizen_and_desk(&server, UNIT).await.unwrap();
     assert_eq!(citizen.info.lease_seconds, 1);
-    let mut stream = desk.stream().await.unwrap();
+    let mut stream = live_inbox(&desk).await.unwrap();
     let submission = citizen.seal(UNIT, &unit_key, "Leaflets again.").unwrap();
     citizen.submit(&submission).await.unwrap();
-    let first = stream.next_report(PUSH_WAIT).await.unwrap().expect("pushed");
+    let first = next_report(&mut stream, PUSH_WAIT)
+        .await
+        .unwrap()
+        .expect("pushed");
     assert_eq!((first.report_id, first.delivery_count), (submission.report_id, 1));
 
     // when the desk does not acknowledge it,
     // then it is delivered again once the lease ended,
-    let again = stream
-        .next_report(PUSH_WAIT)
+    let again = next_report(&mut stream, PUSH_WAIT)
         .await
         .unwrap()
         .expect("delivered again after the lease");
@@ -102,7 +105,9 @@ async fn test_unacknowledged_report_comes_back_after_its_lease() {
 
     // and once acknowledged it does not come back after another lease.
     desk.ack(again.report_id).await.unwrap();
-    let none = stream.next_report(Duration::from_millis(2500)).await.unwrap();
+    let none = next_report(&mut stream, Duration::from_millis(2500))
+        .await
+        .unwrap();
     assert!(none.is_none(), "an acknowledged report came back: {none:?}");
     assert!(desk.pull(100).await.unwrap().is_empty());
 }
@@ -112,7 +117,7 @@ async fn test_retried_submission_stays_one_report() {
     // Given a live desk,
     let server = TestServer::start(ServerOptions::default()).await.unwrap();
     let (citizen, unit_key, desk) = citizen_and_desk(&server, UNIT).await.unwrap();
-    let mut stream = desk.stream().await.unwrap();
+    let mut stream = live_inbox(&desk).await.unwrap();
 
     // when the same submission is sent twice in a row,
     let retried = citizen.seal(UNIT, &unit_key, "Sent, then sent again.").unwrap();
@@ -142,10 +147,13 @@ async fn test_retried_submission_stays_one_report() {
     // and the desk receives each report exactly once.
     let mut seen: HashMap<_, u32> = HashMap::new();
     while seen.len() < 2 {
-        let delivered = stream.next_report(PUSH_WAIT).await.unwrap().expect("pushed");
+        let delivered = next_report(&mut stream, PUSH_WAIT)
+            .await
+            .unwrap()
+            .expect("pushed");
         *seen.entry(delivered.report_id).or_default() += 1;
     }
-    while let Some(extra) = stream.next_report(Duration::from_secs(1)).await.unwrap() {
+    while let Some(extra) = next_report(&mut stream, Duration::from_secs(1)).await.unwrap() {
         *seen.entry(extra.report_id).or_default() += 1;
     }
     let expected: HashMap<_, u32> = [(retried.report_id, 1), (raced.report_id, 1)].into();

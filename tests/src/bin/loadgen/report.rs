@@ -1,0 +1,139 @@
+//! The closing tables: each phase's rate and latency, then each figure against its target. A
+//! missed target prints MISS; it does not fail the run.
+
+use hdrhistogram::Histogram;
+use tipline_e2e::load::PhaseResult;
+
+use crate::push::Push;
+
+/// Targets.
+const TARGET_RATIO: f64 = 0.5;
+const TARGET_P99_HALF_MS: f64 = 20.0;
+const TARGET_PUSH_MEDIAN_MS: f64 = 5.0;
+
+/// What the phases measured.
+pub struct Measured {
+    /// The bare handler, closed loop.
+    pub bare: PhaseResult,
+    /// Intake, closed loop.
+    pub peak: PhaseResult,
+    /// Intake, open loop at half the peak rate.
+    pub half: PhaseResult,
+    /// The rate offered at half the peak.
+    pub half_rate: f64,
+    /// The ceiling, closed loop.
+    pub ceiling: PhaseResult,
+    /// The push phase.
+    pub push: Push,
+    /// Reports per second offered in the push phase.
+    pub push_rate: u64,
+}
+
+/// The 1-minute load average (Linux), to tell a quiet machine from a busy one.
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn row(name: &str, result: &PhaseResult, histogram: &Histogram<u64>) {
+    println!(
+        "  {name:<34} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+        result.answered(),
+        result.rate(),
+        ms(histogram.value_at_quantile(0.5)),
+        ms(histogram.value_at_quantile(0.99)),
+        ms(histogram.max()),
+    );
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+impl Measured {
+    /// Prints each phase's rate and latency, then the load average after the run.
+    pub fn print_results(&self) {
+        let push = &self.push;
+        println!("\nResults (latency in ms)");
+        println!(
+            "  {:<34} {:>9} {:>10} {:>9} {:>9} {:>9}",
+            "phase", "requests", "req/s", "p50", "p99", "max"
+        );
+        row("bare axum, closed loop", &self.bare, &self.bare.latency);
+        row("intake, closed loop (peak)", &self.peak, &self.peak.latency);
+        row("intake, half peak, from schedule", &self.half, &self.half.latency);
+        row("intake, half peak, from send", &self.half, &self.half.service);
+        row(
+            "ceiling (keeps no report), closed",
+            &self.ceiling,
+            &self.ceiling.latency,
+        );
+        row(
+            "push phase submissions, from send",
+            &push.submissions,
+            &push.submissions.service,
+        );
+        println!(
+            "  {:<34} {:>9} {:>10} {:>9.2} {:>9.2} {:>9.2}",
+            "push, 201 -> desk event",
+            push.events,
+            self.push_rate,
+            ms(push.latency.value_at_quantile(0.5)),
+            ms(push.latency.value_at_quantile(0.99)),
+            ms(push.latency.max()),
+        );
+        println!(
+            "  push: {} of {} reports reached the desk; {} events arrived before their 201 (counted as 0)",
+            push.events, push.reports, push.before_answer
+        );
+
+        if let Some(load) = load_average() {
+            println!("  load average after the run: {load:.2} (this run's own load included)");
+        }
+    }
+
+    /// Prints each figure against its target.
+    pub fn print_targets(&self) {
+        let (bare, peak, ceiling) = (self.bare.rate(), self.peak.rate(), self.ceiling.rate());
+        let ratio = peak / bare.max(1e-9);
+        let p99_half = ms(self.half.latency.value_at_quantile(0.99));
+        println!("\nTargets");
+        println!("  {:<40} {:>12} {:>10}  result", "", "measured", "target");
+        println!(
+            "  {:<40} {:>12.2} {:>10}  {}",
+            format!("intake rps / bare rps ({peak:.0} / {bare:.0})"),
+            ratio,
+            format!(">= {TARGET_RATIO}"),
+            verdict(ratio >= TARGET_RATIO)
+        );
+        println!(
+            "  {:<40} {:>9.2} ms {:>10}  {}",
+            format!("p99 at half peak ({:.0}/s)", self.half_rate),
+            p99_half,
+            format!("< {TARGET_P99_HALF_MS} ms"),
+            verdict(p99_half < TARGET_P99_HALF_MS)
+        );
+        println!(
+            "  {:<40} {:>12.2} {:>10}  (no store could do better)",
+            format!("ceiling rps / bare rps ({ceiling:.0} / {bare:.0})"),
+            ceiling / bare.max(1e-9),
+            "",
+        );
+        let median = ms(self.push.latency.value_at_quantile(0.5));
+        println!(
+            "  {:<40} {:>9.2} ms {:>10}  {}",
+            "push median (201 -> desk event)",
+            median,
+            format!("< {TARGET_PUSH_MEDIAN_MS} ms"),
+            verdict(median < TARGET_PUSH_MEDIAN_MS)
+        );
+    }
+}
