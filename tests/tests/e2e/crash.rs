@@ -104,7 +104,7 @@ async fn test_every_receipted_report_is_delivered_after_kill_9() {
             "the inbox did not drain within {DRAIN_WAIT:?}"
         );
         for delivered in &batch {
-            let envelope = Envelope::from_b64(&delivered.envelope).unwrap();
+            let envelope = Envelope::from_bytes(&delivered.envelope).unwrap();
             open_report(&envelope, UNIT, &keys.encryption_key()).unwrap();
         }
         deliveries.extend(batch.into_iter().map(|d| d.report_id));

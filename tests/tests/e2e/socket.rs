@@ -36,7 +36,7 @@ async fn test_report_reaches_live_desk_and_ack_ends_its_delivery() {
     assert_eq!(delivered.report_id, submission.report_id);
     assert_eq!(delivered.delivery_count, 1);
     let keys = server.unit_keys(UNIT).unwrap();
-    let envelope = Envelope::from_b64(&delivered.envelope).unwrap();
+    let envelope = Envelope::from_bytes(&delivered.envelope).unwrap();
     let opened = open_report(&envelope, UNIT, &keys.encryption_key()).unwrap();
     assert_eq!(opened.report_id, submission.report_id);
     assert_eq!(opened.report.text, submission.text);
