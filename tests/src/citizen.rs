@@ -41,7 +41,7 @@ pub struct Submission {
 
 /// The answer to an accepted submission, its receipt checked.
 #[derive(Debug, Clone)]
-pub struct Submitted {
+pub struct Accepted {
     /// 201 (stored now) or 200 (stored before).
     pub status: u16,
     /// The signed receipt as sent.
@@ -225,14 +225,14 @@ impl Citizen {
     }
 
     /// Sends `submission`; Ok only for 201/200 with a receipt that verifies.
-    pub async fn submit(&self, submission: &Submission) -> anyhow::Result<Submitted> {
+    pub async fn submit(&self, submission: &Submission) -> anyhow::Result<Accepted> {
         self.submit_body(submission.body.clone(), &submission.envelope)
             .await
     }
 
     /// Sends `body` (a submission of `envelope`); Ok only for 201/200 with a receipt that
     /// verifies.
-    pub async fn submit_body(&self, body: Bytes, envelope: &Envelope) -> anyhow::Result<Submitted> {
+    pub async fn submit_body(&self, body: Bytes, envelope: &Envelope) -> anyhow::Result<Accepted> {
         let response = self
             .http
             .post(format!("{}{}", self.base, paths::reports()))
@@ -246,7 +246,7 @@ impl Citizen {
             bail!("submission answered {status}: {}", String::from_utf8_lossy(&body));
         }
         let (receipt, verified) = check_answer(&body, &self.info.server_key, envelope)?;
-        Ok(Submitted {
+        Ok(Accepted {
             status,
             receipt,
             verified,

@@ -16,7 +16,7 @@ pub mod inbox;
 pub mod load;
 pub mod process;
 
-pub use citizen::{seal_submission, Citizen, Submission, Submitted};
+pub use citizen::{seal_submission, Accepted, Citizen, Submission};
 pub use inbox::{desk, live_inbox, next_report};
 pub use process::{ChildServer, ServerOptions, TestServer};
 
