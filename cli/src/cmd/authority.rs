@@ -95,7 +95,7 @@ pub async fn run(command: AuthorityCommand, out: &Output) -> anyhow::Result<()> 
             )
         }
         AuthorityCommand::SampleSource => {
-            println!("{}", serde_json::to_string_pretty(&sample_source()?)?);
+            crate::output::print(&serde_json::to_string_pretty(&sample_source()?)?);
             Ok(())
         }
         AuthorityCommand::Sign {

@@ -102,7 +102,7 @@ pub fn run(command: EnvelopeCommand, out: &Output) -> anyhow::Result<()> {
                         "sealed report {report_id} for {unit_id} ({} bytes)",
                         bytes.len()
                     ));
-                    println!("{}", b64(&bytes));
+                    crate::output::print(&b64(&bytes));
                     Ok(())
                 }
             }
@@ -140,7 +140,7 @@ pub fn run(command: EnvelopeCommand, out: &Output) -> anyhow::Result<()> {
                 "codename of this case: {}",
                 codename.to_phrase().as_str()
             ));
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::output::print(&serde_json::to_string_pretty(&report)?);
             Ok(())
         }
     }

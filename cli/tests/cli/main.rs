@@ -563,3 +563,25 @@ fn test_server_down_is_a_clear_error() {
     );
     fails_with(out, "not found");
 }
+
+#[test]
+fn test_output_into_a_closed_pipe_ends_quietly() {
+    // Given a command whose reader is gone before it writes (as `tipline ... | head` leaves it)
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tipline"))
+        .args(["authority", "sample-source"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+
+    // When it writes its output and ends
+    let out = child.wait_with_output().unwrap();
+
+    // Then it ends with success and says nothing: no panic, no error
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

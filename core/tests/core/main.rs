@@ -8,6 +8,7 @@ mod compose;
 mod desk;
 mod directory;
 mod envelope;
+mod floats;
 mod golden;
 mod hpke_interop;
 mod hpke_vectors;
