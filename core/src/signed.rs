@@ -22,6 +22,8 @@ pub enum DocumentKind {
     ReceiptBatch,
     /// A unit's reply in a case: `tipline reply v1`.
     Reply,
+    /// A unit's status notice in a case: `tipline notice v1`.
+    Notice,
 }
 
 impl DocumentKind {
@@ -32,6 +34,7 @@ impl DocumentKind {
             DocumentKind::Alert => "tipline alert v1",
             DocumentKind::ReceiptBatch => "tipline receipt batch v1",
             DocumentKind::Reply => "tipline reply v1",
+            DocumentKind::Notice => "tipline notice v1",
         }
     }
 
@@ -41,6 +44,7 @@ impl DocumentKind {
             DocumentKind::Alert => "alert",
             DocumentKind::ReceiptBatch => "receipt",
             DocumentKind::Reply => "reply",
+            DocumentKind::Notice => "notice",
         }
     }
 

@@ -1717,23 +1717,112 @@ class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+
+
+
+
+
+class CaseStatus(enum.Enum):
+    """
+    Where a unit says a case stands, as its status notice tells the reporter.
+"""
+    
+    RECEIVED = 0
+    """
+    The report was received and read.
+"""
+    
+    IN_PROGRESS = 1
+    """
+    The unit is looking into it.
+"""
+    
+    CLOSED = 2
+    """
+    The unit closed the case: nothing more will come.
+"""
+    
+
+
+class _UniffiFfiConverterTypeCaseStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return CaseStatus.RECEIVED
+        if variant == 2:
+            return CaseStatus.IN_PROGRESS
+        if variant == 3:
+            return CaseStatus.CLOSED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == CaseStatus.RECEIVED:
+            return
+        if value == CaseStatus.IN_PROGRESS:
+            return
+        if value == CaseStatus.CLOSED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == CaseStatus.RECEIVED:
+            buf.write_i32(1)
+        if value == CaseStatus.IN_PROGRESS:
+            buf.write_i32(2)
+        if value == CaseStatus.CLOSED:
+            buf.write_i32(3)
+
+
+
+class _UniffiFfiConverterOptionalTypeCaseStatus(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeCaseStatus.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeCaseStatus.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeCaseStatus.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class ConversationMessage:
     """
     One message of a case conversation as the reporter sees it.
 """
-    def __init__(self, *, message_id:str, from_unit:bool, unit_id:str, text:typing.Optional[str], sent_at:typing.Optional[Timestamp]):
+    def __init__(self, *, message_id:str, from_unit:bool, unit_id:str, text:typing.Optional[str], sent_at:typing.Optional[Timestamp], status:typing.Optional[CaseStatus] = _DEFAULT):
         self.message_id = message_id
         self.from_unit = from_unit
         self.unit_id = unit_id
         self.text = text
         self.sent_at = sent_at
+        if status is _DEFAULT:
+            self.status = None
+        else:
+            self.status = status
         
         
 
     
     def __str__(self):
-        return "ConversationMessage(message_id={}, from_unit={}, unit_id={}, text={}, sent_at={})".format(self.message_id, self.from_unit, self.unit_id, self.text, self.sent_at)
+        return "ConversationMessage(message_id={}, from_unit={}, unit_id={}, text={}, sent_at={}, status={})".format(self.message_id, self.from_unit, self.unit_id, self.text, self.sent_at, self.status)
     def __eq__(self, other):
         if self.message_id != other.message_id:
             return False
@@ -1744,6 +1833,8 @@ class ConversationMessage:
         if self.text != other.text:
             return False
         if self.sent_at != other.sent_at:
+            return False
+        if self.status != other.status:
             return False
         return True
 
@@ -1756,6 +1847,7 @@ class _UniffiFfiConverterTypeConversationMessage(_UniffiConverterRustBuffer):
             unit_id=_UniffiFfiConverterString.read(buf),
             text=_UniffiFfiConverterOptionalString.read(buf),
             sent_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            status=_UniffiFfiConverterOptionalTypeCaseStatus.read(buf),
         )
 
     @staticmethod
@@ -1765,6 +1857,7 @@ class _UniffiFfiConverterTypeConversationMessage(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.unit_id)
         _UniffiFfiConverterOptionalString.check_lower(value.text)
         _UniffiFfiConverterOptionalTimestamp.check_lower(value.sent_at)
+        _UniffiFfiConverterOptionalTypeCaseStatus.check_lower(value.status)
 
     @staticmethod
     def write(value, buf):
@@ -1773,6 +1866,7 @@ class _UniffiFfiConverterTypeConversationMessage(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.unit_id, buf)
         _UniffiFfiConverterOptionalString.write(value.text, buf)
         _UniffiFfiConverterOptionalTimestamp.write(value.sent_at, buf)
+        _UniffiFfiConverterOptionalTypeCaseStatus.write(value.status, buf)
 
 class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u64"
@@ -4686,6 +4780,7 @@ def negotiate_language(preferred: typing.List[str]) -> Language:
 __all__ = [
     "InternalError",
     "Severity",
+    "CaseStatus",
     "When",
     "Precision",
     "DraftPlace",

@@ -12,7 +12,7 @@ use tipline_core::client::{self as core_client, cases, http, outbox, public};
 use tipline_core::directory::VerifiedDirectory;
 use tipline_core::encoding::unb64_array;
 use tipline_core::keys::VerifyingKey;
-use tipline_core::{alert, compose, l10n, report, Error, Result};
+use tipline_core::{alert, compose, l10n, message, report, Error, Result};
 
 use crate::error::FieldProblem;
 use crate::platform::{CoreKeyStore, KeyStore};
@@ -333,6 +333,17 @@ impl From<cases::ConversationMessage> for ConversationMessage {
             unit_id: message.unit_id,
             text: message.text,
             sent_at: message.sent_at.map(Into::into),
+            status: message.status.map(Into::into),
+        }
+    }
+}
+
+impl From<message::CaseStatus> for CaseStatus {
+    fn from(status: message::CaseStatus) -> Self {
+        match status {
+            message::CaseStatus::Received => CaseStatus::Received,
+            message::CaseStatus::InProgress => CaseStatus::InProgress,
+            message::CaseStatus::Closed => CaseStatus::Closed,
         }
     }
 }

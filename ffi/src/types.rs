@@ -291,6 +291,21 @@ pub struct ConversationMessage {
     pub text: Option<String>,
     /// When its author sent it.
     pub sent_at: Option<SystemTime>,
+    /// For a unit's status notice, where the case stands (the text says it in words); absent
+    /// for replies and follow-ups.
+    #[uniffi(default = None)]
+    pub status: Option<CaseStatus>,
+}
+
+/// Where a unit says a case stands, as its status notice tells the reporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CaseStatus {
+    /// The report was received and read.
+    Received,
+    /// The unit is looking into it.
+    InProgress,
+    /// The unit closed the case: nothing more will come.
+    Closed,
 }
 
 /// How urgent an alert is.

@@ -10,7 +10,7 @@ use super::Client;
 use crate::codename::Codename;
 use crate::crypto::OsRandom;
 use crate::envelope::{Envelope, Kind};
-use crate::message::{open_reply, seal_follow_up_with_rng, CaseMessage};
+use crate::message::{open_unit_message, seal_follow_up_with_rng, CaseMessage, CaseStatus, UnitMessage};
 use crate::report::{CaseId, MessageId};
 use crate::{Error, Result};
 
@@ -49,6 +49,9 @@ pub struct ConversationMessage {
     pub text: Option<String>,
     /// When its author sent it.
     pub sent_at: Option<DateTime<Utc>>,
+    /// For a unit's status notice, the status it tells (its text says it in words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CaseStatus>,
 }
 
 impl Client {
@@ -123,17 +126,27 @@ impl Client {
                     let Some(key) = directory.verifying_key_for_unit(&envelope.unit_id) else {
                         continue;
                     };
-                    let Ok(reply) = open_reply(&envelope, &keys, &key) else {
-                        continue;
+                    let message = match open_unit_message(&envelope, &keys, &key) {
+                        Ok(UnitMessage::Reply(reply)) => ConversationMessage {
+                            message_id: reply.message_id,
+                            from_unit: true,
+                            unit_id: reply.unit_id,
+                            text: Some(reply.text),
+                            sent_at: Some(reply.sent_at),
+                            status: None,
+                        },
+                        Ok(UnitMessage::Notice(notice)) => ConversationMessage {
+                            message_id: notice.message_id,
+                            from_unit: true,
+                            unit_id: notice.unit_id,
+                            text: Some(notice.text),
+                            sent_at: Some(notice.sent_at),
+                            status: Some(notice.status),
+                        },
+                        Err(_) => continue,
                     };
-                    unit_id = reply.unit_id.clone();
-                    ConversationMessage {
-                        message_id: reply.message_id,
-                        from_unit: true,
-                        unit_id: reply.unit_id,
-                        text: Some(reply.text),
-                        sent_at: Some(reply.sent_at),
-                    }
+                    unit_id = message.unit_id.clone();
+                    message
                 }
                 Kind::FollowUp => {
                     if known.iter().any(|m| m.message_id == wire.message_id) {
@@ -153,6 +166,7 @@ impl Client {
                             unit_id: envelope.unit_id.clone(),
                             text: None,
                             sent_at: None,
+                            status: None,
                         }
                     }
                 }
@@ -218,6 +232,7 @@ impl Client {
                         unit_id: message.unit_id,
                         text: Some(message.text),
                         sent_at: Some(message.sent_at),
+                        status: None,
                     },
                     envelope: envelope.to_bytes(),
                 };

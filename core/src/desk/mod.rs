@@ -25,7 +25,9 @@ use crate::crypto::{Context, OsRandom};
 use crate::encoding::{b64, unb64};
 use crate::envelope::{open_report, Envelope, Kind};
 use crate::keys::UnitKeyFile;
-use crate::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
+use crate::message::{
+    open_follow_up, seal_notice_with_rng, seal_reply_with_rng, CaseMessage, CaseStatus, StatusNotice,
+};
 use crate::report::{CaseId, MessageId, ReportId};
 use crate::{Error, Result};
 pub use client::{publish_directory, Delivery, DeskClient, Download, InboxEvent, InboxStream};
@@ -266,6 +268,48 @@ impl Desk {
             &record.report.reply_key,
             &mut OsRandom::new(),
         )?;
+        self.post_unit_message(&record, &envelope, message, None).await
+    }
+
+    /// Tells the reporter where the case stands (protocol 9.4): `text` says it in words the
+    /// reporter reads (the front end picks them in the report's language); signed by the unit,
+    /// sealed to the case's reply key, posted, and kept.
+    pub async fn send_notice(&self, id: &str, status: CaseStatus, text: &str) -> Result<MessageRecord> {
+        let record = self.find(id)?;
+        self.holds(&record)?;
+        let notice = StatusNotice {
+            case_id: record.case_id,
+            message_id: MessageId::random()?,
+            unit_id: self.keys.unit_id.clone(),
+            status,
+            text: text.to_owned(),
+            sent_at: Utc::now(),
+        };
+        let envelope = seal_notice_with_rng(
+            &notice,
+            &self.keys.signing_key()?,
+            &record.report.reply_key,
+            &mut OsRandom::new(),
+        )?;
+        let message = CaseMessage {
+            case_id: notice.case_id,
+            message_id: notice.message_id,
+            unit_id: notice.unit_id,
+            text: notice.text,
+            sent_at: notice.sent_at,
+        };
+        self.post_unit_message(&record, &envelope, message, Some(status))
+            .await
+    }
+
+    /// Posts a sealed reply or notice in the case of `record` and keeps it with its text.
+    async fn post_unit_message(
+        &self,
+        record: &ReportRecord,
+        envelope: &Envelope,
+        message: CaseMessage,
+        status: Option<CaseStatus>,
+    ) -> Result<MessageRecord> {
         let seq = self
             .client
             .post_reply(record.case_id, &envelope.to_bytes())
@@ -277,6 +321,7 @@ impl Desk {
             unit_id: message.unit_id,
             text: Some(message.text),
             sent_at: Some(message.sent_at),
+            status,
         };
         self.store.put_message(record.report_id, &stored)?;
         Ok(stored)
@@ -310,6 +355,7 @@ impl Desk {
                             unit_id: m.unit_id,
                             text: Some(m.text),
                             sent_at: Some(m.sent_at),
+                            status: None,
                         },
                         // Sealed to the unit that held the case before.
                         Err(_) => MessageRecord {
@@ -319,6 +365,7 @@ impl Desk {
                             unit_id: envelope.unit_id.clone(),
                             text: None,
                             sent_at: None,
+                            status: None,
                         },
                     }
                 }
@@ -334,6 +381,7 @@ impl Desk {
                         unit_id: envelope.unit_id.clone(),
                         text: None,
                         sent_at: None,
+                        status: None,
                     },
                 },
                 Kind::Report => continue,

@@ -45,6 +45,7 @@ fn test_records_survive_reopen_and_a_wrong_passphrase_is_refused() {
         unit_id: UNIT.into(),
         text: Some("He was there again.".into()),
         sent_at: Some(Utc::now()),
+        status: None,
     };
     {
         let store = DeskStore::open(dir.path(), UNIT, "correct horse", FAST).unwrap();

@@ -2244,6 +2244,11 @@ public struct ConversationMessage: Equatable, Hashable {
      * When its author sent it.
      */
     public var sentAt: Date?
+    /**
+     * For a unit's status notice, where the case stands (the text says it in words); absent
+     * for replies and follow-ups.
+     */
+    public var status: CaseStatus?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2262,12 +2267,17 @@ public struct ConversationMessage: Equatable, Hashable {
          */text: String?, 
         /**
          * When its author sent it.
-         */sentAt: Date?) {
+         */sentAt: Date?, 
+        /**
+         * For a unit's status notice, where the case stands (the text says it in words); absent
+         * for replies and follow-ups.
+         */status: CaseStatus? = nil) {
         self.messageId = messageId
         self.fromUnit = fromUnit
         self.unitId = unitId
         self.text = text
         self.sentAt = sentAt
+        self.status = status
     }
 
     
@@ -2290,7 +2300,8 @@ public struct FfiConverterTypeConversationMessage: FfiConverterRustBuffer {
                 fromUnit: FfiConverterBool.read(from: &buf), 
                 unitId: FfiConverterString.read(from: &buf), 
                 text: FfiConverterOptionString.read(from: &buf), 
-                sentAt: FfiConverterOptionTimestamp.read(from: &buf)
+                sentAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                status: FfiConverterOptionTypeCaseStatus.read(from: &buf)
         )
     }
 
@@ -2300,6 +2311,7 @@ public struct FfiConverterTypeConversationMessage: FfiConverterRustBuffer {
         FfiConverterString.write(value.unitId, into: &buf)
         FfiConverterOptionString.write(value.text, into: &buf)
         FfiConverterOptionTimestamp.write(value.sentAt, into: &buf)
+        FfiConverterOptionTypeCaseStatus.write(value.status, into: &buf)
     }
 }
 
@@ -3451,6 +3463,91 @@ public func FfiConverterTypeApiError_lower(_ value: ApiError) -> RustBuffer {
 
 
 /**
+ * Where a unit says a case stands, as its status notice tells the reporter.
+ */
+
+public enum CaseStatus: Equatable, Hashable {
+    
+    /**
+     * The report was received and read.
+     */
+    case received
+    /**
+     * The unit is looking into it.
+     */
+    case inProgress
+    /**
+     * The unit closed the case: nothing more will come.
+     */
+    case closed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CaseStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseStatus: FfiConverterRustBuffer {
+    typealias SwiftType = CaseStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .received
+        
+        case 2: return .inProgress
+        
+        case 3: return .closed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CaseStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .received:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .inProgress:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseStatus_lift(_ buf: RustBuffer) throws -> CaseStatus {
+    return try FfiConverterTypeCaseStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseStatus_lower(_ value: CaseStatus) -> RustBuffer {
+    return FfiConverterTypeCaseStatus.lower(value)
+}
+
+
+
+/**
  * Which way text runs, for the layout.
  */
 
@@ -4272,6 +4369,30 @@ fileprivate struct FfiConverterOptionTypeDirectoryInfo: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDirectoryInfo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCaseStatus: FfiConverterRustBuffer {
+    typealias SwiftType = CaseStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCaseStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCaseStatus.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -13,6 +13,7 @@ use support::{attach_jpeg, draft, Server};
 use tipline_core::client::outbox::Filed;
 use tipline_core::client::{Client, OutboxItem, OutboxListener, OutboxStatus};
 use tipline_core::l10n::Language;
+use tipline_core::message::CaseStatus;
 use tipline_core::Error;
 use tipline_server::store::Delivery;
 
@@ -244,6 +245,44 @@ async fn test_reply_round_trip_and_follow_up() {
     let conversation = client.conversation(filed.case_id).await.unwrap();
     assert_eq!(conversation.len(), 2);
     assert_eq!(conversation[1].text.as_deref(), Some("I går omkring kl. 22."));
+}
+
+#[tokio::test]
+async fn test_status_notices_reach_the_reporter_with_their_status() {
+    // Given a delivered report
+    let server = Server::start().await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let filed = client.file_report(&draft()).unwrap();
+    client.flush().await.unwrap();
+    let report = &server.desk_reports().await[0];
+    // When the unit says it received the report, then replies, then closes the case
+    server
+        .notice(report, CaseStatus::Received, "Vi har modtaget din henvendelse.")
+        .await;
+    server.reply(report, "Tak. Hvornår skete det?").await;
+    server
+        .notice(report, CaseStatus::Closed, "Sagen er afsluttet.")
+        .await;
+    // Then the reporter's conversation shows all three, signed by the unit, each notice with its
+    // status and the reply with none
+    let conversation = client.conversation(filed.case_id).await.unwrap();
+    let seen: Vec<(Option<CaseStatus>, Option<&str>, bool)> = conversation
+        .iter()
+        .map(|m| (m.status, m.text.as_deref(), m.from_unit))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                Some(CaseStatus::Received),
+                Some("Vi har modtaget din henvendelse."),
+                true
+            ),
+            (None, Some("Tak. Hvornår skete det?"), true),
+            (Some(CaseStatus::Closed), Some("Sagen er afsluttet."), true),
+        ]
+    );
 }
 
 /// A delivered report with a reply, on a server whose first follow-up answer comes too late.

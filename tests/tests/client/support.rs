@@ -23,8 +23,10 @@ use tipline_core::compose::{Draft, DraftAttachment};
 use tipline_core::crypto::OsRandom;
 use tipline_core::directory::{sample_source, SignedDirectory};
 use tipline_core::envelope::{open_report, Envelope};
-use tipline_core::keys::{SigningKey, UnitKeyFile, VerifyingKey};
-use tipline_core::message::{open_follow_up, seal_reply_with_rng, CaseMessage};
+use tipline_core::keys::{EncryptionPublicKey, SigningKey, UnitKeyFile, VerifyingKey};
+use tipline_core::message::{
+    open_follow_up, seal_notice_with_rng, seal_reply_with_rng, CaseMessage, CaseStatus, StatusNotice,
+};
 use tipline_core::report::MessageId;
 use tipline_core::signed::Signed;
 use tipline_server::limits::RateLimits;
@@ -351,28 +353,64 @@ impl Server {
 
     /// The unit replies in the case of a delivered report.
     pub async fn reply(&self, delivery: &Delivery, text: &str) {
+        self.post_to_reporter(delivery, |unit, reply_key, message_id| {
+            let message = CaseMessage {
+                case_id: delivery.case_id,
+                message_id,
+                unit_id: unit.unit_id.clone(),
+                text: text.into(),
+                sent_at: Utc::now(),
+            };
+            seal_reply_with_rng(
+                &message,
+                &unit.signing_key().unwrap(),
+                reply_key,
+                &mut OsRandom::new(),
+            )
+            .unwrap()
+        })
+        .await;
+    }
+
+    /// The unit tells the reporter of a delivered report where the case stands.
+    pub async fn notice(&self, delivery: &Delivery, status: CaseStatus, text: &str) {
+        self.post_to_reporter(delivery, |unit, reply_key, message_id| {
+            let notice = StatusNotice {
+                case_id: delivery.case_id,
+                message_id,
+                unit_id: unit.unit_id.clone(),
+                status,
+                text: text.into(),
+                sent_at: Utc::now(),
+            };
+            seal_notice_with_rng(
+                &notice,
+                &unit.signing_key().unwrap(),
+                reply_key,
+                &mut OsRandom::new(),
+            )
+            .unwrap()
+        })
+        .await;
+    }
+
+    /// Stores in the case of `delivery` what `seal` makes for the reporter (its unit's keys,
+    /// the reply key from the opened report, a fresh message id).
+    async fn post_to_reporter(
+        &self,
+        delivery: &Delivery,
+        seal: impl FnOnce(&UnitKeyFile, &EncryptionPublicKey, MessageId) -> Envelope,
+    ) {
         let envelope = Envelope::from_bytes(&delivery.envelope).unwrap();
         let unit = self.unit(&envelope.unit_id);
         let opened = open_report(&envelope, &unit.unit_id, &unit.encryption_key()).unwrap();
-        let message = CaseMessage {
-            case_id: delivery.case_id,
-            message_id: MessageId::random().unwrap(),
-            unit_id: unit.unit_id.clone(),
-            text: text.into(),
-            sent_at: Utc::now(),
-        };
-        let sealed = seal_reply_with_rng(
-            &message,
-            &unit.signing_key().unwrap(),
-            &opened.report.reply_key,
-            &mut OsRandom::new(),
-        )
-        .unwrap();
+        let message_id = MessageId::random().unwrap();
+        let sealed = seal(unit, &opened.report.reply_key, message_id);
         self.state
             .store()
             .add_message(
                 delivery.case_id,
-                message.message_id,
+                message_id,
                 MessageDirection::ToReporter,
                 sealed.to_bytes(),
                 Utc::now(),

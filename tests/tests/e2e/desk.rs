@@ -265,6 +265,16 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
                 "Thank you. Which days does he come?",
             ],
         ));
+        run(with(
+            desk(&url, UNIT, "desk-a"),
+            &[
+                "notice",
+                &report_id,
+                "in_progress",
+                "--text",
+                "We are looking into your report.",
+            ],
+        ));
         server.restart().await.unwrap();
         url = server.url().to_owned();
         let case = with(
@@ -277,6 +287,12 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
             messages
                 .iter()
                 .any(|m| m["from_unit"] == true && m["text"] == "Thank you. Which days does he come?"),
+            "{case}"
+        );
+        assert!(
+            messages.iter().any(|m| m["from_unit"] == true
+                && m["status"] == "in_progress"
+                && m["text"] == "We are looking into your report."),
             "{case}"
         );
         let conversation = run(with(desk(&url, UNIT, "desk-a"), &["messages", &report_id]));

@@ -19,6 +19,7 @@ use tipline_core::alert::{Alert, Severity};
 use tipline_core::client::http::CALL_TIMEOUT;
 use tipline_core::desk::{Desk, DeskClient, DeskStore, KdfParams, Status};
 use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
+use tipline_core::message::CaseStatus;
 use tipline_core::report::MessageId;
 
 use super::{explain, parse_public_key, read_unit_keys};
@@ -89,6 +90,14 @@ pub enum DeskCommand {
     /// Reply to the reporter (signed by the unit, sealed to the reporter).
     Reply {
         report: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Tell the reporter where the case stands (received, in_progress or closed), in the words
+    /// of `--text` (signed by the unit, sealed to the reporter).
+    Notice {
+        report: String,
+        status: String,
         #[arg(long)]
         text: String,
     },
@@ -221,6 +230,22 @@ pub async fn run(args: DeskArgs, out: &Output) -> anyhow::Result<()> {
                     format!(
                         "replied in the case (message {}, position {})",
                         message.message_id, message.seq
+                    )
+                },
+                &message,
+            )
+        }
+        DeskCommand::Notice { report, status, text } => {
+            need_server()?;
+            let status = CaseStatus::parse(&status)?;
+            let message = desk.send_notice(&report, status, &text).await.map_err(net)?;
+            out.result(
+                || {
+                    format!(
+                        "told the reporter the case is {} (message {}, position {})",
+                        status.name(),
+                        message.message_id,
+                        message.seq
                     )
                 },
                 &message,

@@ -137,6 +137,9 @@ pub struct MessageRecord {
     pub text: Option<String>,
     /// When its author sent it.
     pub sent_at: Option<DateTime<Utc>>,
+    /// For a status notice this desk sent, the status it told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::message::CaseStatus>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {

@@ -3574,6 +3574,12 @@ data class ConversationMessage (
      * When its author sent it.
      */
     var `sentAt`: java.time.Instant?
+    , 
+    /**
+     * For a unit's status notice, where the case stands (the text says it in words); absent
+     * for replies and follow-ups.
+     */
+    var `status`: CaseStatus? = null 
     
 ){
     
@@ -3595,6 +3601,7 @@ public object FfiConverterTypeConversationMessage: FfiConverterRustBuffer<Conver
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTypeCaseStatus.read(buf),
         )
     }
 
@@ -3603,7 +3610,8 @@ public object FfiConverterTypeConversationMessage: FfiConverterRustBuffer<Conver
             FfiConverterBoolean.allocationSize(value.`fromUnit`) +
             FfiConverterString.allocationSize(value.`unitId`) +
             FfiConverterOptionalString.allocationSize(value.`text`) +
-            FfiConverterOptionalTimestamp.allocationSize(value.`sentAt`)
+            FfiConverterOptionalTimestamp.allocationSize(value.`sentAt`) +
+            FfiConverterOptionalTypeCaseStatus.allocationSize(value.`status`)
     )
 
     override fun write(value: ConversationMessage, buf: ByteBuffer) {
@@ -3612,6 +3620,7 @@ public object FfiConverterTypeConversationMessage: FfiConverterRustBuffer<Conver
             FfiConverterString.write(value.`unitId`, buf)
             FfiConverterOptionalString.write(value.`text`, buf)
             FfiConverterOptionalTimestamp.write(value.`sentAt`, buf)
+            FfiConverterOptionalTypeCaseStatus.write(value.`status`, buf)
     }
 }
 
@@ -4571,6 +4580,53 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
 
 
 /**
+ * Where a unit says a case stands, as its status notice tells the reporter.
+ */
+
+enum class CaseStatus {
+    
+    /**
+     * The report was received and read.
+     */
+    RECEIVED,
+    /**
+     * The unit is looking into it.
+     */
+    IN_PROGRESS,
+    /**
+     * The unit closed the case: nothing more will come.
+     */
+    CLOSED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseStatus: FfiConverterRustBuffer<CaseStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        CaseStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CaseStatus) = 4UL
+
+    override fun write(value: CaseStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Which way text runs, for the layout.
  */
 
@@ -5357,6 +5413,38 @@ public object FfiConverterOptionalTypeDirectoryInfo: FfiConverterRustBuffer<Dire
         } else {
             buf.put(1)
             FfiConverterTypeDirectoryInfo.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCaseStatus: FfiConverterRustBuffer<CaseStatus?> {
+    override fun read(buf: ByteBuffer): CaseStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCaseStatus.read(buf)
+    }
+
+    override fun allocationSize(value: CaseStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCaseStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CaseStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCaseStatus.write(value, buf)
         }
     }
 }
