@@ -545,6 +545,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_cases() != 28123:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases() != 22945:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_codename() != 17457:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_conversation() != 2572:
@@ -630,6 +632,9 @@ _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_alerts.restype = cty
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_cases.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_codename.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_codename.restype = ctypes.c_uint16
@@ -722,6 +727,11 @@ _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_cases.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_check_cases.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_check_cases.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_codename.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1377,6 +1387,70 @@ class _UniffiFfiConverterTypeAlertView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.title, buf)
         _UniffiFfiConverterString.write(value.body, buf)
         _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
+
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+@dataclass
+class CaseCheck:
+    """
+    What a background check of the cases found.
+"""
+    def __init__(self, *, checked:int, with_news:int, skipped:int, failed:int):
+        self.checked = checked
+        self.with_news = with_news
+        self.skipped = skipped
+        self.failed = failed
+        
+        
+
+    
+    def __str__(self):
+        return "CaseCheck(checked={}, with_news={}, skipped={}, failed={})".format(self.checked, self.with_news, self.skipped, self.failed)
+    def __eq__(self, other):
+        if self.checked != other.checked:
+            return False
+        if self.with_news != other.with_news:
+            return False
+        if self.skipped != other.skipped:
+            return False
+        if self.failed != other.failed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCaseCheck(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CaseCheck(
+            checked=_UniffiFfiConverterUInt32.read(buf),
+            with_news=_UniffiFfiConverterUInt32.read(buf),
+            skipped=_UniffiFfiConverterUInt32.read(buf),
+            failed=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.checked)
+        _UniffiFfiConverterUInt32.check_lower(value.with_news)
+        _UniffiFfiConverterUInt32.check_lower(value.skipped)
+        _UniffiFfiConverterUInt32.check_lower(value.failed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.checked, buf)
+        _UniffiFfiConverterUInt32.write(value.with_news, buf)
+        _UniffiFfiConverterUInt32.write(value.skipped, buf)
+        _UniffiFfiConverterUInt32.write(value.failed, buf)
 
 @dataclass
 class CaseSummary:
@@ -2920,19 +2994,6 @@ class _UniffiFfiConverterTypeFiled(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.unit_id, buf)
         _UniffiFfiConverterSequenceBoolean.write(value.stripped, buf)
 
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
-
 @dataclass
 class FlushSummary:
     """
@@ -4279,6 +4340,15 @@ class TiplineClientProtocol(typing.Protocol):
         The cases on this device, oldest first.
 """
         raise NotImplementedError
+    async def check_cases(self, spread_seconds: int) -> CaseCheck:
+        """
+        The background check: asks each open case once for news, one at a time at random moments
+        spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+        stores what is new, and says how many cases have a new reply or status notice. For the
+        app's background work and its start; the app shows a discreet notification when
+        `with_news` is not zero.
+"""
+        raise NotImplementedError
     async def codename(self, case_id: str) -> str:
         """
         The codename of a case on this device, to show it again.
@@ -4438,6 +4508,30 @@ class TiplineClient(TiplineClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeApiError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_cases(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tipline_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tipline_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tipline_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def check_cases(self, spread_seconds: int) -> CaseCheck:
+        """
+        The background check: asks each open case once for news, one at a time at random moments
+        spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+        stores what is new, and says how many cases have a new reply or status notice. For the
+        app's background work and its start; the app shows a discreet notification when
+        `with_news` is not zero.
+"""
+        
+        _UniffiFfiConverterUInt32.check_lower(spread_seconds)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterUInt32.lower(spread_seconds),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCaseCheck.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApiError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_check_cases(*_uniffi_lowered_args),
             _UniffiLib.ffi_tipline_ffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tipline_ffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tipline_ffi_rust_future_free_rust_buffer,
@@ -4789,6 +4883,7 @@ __all__ = [
     "Direction",
     "Language",
     "AlertView",
+    "CaseCheck",
     "CaseSummary",
     "CategoryInfo",
     "ClientConfig",

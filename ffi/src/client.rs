@@ -124,6 +124,18 @@ impl TiplineClient {
             .map(list)
     }
 
+    /// The background check: asks each open case once for news, one at a time at random moments
+    /// spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+    /// stores what is new, and says how many cases have a new reply or status notice. For the
+    /// app's background work and its start; the app shows a discreet notification when
+    /// `with_news` is not zero.
+    pub async fn check_cases(&self, spread_seconds: u32) -> Result<CaseCheck, ApiError> {
+        let spread = std::time::Duration::from_secs(spread_seconds.into());
+        self.run(|c| async move { c.check_cases(spread).await })
+            .await
+            .map(Into::into)
+    }
+
     /// Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
     /// the app keeps the text and tries again: the same words again are the same message, so
     /// the unit reads it once even if an earlier try reached the server.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use tipline_core::client::{self as core_client, cases, http, outbox, public};
+use tipline_core::client::{self as core_client, cases, check, http, outbox, public};
 use tipline_core::directory::VerifiedDirectory;
 use tipline_core::encoding::unb64_array;
 use tipline_core::keys::VerifyingKey;
@@ -334,6 +334,17 @@ impl From<cases::ConversationMessage> for ConversationMessage {
             text: message.text,
             sent_at: message.sent_at.map(Into::into),
             status: message.status.map(Into::into),
+        }
+    }
+}
+
+impl From<check::CaseCheck> for CaseCheck {
+    fn from(check: check::CaseCheck) -> Self {
+        CaseCheck {
+            checked: check.checked,
+            with_news: check.with_news,
+            skipped: check.skipped,
+            failed: check.failed,
         }
     }
 }

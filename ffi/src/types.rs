@@ -297,6 +297,19 @@ pub struct ConversationMessage {
     pub status: Option<CaseStatus>,
 }
 
+/// What a background check of the cases found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct CaseCheck {
+    /// Cases asked.
+    pub checked: u32,
+    /// Cases with a new reply or status notice since the last look.
+    pub with_news: u32,
+    /// Cases not asked: closed by the unit, or quiet for longer than the server keeps a case.
+    pub skipped: u32,
+    /// Cases whose question failed (no connection): asked again next time.
+    pub failed: u32,
+}
+
 /// Where a unit says a case stands, as its status notice tells the reporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CaseStatus {

@@ -300,6 +300,11 @@ uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_alerts(uint64_t ptr, RustBuf
 uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_cases(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_CHECK_CASES
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_CHECK_CASES
+uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_check_cases(uint64_t ptr, uint32_t spread_seconds
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_CODENAME
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_CODENAME
 uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_codename(uint64_t ptr, RustBuffer case_id
@@ -736,6 +741,12 @@ uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_alerts(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_CASES
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_CASES
 uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_cases(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_CHECK_CASES
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_CHECK_CASES
+uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases(void
     
 );
 #endif

@@ -183,7 +183,7 @@ impl Client {
         self.stored_messages(case_id)
     }
 
-    fn stored_messages(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
+    pub(crate) fn stored_messages(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
         Ok(parsed(&self.local.messages(case_id)?))
     }
 

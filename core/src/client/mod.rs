@@ -3,6 +3,7 @@
 //! runtime (the ffi crate's, or the desktop tool's).
 
 pub mod cases;
+pub mod check;
 pub mod http;
 pub mod keystore;
 pub mod local;

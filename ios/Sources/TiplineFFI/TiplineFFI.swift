@@ -1320,6 +1320,15 @@ public protocol TiplineClientProtocol: AnyObject, Sendable {
     func cases() async throws  -> [CaseSummary]
     
     /**
+     * The background check: asks each open case once for news, one at a time at random moments
+     * spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+     * stores what is new, and says how many cases have a new reply or status notice. For the
+     * app's background work and its start; the app shows a discreet notification when
+     * `with_news` is not zero.
+     */
+    func checkCases(spreadSeconds: UInt32) async throws  -> CaseCheck
+    
+    /**
      * The codename of a case on this device, to show it again.
      */
     func codename(caseId: String) async throws  -> String
@@ -1502,6 +1511,29 @@ open func cases()async throws  -> [CaseSummary]  {
             completeFunc: ffi_tipline_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tipline_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeCaseSummary.lift,
+            errorHandler: FfiConverterTypeApiError_lift
+        )
+}
+    
+    /**
+     * The background check: asks each open case once for news, one at a time at random moments
+     * spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+     * stores what is new, and says how many cases have a new reply or status notice. For the
+     * app's background work and its start; the app shows a discreet notification when
+     * `with_news` is not zero.
+     */
+open func checkCases(spreadSeconds: UInt32)async throws  -> CaseCheck  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tipline_ffi_fn_method_tiplineclient_check_cases(
+                        self.uniffiCloneHandle(),FfiConverterUInt32.lower(spreadSeconds)
+                )
+            },
+            pollFunc: ffi_tipline_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tipline_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tipline_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCaseCheck_lift,
             errorHandler: FfiConverterTypeApiError_lift
         )
 }
@@ -1891,6 +1923,95 @@ public func FfiConverterTypeAlertView_lift(_ buf: RustBuffer) throws -> AlertVie
 #endif
 public func FfiConverterTypeAlertView_lower(_ value: AlertView) -> RustBuffer {
     return FfiConverterTypeAlertView.lower(value)
+}
+
+
+/**
+ * What a background check of the cases found.
+ */
+public struct CaseCheck: Equatable, Hashable {
+    /**
+     * Cases asked.
+     */
+    public var checked: UInt32
+    /**
+     * Cases with a new reply or status notice since the last look.
+     */
+    public var withNews: UInt32
+    /**
+     * Cases not asked: closed by the unit, or quiet for longer than the server keeps a case.
+     */
+    public var skipped: UInt32
+    /**
+     * Cases whose question failed (no connection): asked again next time.
+     */
+    public var failed: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Cases asked.
+         */checked: UInt32, 
+        /**
+         * Cases with a new reply or status notice since the last look.
+         */withNews: UInt32, 
+        /**
+         * Cases not asked: closed by the unit, or quiet for longer than the server keeps a case.
+         */skipped: UInt32, 
+        /**
+         * Cases whose question failed (no connection): asked again next time.
+         */failed: UInt32) {
+        self.checked = checked
+        self.withNews = withNews
+        self.skipped = skipped
+        self.failed = failed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseCheck {
+        return
+            try CaseCheck(
+                checked: FfiConverterUInt32.read(from: &buf), 
+                withNews: FfiConverterUInt32.read(from: &buf), 
+                skipped: FfiConverterUInt32.read(from: &buf), 
+                failed: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseCheck, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.checked, into: &buf)
+        FfiConverterUInt32.write(value.withNews, into: &buf)
+        FfiConverterUInt32.write(value.skipped, into: &buf)
+        FfiConverterUInt32.write(value.failed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseCheck_lift(_ buf: RustBuffer) throws -> CaseCheck {
+    return try FfiConverterTypeCaseCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseCheck_lower(_ value: CaseCheck) -> RustBuffer {
+    return FfiConverterTypeCaseCheck.lower(value)
 }
 
 
@@ -4893,6 +5014,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_cases() != 28123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases() != 22945) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_codename() != 17457) {

@@ -7,6 +7,7 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use support::{attach_jpeg, draft, Server};
@@ -283,6 +284,70 @@ async fn test_status_notices_reach_the_reporter_with_their_status() {
             (Some(CaseStatus::Closed), Some("Sagen er afsluttet."), true),
         ]
     );
+}
+
+#[tokio::test]
+async fn test_background_check_finds_the_cases_with_news_asking_each_at_its_own_moment() {
+    // Given a device with three cases, two of which the unit answered (a reply, a notice)
+    let server = Server::start().await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    let filed: Vec<_> = (0..3).map(|_| client.file_report(&draft()).unwrap()).collect();
+    client.flush().await.unwrap();
+    let reports = server.desk_reports().await;
+    assert_eq!(reports.len(), 3);
+    let report_of = |case_id| reports.iter().find(|r| r.case_id == case_id).unwrap();
+    server
+        .reply(report_of(filed[0].case_id), "Tak. Hvornår skete det?")
+        .await;
+    server
+        .notice(
+            report_of(filed[1].case_id),
+            CaseStatus::InProgress,
+            "Vi ser på det.",
+        )
+        .await;
+    server.clear_case_polls();
+
+    // When the background check runs, spread over 1.5 s
+    let spread = Duration::from_millis(1500);
+    let check = client.check_cases(spread).await.unwrap();
+
+    // Then it reports the two cases with news, and asked each case once
+    assert_eq!(
+        (check.checked, check.with_news, check.skipped, check.failed),
+        (3, 2, 0, 0)
+    );
+    let polls = server.case_polls();
+    let mut asked: Vec<&str> = polls.iter().map(|(_, path)| path.as_str()).collect();
+    asked.sort_unstable();
+    asked.dedup();
+    assert_eq!((polls.len(), asked.len()), (3, 3), "{polls:?}");
+    // And no two asks went out together: each at least half a slot (250 ms) after the last
+    for pair in polls.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(gap >= Duration::from_millis(200), "{gap:?} between {pair:?}");
+    }
+    // And nothing came for the third case; the news is in the conversations
+    assert!(client.conversation(filed[2].case_id).await.unwrap().is_empty());
+    assert_eq!(
+        client.conversation(filed[1].case_id).await.unwrap()[0].status,
+        Some(CaseStatus::InProgress)
+    );
+
+    // When the unit closes the second case and the check runs again
+    server
+        .notice(
+            report_of(filed[1].case_id),
+            CaseStatus::Closed,
+            "Sagen er afsluttet.",
+        )
+        .await;
+    let check = client.check_cases(Duration::from_millis(300)).await.unwrap();
+    assert_eq!((check.checked, check.with_news), (3, 1));
+    // Then the closed case is not asked any more
+    let check = client.check_cases(Duration::from_millis(300)).await.unwrap();
+    assert_eq!((check.checked, check.with_news, check.skipped), (2, 0, 1));
 }
 
 /// A delivered report with a reply, on a server whose first follow-up answer comes too late.

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -92,6 +92,7 @@ pub struct Server {
     authority: SigningKey,
     units: Vec<UnitKeyFile>,
     faults: Option<(Faults, Arc<AtomicUsize>)>,
+    case_polls: Arc<Mutex<Vec<(Instant, String)>>>,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     dir: Arc<TempDir>,
 }
@@ -147,6 +148,7 @@ impl Server {
             authority,
             units,
             faults,
+            case_polls: Arc::default(),
             running: None,
             dir,
         };
@@ -176,6 +178,17 @@ impl Server {
                 }
             }));
         }
+        let polls = self.case_polls.clone();
+        router = router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let polls = polls.clone();
+            async move {
+                if req.method() == axum::http::Method::GET && req.uri().path().starts_with("/v1/cases/") {
+                    let mut polls = polls.lock().unwrap_or_else(|p| p.into_inner());
+                    polls.push((Instant::now(), req.uri().path().to_owned()));
+                }
+                next.run(req).await
+            }
+        }));
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -186,6 +199,16 @@ impl Server {
                 .unwrap();
         });
         self.running = Some((stop, handle));
+    }
+
+    /// When each reporter's read of a case (`GET /v1/cases/{id}/messages`) arrived, and its path.
+    pub fn case_polls(&self) -> Vec<(Instant, String)> {
+        self.case_polls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Forgets the case reads seen so far.
+    pub fn clear_case_polls(&self) {
+        self.case_polls.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Closes the socket (the store stays).

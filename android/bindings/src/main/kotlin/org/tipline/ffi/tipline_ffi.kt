@@ -734,6 +734,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_cases(
     ): Int
+    external fun uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases(
+    ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_codename(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_conversation(
@@ -803,6 +805,8 @@ internal object UniffiLib {
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_alerts(`ptr`: Long,`region`: RustBuffer.ByValue,`language`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_tipline_ffi_fn_method_tiplineclient_check_cases(`ptr`: Long,`spreadSeconds`: Int,
     ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_codename(`ptr`: Long,`caseId`: RustBuffer.ByValue,
     ): Long
@@ -995,6 +999,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_cases() and 0xFFFF) != 28123) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_check_cases() and 0xFFFF) != 22945) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_codename() and 0xFFFF) != 17457) {
@@ -2656,6 +2663,15 @@ public interface TiplineClientInterface {
     suspend fun `cases`(): List<CaseSummary>
     
     /**
+     * The background check: asks each open case once for news, one at a time at random moments
+     * spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+     * stores what is new, and says how many cases have a new reply or status notice. For the
+     * app's background work and its start; the app shows a discreet notification when
+     * `with_news` is not zero.
+     */
+    suspend fun `checkCases`(`spreadSeconds`: kotlin.UInt): CaseCheck
+    
+    /**
      * The codename of a case on this device, to show it again.
      */
     suspend fun `codename`(`caseId`: kotlin.String): kotlin.String
@@ -2880,6 +2896,35 @@ open class TiplineClient: Disposable, AutoCloseable, TiplineClientInterface
         { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeCaseSummary.lift(it) },
+        // Error FFI converter
+        ApiException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The background check: asks each open case once for news, one at a time at random moments
+     * spread over `spread_seconds` (so the server cannot tell the cases belong to one device),
+     * stores what is new, and says how many cases have a new reply or status notice. For the
+     * app's background work and its start; the app shows a discreet notification when
+     * `with_news` is not zero.
+     */
+    @Throws(ApiException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkCases`(`spreadSeconds`: kotlin.UInt) : CaseCheck {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_check_cases(
+                uniffiHandle,
+                
+        FfiConverterUInt.lower(`spreadSeconds`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCaseCheck.lift(it) },
         // Error FFI converter
         ApiException.ErrorHandler,
     )
@@ -3313,6 +3358,69 @@ public object FfiConverterTypeAlertView: FfiConverterRustBuffer<AlertView> {
             FfiConverterString.write(value.`title`, buf)
             FfiConverterString.write(value.`body`, buf)
             FfiConverterTimestamp.write(value.`expiresAt`, buf)
+    }
+}
+
+
+
+/**
+ * What a background check of the cases found.
+ */
+data class CaseCheck (
+    /**
+     * Cases asked.
+     */
+    var `checked`: kotlin.UInt
+    , 
+    /**
+     * Cases with a new reply or status notice since the last look.
+     */
+    var `withNews`: kotlin.UInt
+    , 
+    /**
+     * Cases not asked: closed by the unit, or quiet for longer than the server keeps a case.
+     */
+    var `skipped`: kotlin.UInt
+    , 
+    /**
+     * Cases whose question failed (no connection): asked again next time.
+     */
+    var `failed`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseCheck: FfiConverterRustBuffer<CaseCheck> {
+    override fun read(buf: ByteBuffer): CaseCheck {
+        return CaseCheck(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseCheck) = (
+            FfiConverterUInt.allocationSize(value.`checked`) +
+            FfiConverterUInt.allocationSize(value.`withNews`) +
+            FfiConverterUInt.allocationSize(value.`skipped`) +
+            FfiConverterUInt.allocationSize(value.`failed`)
+    )
+
+    override fun write(value: CaseCheck, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`checked`, buf)
+            FfiConverterUInt.write(value.`withNews`, buf)
+            FfiConverterUInt.write(value.`skipped`, buf)
+            FfiConverterUInt.write(value.`failed`, buf)
     }
 }
 
