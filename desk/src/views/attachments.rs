@@ -1,0 +1,221 @@
+//! Serving a report's attachments to signed-in officers, safely: the desk looks at the bytes
+//! (not at the name or type the reporter's phone gave) and shows inline only JPEG, PNG, GIF and
+//! WebP images, MP4 and WebM video and MP3, Ogg and WAV audio. Everything else (SVG, HTML, PDF,
+//! anything unknown) is only ever a download as `application/octet-stream`, so nothing a
+//! reporter sends can run in the desk's origin.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tipline_core::desk::{AttachmentState, DeskStore};
+use tipline_core::report::ReportId;
+
+use super::report::report_id;
+use super::Officer;
+use crate::audit::AuditEntry;
+use crate::error::{DeskError, Result};
+use crate::state::AppState;
+
+/// `/reports/{id}/attachments/{index}` (shown inline when safe) and `.../download`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reports/{id}/attachments/{index}", get(inline))
+        .route("/reports/{id}/attachments/{index}/download", get(download))
+}
+
+/// How an attachment may be shown, by its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// An image, with its type.
+    Image(&'static str),
+    /// A video, with its type.
+    Video(&'static str),
+    /// Audio, with its type.
+    Audio(&'static str),
+    /// Only as a download.
+    Download,
+}
+
+impl Shown {
+    /// The content type it is served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Shown::Image(t) | Shown::Video(t) | Shown::Audio(t) => t,
+            Shown::Download => "application/octet-stream",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self.content_type() {
+            "image/jpeg" => "jpg",
+            "image/png" => "png",
+            "image/gif" => "gif",
+            "image/webp" => "webp",
+            "video/mp4" => "mp4",
+            "video/webm" => "webm",
+            "audio/mpeg" => "mp3",
+            "audio/ogg" => "ogg",
+            "audio/wav" => "wav",
+            _ => "bin",
+        }
+    }
+}
+
+/// What the first bytes of a file say it is.
+pub fn sniff(head: &[u8]) -> Shown {
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    if at(0, &[0xff, 0xd8, 0xff]) {
+        Shown::Image("image/jpeg")
+    } else if at(0, b"\x89PNG\r\n\x1a\n") {
+        Shown::Image("image/png")
+    } else if at(0, b"GIF87a") || at(0, b"GIF89a") {
+        Shown::Image("image/gif")
+    } else if at(0, b"RIFF") && at(8, b"WEBP") {
+        Shown::Image("image/webp")
+    } else if at(4, b"ftyp") {
+        Shown::Video("video/mp4")
+    } else if at(0, &[0x1a, 0x45, 0xdf, 0xa3]) {
+        Shown::Video("video/webm")
+    } else if at(0, b"ID3") || (head.len() >= 2 && head[0] == 0xff && head[1] & 0xe0 == 0xe0) {
+        Shown::Audio("audio/mpeg")
+    } else if at(0, b"OggS") {
+        Shown::Audio("audio/ogg")
+    } else if at(0, b"RIFF") && at(8, b"WAVE") {
+        Shown::Audio("audio/wav")
+    } else {
+        Shown::Download
+    }
+}
+
+/// Keeps the first bytes written and then stops the reader.
+struct Head(Vec<u8>);
+
+impl std::io::Write for Head {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = 16 - self.0.len();
+        self.0.extend_from_slice(&buf[..room.min(buf.len())]);
+        if self.0.len() >= 16 {
+            return Err(std::io::Error::other("enough"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How a stored attachment may be shown, from its first bytes.
+pub fn sniff_stored(store: &DeskStore, report_id: ReportId, index: u16) -> Shown {
+    let mut head = Head(Vec::new());
+    // Stopping early is an error of the reader by design: the bytes kept are what counts.
+    let _ = store.read_attachment(report_id, index, &mut head);
+    sniff(&head.0)
+}
+
+fn safe_name(report: ReportId, index: u16, shown: Shown) -> String {
+    let id = report.to_string();
+    format!("report-{}-{index}.{}", &id[..8], shown.extension())
+}
+
+async fn serve(
+    state: AppState,
+    officer: Officer,
+    id: String,
+    index: u16,
+    download: bool,
+) -> Result<Response> {
+    let id = report_id(&id)?;
+    let record = state
+        .store()
+        .report(id)?
+        .ok_or_else(|| DeskError::NotFound("report".into()))?;
+    let position = record
+        .report
+        .attachments
+        .iter()
+        .position(|a| a.index == index)
+        .ok_or_else(|| DeskError::NotFound("attachment".into()))?;
+    if record.attachments.get(position) != Some(&AttachmentState::Saved) {
+        return Err(DeskError::NotFound("a stored copy of this attachment".into()));
+    }
+    state.audit(
+        AuditEntry::now(Some(&officer.account.name), "attachment.view")
+            .target(id.to_string())
+            .detail(index.to_string()),
+    );
+    let store_state = state.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        store_state
+            .store()
+            .read_attachment(id, index, &mut out)
+            .map(|_| out)
+    })
+    .await
+    .map_err(|_| DeskError::Task)??;
+    let shown = sniff(&bytes);
+    let (content_type, disposition) = match (shown, download) {
+        (Shown::Download, _) => (Shown::Download.content_type(), "attachment"),
+        (_, true) => (shown.content_type(), "attachment"),
+        (_, false) => (shown.content_type(), "inline"),
+    };
+    let disposition = format!("{disposition}; filename=\"{}\"", safe_name(id, index, shown));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // A file from a reporter gets no rights at all, even when opened directly.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_owned(),
+            ),
+        ],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+async fn inline(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path((id, index)): Path<(String, u16)>,
+) -> Result<Response> {
+    serve(state, officer, id, index, false).await
+}
+
+async fn download(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path((id, index)): Path<(String, u16)>,
+) -> Result<Response> {
+    serve(state, officer, id, index, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_only_known_media_is_shown() {
+        assert_eq!(sniff(b"\xff\xd8\xff\xe0rest"), Shown::Image("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Shown::Image("image/png"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Shown::Image("image/webp"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), Shown::Audio("audio/wav"));
+        assert_eq!(sniff(b"\0\0\0\x18ftypmp42"), Shown::Video("video/mp4"));
+        assert_eq!(sniff(b"OggS\0\x02"), Shown::Audio("audio/ogg"));
+        for hostile in [
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>"[..],
+            b"<!DOCTYPE html><script>alert(1)</script>",
+            b"%PDF-1.7",
+            b"",
+            b"\xff",
+        ] {
+            assert_eq!(sniff(hostile), Shown::Download);
+        }
+    }
+}
