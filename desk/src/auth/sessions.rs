@@ -141,6 +141,12 @@ impl Sessions {
         Ok(session.clone())
     }
 
+    /// Whether session `id` is still there and not expired, without counting this as a use
+    /// (a page's open event stream must not keep its session alive).
+    pub fn is_live(&self, id: &str, now: i64) -> bool {
+        self.map().get(id).is_some_and(|s| !expired(s, now))
+    }
+
     /// Moves session `id` to `stage`.
     pub fn set_stage(&self, id: &str, stage: Stage) {
         if let Some(session) = self.map().get_mut(id) {
@@ -194,6 +200,8 @@ mod tests {
         assert_eq!(sessions.touch(&s.id, ABSOLUTE + 2).unwrap_err(), Missing::Unknown);
         // Left alone for more than 30 minutes: gone.
         let t = sessions.start(signed_in(), 0).unwrap();
+        assert!(sessions.is_live(&t.id, IDLE));
+        assert!(!sessions.is_live(&t.id, IDLE + 1));
         assert!(sessions.touch(&t.id, IDLE + 1).is_err());
     }
 

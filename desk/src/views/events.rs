@@ -21,22 +21,45 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-fn notices(state: AppState) -> impl Stream<Item = Result<Event, Infallible>> {
+/// How often an open stream checks that its session is still alive.
+const SESSION_CHECK: Duration = Duration::from_secs(30);
+
+fn notices(state: AppState, session: String) -> impl Stream<Item = Result<Event, Infallible>> {
     let receiver = state.subscribe();
-    stream::unfold(receiver, |mut receiver| async move {
-        let event = match receiver.recv().await {
-            Ok(change) => Event::default()
-                .event("change")
-                .json_data(&change)
-                .unwrap_or_else(|_| Event::default().event("change").data("{}")),
-            // A page that fell behind refreshes everything it shows.
-            Err(RecvError::Lagged(_)) => Event::default().event("change").data("{}"),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), receiver))
-    })
+    let mut tick = tokio::time::interval(SESSION_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    stream::unfold(
+        (state, session, receiver, tick),
+        |(state, session, mut receiver, mut tick)| async move {
+            loop {
+                let event = tokio::select! {
+                    received = receiver.recv() => match received {
+                        Ok(change) => Event::default()
+                            .event("change")
+                            .json_data(&change)
+                            .unwrap_or_else(|_| Event::default().event("change").data("{}")),
+                        // A page that fell behind refreshes everything it shows.
+                        Err(RecvError::Lagged(_)) => Event::default().event("change").data("{}"),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = tick.tick() => {
+                        if state.sessions.is_live(&session, state.now()) {
+                            continue;
+                        }
+                        return None;
+                    }
+                };
+                // A session that expired or was ended (signed out, account disabled) hears no more.
+                if !state.sessions.is_live(&session, state.now()) {
+                    return None;
+                }
+                return Some((Ok(event), (state, session, receiver, tick)));
+            }
+        },
+    )
 }
 
-async fn events(State(state): State<AppState>, _officer: Officer) -> impl IntoResponse {
-    Sse::new(notices(state)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+async fn events(State(state): State<AppState>, officer: Officer) -> impl IntoResponse {
+    let session = officer.session.id;
+    Sse::new(notices(state, session)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -332,3 +332,31 @@ async fn test_opening_a_report_marks_its_follow_ups_read() {
     assert!(page.contains("follow-up 2 &#60;script&#62;"), "{page}");
     assert!(!browser.get("/").await.body.contains("class=\"unread\""));
 }
+
+#[tokio::test]
+async fn test_events_stop_when_the_session_ends() {
+    // Given a signed-in officer listening to /events
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let browser = desk.signed_in("anna", Role::Officer).await;
+    let request = Request::get("/events")
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = tipline_desk::app(desk.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+
+    // When the session ends (a supervisor disabled the account) and then something changes
+    desk.state.sessions.end_account("anna");
+    desk.state.publish(id, ChangeKind::Team);
+
+    // Then the stream ends without telling it
+    assert!(body.frame().await.is_none());
+}
