@@ -4,7 +4,7 @@
 //! anything unknown) is only ever a download as `application/octet-stream`, so nothing a
 //! reporter sends can run in the desk's origin.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use tipline_core::desk::{AttachmentState, DeskStore};
 use tipline_core::report::ReportId;
+use tokio::sync::mpsc;
 
 use super::report::report_id;
 use super::Officer;
@@ -139,6 +140,8 @@ async fn serve(
         .iter()
         .position(|a| a.index == index)
         .ok_or_else(|| DeskError::NotFound("attachment".into()))?;
+    // A stored copy was checked against this size and its SHA-256 when it was saved.
+    let size = record.report.attachments[position].size;
     if record.attachments.get(position) != Some(&AttachmentState::Saved) {
         return Err(DeskError::NotFound("a stored copy of this attachment".into()));
     }
@@ -147,17 +150,7 @@ async fn serve(
             .target(id.to_string())
             .detail(index.to_string()),
     );
-    let store_state = state.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        store_state
-            .store()
-            .read_attachment(id, index, &mut out)
-            .map(|_| out)
-    })
-    .await
-    .map_err(|_| DeskError::Task)??;
-    let shown = sniff(&bytes);
+    let shown = sniff_stored(state.store(), id, index);
     let (content_type, disposition) = match (shown, download) {
         (Shown::Download, _) => (Shown::Download.content_type(), "attachment"),
         (_, true) => (shown.content_type(), "attachment"),
@@ -174,10 +167,44 @@ async fn serve(
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; sandbox".to_owned(),
             ),
+            (header::CONTENT_LENGTH, size.to_string()),
         ],
-        Body::from(bytes),
+        stream(state, id, index),
     )
         .into_response())
+}
+
+/// Pieces of plaintext on their way from the store to the browser.
+type Pieces = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// Hands what the store writes to the answer's body, a piece at a time.
+struct ToBody(Pieces);
+
+impl std::io::Write for ToBody {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::other("the browser went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The attachment's plaintext as a body, opened chunk by chunk as the browser reads it: a video
+/// never sits whole in the desk's memory.
+fn stream(state: AppState, id: ReportId, index: u16) -> Body {
+    let (sender, mut receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ToBody(sender.clone());
+        if let Err(e) = state.store().read_attachment(id, index, &mut out) {
+            tracing::warn!(error = %e, "an attachment could not be read from the store");
+            let _ = sender.blocking_send(Err(std::io::Error::other("the stored copy is unreadable")));
+        }
+    });
+    Body::from_stream(futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
 }
 
 async fn inline(

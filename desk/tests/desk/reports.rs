@@ -360,3 +360,22 @@ async fn test_events_stop_when_the_session_ends() {
     // Then the stream ends without telling it
     assert!(body.frame().await.is_none());
 }
+
+#[tokio::test]
+async fn test_a_large_attachment_is_streamed_whole() {
+    // Given a video of several stored chunks
+    let desk = Desktop::new();
+    let mut video = b"\x00\x00\x00\x18ftypmp42".to_vec();
+    video.extend((0..300_000u32).map(|i| (i % 251) as u8));
+    let id = desk.report_with(sample("video"), vec![("clip.mp4", "video/mp4", video.clone())]);
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+
+    // When it is played
+    let answer = browser.get(&format!("/reports/{id}/attachments/0")).await;
+
+    // Then every byte arrives, as MP4, with its length
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), "video/mp4");
+    assert_eq!(answer.header("content-length"), video.len().to_string());
+    assert!(answer.bytes == video);
+}
