@@ -57,6 +57,9 @@ impl DeskError {
             DeskError::Invalid { .. } => StatusCode::BAD_REQUEST,
             DeskError::Forbidden => StatusCode::FORBIDDEN,
             DeskError::Core(tipline_core::Error::NotFound(_)) => StatusCode::NOT_FOUND,
+            // The core's rules name the field and the rule, never content or a key.
+            DeskError::Core(tipline_core::Error::Invalid { .. }) => StatusCode::BAD_REQUEST,
+            DeskError::Core(tipline_core::Error::Network(_)) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,7 +71,10 @@ pub type Result<T, E = DeskError> = std::result::Result<T, E>;
 impl IntoResponse for DeskError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let text = if status.is_server_error() {
+        let text = if status == StatusCode::BAD_GATEWAY {
+            tracing::warn!(error = %self, "the intake did not answer as expected");
+            "The intake server could not be reached or refused the request. Try again.".to_owned()
+        } else if status.is_server_error() {
             // The cause may name a file or the store; the browser gets no detail.
             tracing::error!(error = %self, "request failed");
             "The desk could not do this. The error was logged.".to_owned()

@@ -128,3 +128,78 @@ async fn test_the_audit_log_is_shown_and_exported_as_json_and_csv() {
     assert!(!csv.body.contains("guessing") && !json.body.contains("guessing"));
     assert!(desk.audited("sara", "audit.export"));
 }
+
+#[tokio::test]
+async fn test_a_supervisor_publishes_an_alert_checked_before_it_leaves() {
+    let desk = Desktop::new();
+    let mut sara = desk.signed_in("sara", Role::Supervisor).await;
+    let mut anna = desk.signed_in("anna", Role::Officer).await;
+    let page = sara.get("/admin/alerts").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("name=\"title_ar\""));
+
+    // A title without its text, a bad severity or expiry: refused before anything is signed
+    for fields in [
+        vec![
+            ("regions", "DK-84"),
+            ("severity", "info"),
+            ("hours", "24"),
+            ("title_da", "Pas på"),
+        ],
+        vec![
+            ("regions", "DK-84"),
+            ("severity", "panic"),
+            ("hours", "24"),
+            ("title_da", "a"),
+            ("body_da", "b"),
+        ],
+        vec![
+            ("regions", "DK-84"),
+            ("severity", "info"),
+            ("hours", "0"),
+            ("title_da", "a"),
+            ("body_da", "b"),
+        ],
+        vec![
+            ("regions", ""),
+            ("severity", "info"),
+            ("hours", "24"),
+            ("title_da", "a"),
+            ("body_da", "b"),
+        ],
+    ] {
+        let answer = sara.submit("/admin/alerts", "/admin/alerts", &fields).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{fields:?}: {}",
+            answer.body
+        );
+    }
+    assert!(!desk.audited("sara", "alert.publish"));
+
+    // A good alert is signed and sent; here no intake answers, which the supervisor is told
+    let good = [
+        ("regions", "DK-84, dk-85"),
+        ("severity", "warning"),
+        ("hours", "24"),
+        ("title_da", "Pas på"),
+        ("body_da", "Hvervning ved stationen"),
+        ("title_ar", "انتبه"),
+        ("body_ar", "تجنيد قرب المحطة"),
+    ];
+    let answer = sara.submit("/admin/alerts", "/admin/alerts", &good).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(answer.body.contains("intake server could not be reached"));
+    let entry = desk
+        .audit()
+        .into_iter()
+        .find(|e| e.action == "alert.publish")
+        .unwrap();
+    assert_eq!(entry.detail.as_deref(), Some("DK-84 DK-85"));
+
+    // And an officer may not
+    assert_eq!(anna.get("/admin/alerts").await.status, StatusCode::FORBIDDEN);
+    let answer = anna.submit("/", "/admin/alerts", &good).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+}

@@ -52,6 +52,7 @@ async fn test_each_language_renders_and_arabic_runs_right_to_left() {
         for path in [
             format!("/reports/{id}"),
             "/admin/accounts".into(),
+            "/admin/alerts".into(),
             "/admin/audit".into(),
         ] {
             let page = officer.get(&path).await;
