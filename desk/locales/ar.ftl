@@ -119,3 +119,6 @@ language-en = الإنجليزية
 language-es = الإسبانية
 language-da = الدنماركية
 language-ar = العربية
+transfer-title = التحويل إلى وحدة أخرى
+transfer-unit = معرّف الوحدة (من الدليل)
+transfer-submit = تحويل

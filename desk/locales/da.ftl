@@ -116,3 +116,6 @@ language-en = Engelsk
 language-es = Spansk
 language-da = Dansk
 language-ar = Arabisk
+transfer-title = Overfør til en anden enhed
+transfer-unit = Enhedens id (fra kataloget)
+transfer-submit = Overfør

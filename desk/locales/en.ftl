@@ -116,3 +116,6 @@ language-en = English
 language-es = Spanish
 language-da = Danish
 language-ar = Arabic
+transfer-title = Transfer to another unit
+transfer-unit = Unit id (from the directory)
+transfer-submit = Transfer

@@ -116,3 +116,6 @@ language-en = Inglés
 language-es = Español
 language-da = Danés
 language-ar = Árabe
+transfer-title = Transferir a otra unidad
+transfer-unit = Identificador de la unidad (del directorio)
+transfer-submit = Transferir

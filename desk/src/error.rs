@@ -59,7 +59,9 @@ impl DeskError {
             DeskError::Core(tipline_core::Error::NotFound(_)) => StatusCode::NOT_FOUND,
             // The core's rules name the field and the rule, never content or a key.
             DeskError::Core(tipline_core::Error::Invalid { .. }) => StatusCode::BAD_REQUEST,
-            DeskError::Core(tipline_core::Error::Network(_)) => StatusCode::BAD_GATEWAY,
+            DeskError::Core(tipline_core::Error::Network(_) | tipline_core::Error::Refused { .. }) => {
+                StatusCode::BAD_GATEWAY
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,7 +73,11 @@ pub type Result<T, E = DeskError> = std::result::Result<T, E>;
 impl IntoResponse for DeskError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let text = if status == StatusCode::BAD_GATEWAY {
+        let text = if let DeskError::Core(tipline_core::Error::Refused { .. }) = &self {
+            // What the intake served did not verify: say which document and why.
+            tracing::warn!(error = %self, "refused what the intake served");
+            self.to_string()
+        } else if status == StatusCode::BAD_GATEWAY {
             tracing::warn!(error = %self, "the intake did not answer as expected");
             "The intake server could not be reached or refused the request. Try again.".to_owned()
         } else if status.is_server_error() {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tipline_desk::accounts::{check_name, Account, Role};
 use tipline_desk::audit::{self, AuditEntry};
 use tipline_desk::auth::password::{self, HashCost};
-use tipline_desk::setup::{open_desk, open_store, passphrase, read_keys};
+use tipline_desk::setup::{authority_key, open_desk, open_store, passphrase, read_keys};
 use tipline_desk::state::{load_accounts, store_account};
 use tipline_desk::{app, AppState, Config, DeskError, Result};
 use zeroize::Zeroizing;
@@ -49,6 +49,9 @@ enum Command {
         /// The intake server, e.g. https://intake.example.org.
         #[arg(long)]
         server: String,
+        /// The authority's public key (base64url, or a file holding it): needed to transfer.
+        #[arg(long, allow_hyphen_values = true)]
+        authority_pub: Option<String>,
         /// Where to listen; loopback unless told otherwise.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
@@ -128,13 +131,18 @@ fn add_user(store: &StoreArgs, name: &str, role: Role, password_file: Option<&Pa
     Ok(())
 }
 
-async fn serve(store: &StoreArgs, server: &str, listen: SocketAddr) -> Result<()> {
+async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen: SocketAddr) -> Result<()> {
+    let authority = authority.map(authority_key).transpose()?;
     let keys = read_keys(&store.key)?;
     let passphrase = passphrase(store.passphrase_file.as_deref())?;
     let desk_store = open_store(&store.data_dir, &keys, &passphrase)?;
     drop(passphrase);
     let desk = open_desk(desk_store, keys, server)?;
-    let state = AppState::open(desk, Config::default())?;
+    let config = Config {
+        authority,
+        ..Config::default()
+    };
+    let state = AppState::open(desk, config)?;
     if state.accounts().is_empty() {
         tracing::warn!("no accounts yet: add a supervisor with `tipline-desk user add`");
     }
@@ -185,8 +193,9 @@ async fn main() -> ExitCode {
         Command::Serve {
             store,
             server,
+            authority_pub,
             listen,
-        } => serve(store, server, *listen).await,
+        } => serve(store, server, authority_pub.as_deref(), *listen).await,
         Command::User {
             command:
                 UserCommand::Add {

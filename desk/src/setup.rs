@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tipline_core::desk::{Desk, DeskClient, DeskStore, KdfParams};
-use tipline_core::keys::UnitKeyFile;
+use tipline_core::encoding::unb64_array;
+use tipline_core::keys::{UnitKeyFile, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::error::{DeskError, Result};
@@ -60,4 +61,20 @@ pub fn open_store(data_dir: &Path, keys: &UnitKeyFile, passphrase: &str) -> Resu
 pub fn open_desk(store: DeskStore, keys: UnitKeyFile, server: &str) -> Result<Desk> {
     let client = DeskClient::new(server, None, CALL_TIMEOUT, &keys)?;
     Ok(Desk::new(client, store, keys)?)
+}
+
+/// The authority's public key, given as base64url text or as a file that holds it.
+pub fn authority_key(arg: &str) -> Result<VerifyingKey> {
+    let path = Path::new(arg);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path)?
+    } else {
+        arg.to_owned()
+    };
+    let bytes = unb64_array::<32>(text.trim()).map_err(|_| {
+        DeskError::Config(format!(
+            "{arg} is neither a public key (32 bytes, base64url) nor a file holding one"
+        ))
+    })?;
+    Ok(VerifyingKey(bytes))
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
 use tipline_core::desk::{Desk, DeskStore};
+use tipline_core::keys::VerifyingKey;
 use tipline_core::report::ReportId;
 use tokio::sync::broadcast;
 
@@ -51,6 +52,8 @@ pub struct Config {
     pub issuer: String,
     /// Where time comes from.
     pub clock: Clock,
+    /// The authority's public key, to verify the directory a transfer needs.
+    pub authority: Option<VerifyingKey>,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             hash_cost: HashCost::default(),
             issuer: "Tipline Desk".into(),
             clock: Clock::System,
+            authority: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::{Form, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use tipline_core::desk::{AttachmentState, ReportRecord, Status};
+use tipline_core::directory::SignedDirectory;
 use tipline_core::report::{Place, ReportId, When};
 
 use super::attachments::{sniff_stored, Shown};
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/notes", post(add_note))
         .route("/reports/{id}/reply", post(reply))
         .route("/reports/{id}/sync", post(sync))
+        .route("/reports/{id}/transfer", post(transfer))
 }
 
 /// A report id from the path, or not found.
@@ -462,5 +464,61 @@ async fn sync(State(state): State<AppState>, officer: Officer, Path(id): Path<St
     state.audit(AuditEntry::now(Some(&officer.account.name), "report.sync").target(id.to_string()));
     state.desk.sync_messages(&id.to_string()).await?;
     state.report_changed(id, ChangeKind::Messages)?;
+    Ok(back(id))
+}
+
+#[derive(Deserialize)]
+struct TransferForm {
+    to_unit: String,
+}
+
+/// Hands the report to another unit, re-sealed to its key from the directory the intake serves,
+/// verified against the authority's key.
+async fn transfer(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(id): Path<String>,
+    Form(form): Form<TransferForm>,
+) -> Result<Response> {
+    let id = report_id(&id)?;
+    let before = record(&state, id)?.status;
+    let to_unit = form.to_unit.trim();
+    if to_unit.is_empty() {
+        return Err(DeskError::invalid("unit", "name the unit to transfer to"));
+    }
+    let Some(authority) = &state.config.authority else {
+        return Err(DeskError::invalid(
+            "transfer",
+            "this desk was started without the authority's key (--authority-pub), so it cannot verify the directory",
+        ));
+    };
+    state.audit_or_fail(
+        AuditEntry::now(Some(&officer.account.name), "report.transfer")
+            .target(id.to_string())
+            .detail(to_unit),
+    )?;
+    let json = state
+        .desk
+        .client()
+        .api()
+        .directory()
+        .await
+        .map_err(tipline_core::Error::from)?
+        .ok_or_else(|| DeskError::NotFound("a directory at the intake".into()))?;
+    let directory = SignedDirectory::from_json(&json)?.verify(authority, Utc::now(), None)?;
+    let record = state.desk.transfer(&id.to_string(), to_unit, &directory).await?;
+    if record.status != before {
+        let by = officer.account.name.clone();
+        state.update_case(id, |c| {
+            c.history.push(StatusChange {
+                by,
+                at: Utc::now(),
+                from: before.name().to_owned(),
+                to: record.status.name().to_owned(),
+            });
+            Ok(())
+        })?;
+    }
+    state.report_changed(id, ChangeKind::Team)?;
     Ok(back(id))
 }

@@ -379,3 +379,50 @@ async fn test_a_large_attachment_is_streamed_whole() {
     assert_eq!(answer.header("content-length"), video.len().to_string());
     assert!(answer.bytes == video);
 }
+
+#[tokio::test]
+async fn test_a_transfer_needs_the_authority_key_and_a_unit() {
+    // Given a desk started without the authority's key
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let mut anna = desk.signed_in("anna", Role::Officer).await;
+    let page = format!("/reports/{id}");
+    assert!(anna
+        .get(&page)
+        .await
+        .body
+        .contains(&format!("action=\"{page}/transfer\"")));
+
+    // When an officer asks for a transfer, it is refused with the reason and nothing changes
+    let answer = anna
+        .submit(&page, &format!("{page}/transfer"), &[("to_unit", "es-madrid")])
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.body.contains("--authority-pub"));
+    let empty = anna
+        .submit(&page, &format!("{page}/transfer"), &[("to_unit", " ")])
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let record = desk.state.store().report(id).unwrap().unwrap();
+    assert!(record.transfer.is_none());
+    assert_eq!(record.status.name(), "new");
+}
+
+#[tokio::test]
+async fn test_a_transfer_asks_the_intake_for_the_directory() {
+    // Given a desk with the authority's key, and no intake answering
+    let desk = Desktop::with_authority(Some(tipline_core::keys::VerifyingKey([7; 32])));
+    let id = desk.report("text");
+    let mut anna = desk.signed_in("anna", Role::Officer).await;
+    let page = format!("/reports/{id}");
+
+    // When an officer transfers the report
+    let answer = anna
+        .submit(&page, &format!("{page}/transfer"), &[("to_unit", "es-madrid")])
+        .await;
+
+    // Then the officer is told the intake did not answer; the attempt is audited; nothing moved
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(desk.audited("anna", "report.transfer"));
+    assert!(desk.state.store().report(id).unwrap().unwrap().transfer.is_none());
+}

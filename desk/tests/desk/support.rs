@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
 use tipline_core::desk::{AttachmentState, Desk, DeskClient, DeskStore, KdfParams, ReportRecord, Status};
-use tipline_core::keys::{EncryptionSecretKey, UnitKeyFile};
+use tipline_core::keys::{EncryptionSecretKey, UnitKeyFile, VerifyingKey};
 use tipline_core::report::{AttachmentInfo, CaseId, Person, Place, Precision, Report, ReportId, When};
 use tipline_desk::accounts::{Account, Role};
 use tipline_desk::audit::{self, AuditEntry};
@@ -38,6 +38,11 @@ pub struct Desktop {
 
 impl Desktop {
     pub fn new() -> Desktop {
+        Desktop::with_authority(None)
+    }
+
+    /// A desk that knows the authority's key (to verify the directory a transfer needs).
+    pub fn with_authority(authority: Option<VerifyingKey>) -> Desktop {
         let dir = tempfile::tempdir().unwrap();
         let keys = UnitKeyFile::generate(UNIT).unwrap();
         let params = KdfParams {
@@ -54,6 +59,7 @@ impl Desktop {
             hash_cost: CHEAP,
             issuer: "Tipline Desk".into(),
             clock: clock.clone(),
+            authority,
         };
         Desktop {
             state: AppState::open(desk, config).unwrap(),
