@@ -122,3 +122,4 @@ language-ar = العربية
 transfer-title = التحويل إلى وحدة أخرى
 transfer-unit = معرّف الوحدة (من الدليل)
 transfer-submit = تحويل
+login-restart = البدء من جديد

@@ -119,3 +119,4 @@ language-ar = Arabisk
 transfer-title = Overfør til en anden enhed
 transfer-unit = Enhedens id (fra kataloget)
 transfer-submit = Overfør
+login-restart = Start forfra

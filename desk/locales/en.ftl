@@ -119,3 +119,4 @@ language-ar = Arabic
 transfer-title = Transfer to another unit
 transfer-unit = Unit id (from the directory)
 transfer-submit = Transfer
+login-restart = Start again

@@ -119,3 +119,4 @@ language-ar = Árabe
 transfer-title = Transferir a otra unidad
 transfer-unit = Identificador de la unidad (del directorio)
 transfer-submit = Transferir
+login-restart = Empezar de nuevo

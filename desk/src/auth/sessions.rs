@@ -141,6 +141,22 @@ impl Sessions {
         Ok(session.clone())
     }
 
+    /// The session `id` without marking it as used (for what a page asks by itself, such as a
+    /// refresh after a change notice, which must not keep an idle officer signed in); an expired
+    /// one is ended.
+    pub fn peek(&self, id: &str, now: i64) -> Result<Session, Missing> {
+        let mut map = self.map();
+        let Some(session) = map.get(id) else {
+            return Err(Missing::Unknown);
+        };
+        if expired(session, now) {
+            let account = session.stage.account().map(str::to_owned);
+            map.remove(id);
+            return Err(Missing::Expired(account));
+        }
+        Ok(session.clone())
+    }
+
     /// Whether session `id` is still there and not expired, without counting this as a use
     /// (a page's open event stream must not keep its session alive).
     pub fn is_live(&self, id: &str, now: i64) -> bool {

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/login/totp", post(submit_totp))
         .route("/login/enroll", post(submit_enroll))
         .route("/login/qr.svg", get(qr))
+        .route("/login/restart", post(restart))
         .route("/logout", post(logout))
 }
 
@@ -314,6 +315,16 @@ async fn qr(State(state): State<AppState>, visitor: Visitor) -> Result<Response>
         .quiet_zone(true)
         .build();
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// Goes back to the first step (to sign in as someone else, or after a mistyped name).
+async fn restart(State(state): State<AppState>, visitor: Visitor) -> Response {
+    if let Some(session) = visitor.session {
+        if !matches!(session.stage, Stage::SignedIn { .. }) {
+            state.sessions.set_stage(&session.id, Stage::Anonymous);
+        }
+    }
+    Redirect::to("/login").into_response()
 }
 
 async fn logout(State(state): State<AppState>, visitor: Visitor) -> Response {

@@ -27,6 +27,8 @@ use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "tipline_desk";
+/// The header the page's script sends when it fetches a part of a page.
+pub const FRAGMENT_HEADER: &str = "x-desk-fragment";
 /// The cookie that keeps the language picked before signing in.
 pub const LANG_COOKIE: &str = "tipline_desk_lang";
 
@@ -99,8 +101,14 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let now = state.now();
+        // A page's script refreshing a part of it is not the officer using the desk.
+        let by_script = parts.headers.contains_key(FRAGMENT_HEADER);
         let session = match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(id) => match state.sessions.touch(id, now) {
+            Some(id) => match if by_script {
+                state.sessions.peek(id, now)
+            } else {
+                state.sessions.touch(id, now)
+            } {
                 Ok(s) => Some(s),
                 Err(Missing::Expired(account)) => {
                     state.audit(AuditEntry::now(account.as_deref(), "session.expired"));
@@ -181,7 +189,7 @@ impl FromRequestParts<AppState> for Officer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let is_fragment = parts.headers.contains_key("x-desk-fragment") || parts.uri.path() == "/events";
+        let is_fragment = parts.headers.contains_key(FRAGMENT_HEADER) || parts.uri.path() == "/events";
         let visitor = Visitor::from_request_parts(parts, state).await?;
         let Some(session) = visitor.session else {
             return Err(to_login(is_fragment));

@@ -212,3 +212,48 @@ async fn test_repeated_failures_lock_the_account_for_a_while() {
     desk.clock.advance(16 * 60);
     browser.sign_in("anna", PASSWORD, &secret, &desk.clock).await;
 }
+
+#[tokio::test]
+async fn test_refreshes_by_the_page_script_do_not_keep_an_idle_session_open() {
+    // Given an officer whose inbox page refreshes itself on change notices
+    let desk = Desktop::new();
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    let fragment = |browser: &crate::support::Browser| {
+        axum::http::Request::get("/inbox/rows")
+            .header("host", crate::support::HOST)
+            .header("x-desk-fragment", "1")
+            .header(
+                "cookie",
+                format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    // When only the script asks, every 20 minutes
+    desk.clock.advance(20 * 60);
+    let request = fragment(&browser);
+    assert_eq!(browser.send(request).await.status, StatusCode::OK);
+    desk.clock.advance(20 * 60);
+    let request = fragment(&browser);
+    // Then the session expires 30 minutes after the officer's last own request
+    assert_eq!(browser.send(request).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.get("/").await.location(), "/login");
+}
+
+#[tokio::test]
+async fn test_a_sign_in_can_start_again_after_the_password_step() {
+    let desk = Desktop::new();
+    desk.account("anna", Role::Officer, true);
+    let mut browser = desk.browser();
+    browser
+        .submit("/login", "/login", &[("name", "anna"), ("password", PASSWORD)])
+        .await;
+    assert!(browser
+        .get("/login")
+        .await
+        .body
+        .contains("action=\"/login/totp\""));
+    let answer = browser.submit("/login", "/login/restart", &[]).await;
+    assert_eq!(answer.location(), "/login");
+    assert!(browser.get("/login").await.body.contains("action=\"/login\""));
+}
