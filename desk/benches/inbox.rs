@@ -139,7 +139,7 @@ fn setup() -> (AppState, String, tempfile::TempDir) {
     for id in ids.iter().step_by(10) {
         state.update_case(*id, |c| c.add_label("urgent".into())).unwrap();
     }
-    state.report_changed(ids[0], ChangeKind::Report).unwrap();
+    state.report_changed(ids[0], ChangeKind::Report);
     state
         .save_account(Account {
             name: "anna".into(),

@@ -3,13 +3,13 @@
 //! something changed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
 use tipline_core::desk::{Desk, DeskStore};
 use tipline_core::keys::VerifyingKey;
 use tipline_core::report::ReportId;
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use crate::accounts::{self, Account};
 use crate::audit::{self, AuditEntry};
@@ -21,6 +21,9 @@ use crate::error::{DeskError, Result};
 use crate::index::Index;
 use crate::l10n::Catalog;
 use crate::team::{self, CaseData};
+
+/// Change notices held for a slow listener before it is told it fell behind.
+const EVENTS: usize = 4096;
 
 /// What kind of change a notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,6 +89,10 @@ pub struct Inner {
     accounts: RwLock<BTreeMap<String, Account>>,
     cases: RwLock<HashMap<ReportId, CaseData>>,
     index: RwLock<Index>,
+    /// The index's own receiver of change notices: whoever changes a report (an action here,
+    /// the receiving loop) only publishes, and the index reads again what changed before it
+    /// is next used.
+    index_feed: Mutex<broadcast::Receiver<Change>>,
     events: broadcast::Sender<Change>,
 }
 
@@ -131,7 +138,7 @@ impl AppState {
             cases.insert(id, serde_json::from_slice(&bytes)?);
         }
         let index = Index::load(store)?;
-        let (events, _) = broadcast::channel(256);
+        let (events, index_feed) = broadcast::channel(EVENTS);
         Ok(AppState(Arc::new(Inner {
             desk,
             config,
@@ -141,6 +148,7 @@ impl AppState {
             accounts: RwLock::new(accounts),
             cases: RwLock::new(cases),
             index: RwLock::new(index),
+            index_feed: Mutex::new(index_feed),
             events,
         })))
     }
@@ -218,19 +226,39 @@ impl AppState {
         Ok(out)
     }
 
-    /// Reads with the report index and the team's data.
-    pub fn with_index<T>(&self, f: impl FnOnce(&Index, &HashMap<ReportId, CaseData>) -> T) -> T {
+    /// Reads with the report index and the team's data, after reading again the reports that
+    /// changed since the last time.
+    pub fn with_index<T>(&self, f: impl FnOnce(&Index, &HashMap<ReportId, CaseData>) -> T) -> Result<T> {
+        self.catch_up()?;
         let index = read(&self.index);
         let cases = read(&self.cases);
-        f(&index, &cases)
+        Ok(f(&index, &cases))
     }
 
-    /// A report or its conversation changed in the store (an action here, or the receiving
-    /// loop): read it again into the index and tell open pages.
-    pub fn report_changed(&self, id: ReportId, kind: ChangeKind) -> Result<()> {
-        write(&self.index).refresh(self.store(), id)?;
+    fn catch_up(&self) -> Result<()> {
+        let mut feed = self.index_feed.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match feed.try_recv() {
+                Ok(change) => {
+                    if let Ok(id) = ReportId::parse(&change.report) {
+                        write(&self.index).refresh(self.store(), id)?;
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => {
+                    // More changed than the channel holds: read everything again.
+                    let index = Index::load(self.store())?;
+                    *write(&self.index) = index;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+
+    /// A report or its conversation changed in the store: tells open pages, and the index reads
+    /// it again before it is next used. The receiving loop may call this or publish the same
+    /// [`Change`] on [`AppState::events`].
+    pub fn report_changed(&self, id: ReportId, kind: ChangeKind) {
         self.publish(id, kind);
-        Ok(())
     }
 
     /// Tells open pages that report `id` changed.

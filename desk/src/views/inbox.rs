@@ -113,7 +113,7 @@ fn keep(entry: &Entry, case: &CaseData, filters: &Filters, me: &str, words: &[St
 }
 
 /// The rows `filters` select, sorted, at most [`PAGE`]; and how many matched in all.
-pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> (Vec<Row>, usize) {
+pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<(Vec<Row>, usize)> {
     let words: Vec<String> = non_empty(&filters.q)
         .map(|q| q.to_lowercase().split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
@@ -213,12 +213,12 @@ async fn page(
     Query(filters): Query<Filters>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name);
+    let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name)?;
     let (mut categories, mut labels) = state.with_index(|index, cases| {
         let categories: Vec<String> = index.entries().map(|e| e.category.clone()).collect();
         let labels: Vec<String> = cases.values().flat_map(|c| c.labels.iter().cloned()).collect();
         (categories, labels)
-    });
+    })?;
     categories.sort();
     categories.dedup();
     labels.sort();
@@ -258,7 +258,7 @@ async fn rows(
     officer: Officer,
     Query(filters): Query<Filters>,
 ) -> Result<Response> {
-    let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name);
+    let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name)?;
     render(&InboxRows {
         tr: officer.tr,
         rows,

@@ -268,7 +268,8 @@ async fn page(State(state): State<AppState>, officer: Officer, Path(id): Path<St
     let id = report_id(&id)?;
     let record = record(&state, id)?;
     // Opening the report reads the reporter's follow-ups for the whole team.
-    let latest = state.with_index(|index, _| index.get(&id).and_then(|e| e.follow_ups.iter().max().copied()));
+    let latest =
+        state.with_index(|index, _| index.get(&id).and_then(|e| e.follow_ups.iter().max().copied()))?;
     if let Some(latest) = latest {
         if state.case(&id).read_seq < latest {
             state.update_case(id, |c| {
@@ -334,7 +335,6 @@ async fn set_status(
         });
         Ok(())
     })?;
-    state.report_changed(id, ChangeKind::Team)?;
     Ok(back(id))
 }
 
@@ -454,7 +454,7 @@ async fn reply(
     state
         .audit_or_fail(AuditEntry::now(Some(&officer.account.name), "report.reply").target(id.to_string()))?;
     state.desk.reply(&id.to_string(), text).await?;
-    state.report_changed(id, ChangeKind::Messages)?;
+    state.report_changed(id, ChangeKind::Messages);
     Ok(back(id))
 }
 
@@ -463,7 +463,7 @@ async fn sync(State(state): State<AppState>, officer: Officer, Path(id): Path<St
     record(&state, id)?;
     state.audit(AuditEntry::now(Some(&officer.account.name), "report.sync").target(id.to_string()));
     state.desk.sync_messages(&id.to_string()).await?;
-    state.report_changed(id, ChangeKind::Messages)?;
+    state.report_changed(id, ChangeKind::Messages);
     Ok(back(id))
 }
 
@@ -519,6 +519,6 @@ async fn transfer(
             Ok(())
         })?;
     }
-    state.report_changed(id, ChangeKind::Team)?;
+    state.report_changed(id, ChangeKind::Team);
     Ok(back(id))
 }

@@ -237,7 +237,7 @@ async fn test_inbox_filters_sorts_and_searches_the_opened_content() {
         .desk
         .set_status(&closed.to_string(), tipline_core::desk::Status::Closed)
         .unwrap();
-    desk.state.report_changed(closed, ChangeKind::Team).unwrap();
+    desk.state.report_changed(closed, ChangeKind::Team);
     let mut browser = desk.signed_in("anna", Role::Officer).await;
 
     let all = browser.get("/").await.body;
@@ -321,7 +321,7 @@ async fn test_opening_a_report_marks_its_follow_ups_read() {
         };
         desk.state.store().put_message(id, &message).unwrap();
     }
-    desk.state.report_changed(id, ChangeKind::Messages).unwrap();
+    desk.state.report_changed(id, ChangeKind::Messages);
     let mut browser = desk.signed_in("anna", Role::Officer).await;
     assert!(browser
         .get("/")
@@ -425,4 +425,29 @@ async fn test_a_transfer_asks_the_intake_for_the_directory() {
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert!(desk.audited("anna", "report.transfer"));
     assert!(desk.state.store().report(id).unwrap().unwrap().transfer.is_none());
+}
+
+#[tokio::test]
+async fn test_a_report_stored_by_the_receiving_loop_appears_once_it_is_announced() {
+    // Given an officer with the inbox open
+    let desk = Desktop::new();
+    desk.report("first");
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    assert!(browser.get("/").await.body.contains("One report"));
+
+    // When a report is stored by someone else and announced on the desk's channel
+    let mut record = desk.state.store().reports().unwrap().remove(0);
+    record.report_id = tipline_core::report::ReportId::random().unwrap();
+    record.report.text = "second, from the receiving loop".into();
+    desk.state.store().put_report(&record).unwrap();
+    let sent = desk.state.events().send(tipline_desk::Change {
+        report: record.report_id.to_string(),
+        kind: ChangeKind::Report,
+    });
+    assert!(sent.is_ok());
+
+    // Then the inbox lists it and a search finds it
+    assert!(browser.get("/").await.body.contains("2 reports"));
+    let found = browser.get("/?q=receiving+loop").await.body;
+    assert!(found.contains(&record.report_id.to_string()));
 }

@@ -151,8 +151,7 @@ impl Desktop {
         };
         store.put_report(&record).unwrap();
         self.state
-            .report_changed(report_id, tipline_desk::ChangeKind::Report)
-            .unwrap();
+            .report_changed(report_id, tipline_desk::ChangeKind::Report);
         report_id
     }
 }
