@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod cli;
 mod l10n;
 mod login;
 mod reports;
