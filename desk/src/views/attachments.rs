@@ -6,7 +6,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -122,12 +122,49 @@ fn safe_name(report: ReportId, index: u16, shown: Shown) -> String {
     format!("report-{}-{index}.{}", &id[..8], shown.extension())
 }
 
+/// The one byte range asked for (`Range: bytes=a-b`, `bytes=a-` or `bytes=-n`, RFC 9110
+/// section 14.1.2), as first and last byte within `size`. `Ok(None)`: no range, or several
+/// (answered whole, which RFC 9110 allows); `Err(())`: a range the file cannot satisfy.
+fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (first, last) = spec.split_once('-').ok_or(())?;
+    let number = |text: &str| text.trim().parse::<u64>().map_err(|_| ());
+    if size == 0 {
+        return Err(());
+    }
+    let (start, end) = match (first.trim(), last.trim()) {
+        ("", "") => return Err(()),
+        ("", suffix) => {
+            let n = number(suffix)?;
+            if n == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (first, "") => (number(first)?, size - 1),
+        (first, last) => (number(first)?, number(last)?.min(size - 1)),
+    };
+    if start > end || start >= size {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
 async fn serve(
     state: AppState,
     officer: Officer,
     id: String,
     index: u16,
     download: bool,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let id = report_id(&id)?;
     let record = state
@@ -145,11 +182,21 @@ async fn serve(
     if record.attachments.get(position) != Some(&AttachmentState::Saved) {
         return Err(DeskError::NotFound("a stored copy of this attachment".into()));
     }
-    state.audit(
-        AuditEntry::now(Some(&officer.account.name), "attachment.view")
-            .target(id.to_string())
-            .detail(index.to_string()),
-    );
+    let Ok(range) = byte_range(&headers, size) else {
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+        )
+            .into_response());
+    };
+    // A player asks for many ranges of one file: the viewing is recorded once, at its start.
+    if range.is_none_or(|(start, _)| start == 0) {
+        state.audit(
+            AuditEntry::now(Some(&officer.account.name), "attachment.view")
+                .target(id.to_string())
+                .detail(index.to_string()),
+        );
+    }
     let shown = sniff_stored(state.store(), id, index);
     let (content_type, disposition) = match (shown, download) {
         (Shown::Download, _) => (Shown::Download.content_type(), "attachment"),
@@ -157,7 +204,13 @@ async fn serve(
         (_, false) => (shown.content_type(), "inline"),
     };
     let disposition = format!("{disposition}; filename=\"{}\"", safe_name(id, index, shown));
-    Ok((
+    let (status, start, end) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
+        None => (StatusCode::OK, 0, size.saturating_sub(1)),
+    };
+    let length = if size == 0 { 0 } else { end - start + 1 };
+    let mut response = (
+        status,
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
@@ -167,24 +220,47 @@ async fn serve(
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; sandbox".to_owned(),
             ),
-            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CONTENT_LENGTH, length.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
         ],
-        stream(state, id, index),
+        stream(state, id, index, start, length),
     )
-        .into_response())
+        .into_response();
+    if range.is_some() {
+        if let Ok(value) = format!("bytes {start}-{end}/{size}").parse() {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Pieces of plaintext on their way from the store to the browser.
 type Pieces = mpsc::Sender<Result<Bytes, std::io::Error>>;
 
-/// Hands what the store writes to the answer's body, a piece at a time.
-struct ToBody(Pieces);
+/// Hands what the store writes to the answer's body, a piece at a time: the `left` bytes after
+/// the first `skip`, then stops the reader.
+struct ToBody {
+    pieces: Pieces,
+    skip: u64,
+    left: u64,
+}
 
 impl std::io::Write for ToBody {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::other("the browser went away"))?;
+        let mut piece = buf;
+        let skipped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(piece.len());
+        self.skip -= skipped as u64;
+        piece = &piece[skipped..];
+        let take = usize::try_from(self.left).unwrap_or(usize::MAX).min(piece.len());
+        if take > 0 {
+            self.pieces
+                .blocking_send(Ok(Bytes::copy_from_slice(&piece[..take])))
+                .map_err(|_| std::io::Error::other("the browser went away"))?;
+            self.left -= take as u64;
+        }
+        if self.left == 0 {
+            return Err(std::io::Error::other("the range is complete"));
+        }
         Ok(buf.len())
     }
 
@@ -193,15 +269,27 @@ impl std::io::Write for ToBody {
     }
 }
 
-/// The attachment's plaintext as a body, opened chunk by chunk as the browser reads it: a video
-/// never sits whole in the desk's memory.
-fn stream(state: AppState, id: ReportId, index: u16) -> Body {
-    let (sender, mut receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+/// `length` bytes of the attachment's plaintext from `start`, as a body, opened chunk by chunk
+/// as the browser reads it: a video never sits whole in the desk's memory.
+fn stream(state: AppState, id: ReportId, index: u16, start: u64, length: u64) -> Body {
+    let (pieces, mut receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    if length == 0 {
+        return Body::empty();
+    }
     tokio::task::spawn_blocking(move || {
-        let mut out = ToBody(sender.clone());
-        if let Err(e) = state.store().read_attachment(id, index, &mut out) {
-            tracing::warn!(error = %e, "an attachment could not be read from the store");
-            let _ = sender.blocking_send(Err(std::io::Error::other("the stored copy is unreadable")));
+        let mut out = ToBody {
+            pieces: pieces.clone(),
+            skip: start,
+            left: length,
+        };
+        let result = state.store().read_attachment(id, index, &mut out);
+        // Stopping the reader once the range is sent is how a range ends; anything else that
+        // leaves bytes unsent is a failure the browser must see.
+        if out.left > 0 {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "an attachment could not be read from the store");
+            }
+            let _ = pieces.blocking_send(Err(std::io::Error::other("the stored copy is unreadable")));
         }
     });
     Body::from_stream(futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
@@ -211,21 +299,52 @@ async fn inline(
     State(state): State<AppState>,
     officer: Officer,
     Path((id, index)): Path<(String, u16)>,
+    headers: HeaderMap,
 ) -> Result<Response> {
-    serve(state, officer, id, index, false).await
+    serve(state, officer, id, index, false, headers).await
 }
 
 async fn download(
     State(state): State<AppState>,
     officer: Officer,
     Path((id, index)): Path<(String, u16)>,
+    headers: HeaderMap,
 ) -> Result<Response> {
-    serve(state, officer, id, index, true).await
+    serve(state, officer, id, index, true, headers).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ask(range: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, range.parse().unwrap());
+        byte_range(&headers, size)
+    }
+
+    #[test]
+    fn test_byte_ranges() {
+        assert_eq!(byte_range(&HeaderMap::new(), 10), Ok(None));
+        assert_eq!(ask("bytes=0-", 10), Ok(Some((0, 9))));
+        assert_eq!(ask("bytes=2-4", 10), Ok(Some((2, 4))));
+        assert_eq!(ask("bytes=5-100", 10), Ok(Some((5, 9))));
+        assert_eq!(ask("bytes=-3", 10), Ok(Some((7, 9))));
+        assert_eq!(ask("bytes=-30", 10), Ok(Some((0, 9))));
+        assert_eq!(ask("bytes=0-1,4-5", 10), Ok(None));
+        assert_eq!(ask("items=0-1", 10), Ok(None));
+        for bad in [
+            "bytes=10-",
+            "bytes=4-2",
+            "bytes=-0",
+            "bytes=-",
+            "bytes=x-1",
+            "bytes=0",
+        ] {
+            assert_eq!(ask(bad, 10), Err(()), "{bad}");
+        }
+        assert_eq!(ask("bytes=0-", 0), Err(()));
+    }
 
     #[test]
     fn test_only_known_media_is_shown() {

@@ -451,3 +451,50 @@ async fn test_a_report_stored_by_the_receiving_loop_appears_once_it_is_announced
     let found = browser.get("/?q=receiving+loop").await.body;
     assert!(found.contains(&record.report_id.to_string()));
 }
+
+#[tokio::test]
+async fn test_a_video_can_be_played_from_any_point() {
+    // Given a stored video of several chunks
+    let desk = Desktop::new();
+    let mut video = b"\x00\x00\x00\x18ftypmp42".to_vec();
+    video.extend((0..200_000u32).map(|i| (i % 253) as u8));
+    let id = desk.report_with(sample("video"), vec![("clip.mp4", "video/mp4", video.clone())]);
+    let browser = desk.signed_in("anna", Role::Officer).await;
+    let url = format!("/reports/{id}/attachments/0");
+    let ranged = |range: &str| {
+        Request::get(&url)
+            .header(header::HOST, HOST)
+            .header(header::RANGE, range)
+            .header(
+                header::COOKIE,
+                format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut browser = crate::support::Browser {
+        state: desk.state.clone(),
+        cookie: browser.cookie.clone(),
+    };
+
+    // When the player asks for a range across a chunk boundary, and for the last bytes
+    let middle = browser.send(ranged("bytes=65530-65545")).await;
+    let tail = browser.send(ranged("bytes=-10")).await;
+    let beyond = browser.send(ranged(&format!("bytes={}-", video.len()))).await;
+
+    // Then it gets exactly those bytes, said to be partial, and a range past the end is refused
+    assert_eq!(middle.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        middle.header("content-range"),
+        format!("bytes 65530-65545/{}", video.len())
+    );
+    assert_eq!(middle.header("content-length"), "16");
+    assert!(middle.bytes == video[65530..=65545]);
+    assert_eq!(tail.status, StatusCode::PARTIAL_CONTENT);
+    assert!(tail.bytes == video[video.len() - 10..]);
+    assert_eq!(beyond.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(beyond.header("content-range"), format!("bytes */{}", video.len()));
+    let whole = browser.get(&url).await;
+    assert_eq!(whole.header("accept-ranges"), "bytes");
+    assert!(whole.bytes == video);
+}
