@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(views::report::router())
         .merge(views::attachments::router())
         .merge(views::events::router())
+        .merge(views::profile::router())
         .merge(views::admin::router())
         .merge(views::assets::router())
         .layer(middleware::from_fn_with_state(

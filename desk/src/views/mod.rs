@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod events;
 pub mod inbox;
 pub mod login;
+pub mod profile;
 pub mod report;
 pub mod security;
 
@@ -111,7 +112,10 @@ impl FromRequestParts<AppState> for Visitor {
             } {
                 Ok(s) => Some(s),
                 Err(Missing::Expired(account)) => {
-                    state.audit(AuditEntry::now(account.as_deref(), "session.expired"));
+                    // An unused sign-in page left open is not worth an entry; an officer's is.
+                    if let Some(account) = account {
+                        state.audit(AuditEntry::now(Some(&account), "session.expired"));
+                    }
                     None
                 }
                 Err(Missing::Unknown) => None,

@@ -86,7 +86,9 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
     let session = match session {
         Ok(s) => s,
         Err(Missing::Expired(account)) => {
-            state.audit(AuditEntry::now(account.as_deref(), "session.expired"));
+            if let Some(account) = account {
+                state.audit(AuditEntry::now(Some(&account), "session.expired"));
+            }
             return axum::response::Redirect::to("/login").into_response();
         }
         Err(Missing::Unknown) => return refuse(&state, None, "csrf.no_session"),

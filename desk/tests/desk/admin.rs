@@ -203,3 +203,82 @@ async fn test_a_supervisor_publishes_an_alert_checked_before_it_leaves() {
     let answer = anna.submit("/", "/admin/alerts", &good).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn test_a_supervisor_resets_a_lost_second_factor() {
+    // Given an officer signed in, whose phone is lost
+    let desk = Desktop::new();
+    let mut sara = desk.signed_in("sara", Role::Supervisor).await;
+    let mut bo = desk.signed_in("bo", Role::Officer).await;
+
+    // When the supervisor resets bo's second factor
+    let answer = sara
+        .submit("/admin/accounts", "/admin/accounts/bo/reset-totp", &[])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+
+    // Then bo's sessions end, and bo enrols a new factor after the password at the next sign-in
+    assert_eq!(bo.get("/").await.location(), "/login");
+    assert!(desk.state.account("bo").unwrap().totp_secret.is_none());
+    bo.submit("/login", "/login", &[("name", "bo"), ("password", PASSWORD)])
+        .await;
+    assert!(bo.get("/login").await.body.contains("action=\"/login/enroll\""));
+    assert!(desk.audited("sara", "account.reset_totp"));
+    // And an officer cannot do it
+    let mut carl = desk.signed_in("carl", Role::Officer).await;
+    let answer = carl.submit("/", "/admin/accounts/sara/reset-totp", &[]).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(desk.state.account("sara").unwrap().totp_secret.is_some());
+}
+
+#[tokio::test]
+async fn test_an_officer_changes_their_password_and_other_sessions_end() {
+    // Given an officer signed in on two computers
+    let desk = Desktop::new();
+    let secret = desk.account("anna", Role::Officer, true).unwrap();
+    let mut here = desk.browser();
+    here.sign_in("anna", PASSWORD, &secret, &desk.clock).await;
+    desk.clock.advance(30);
+    let mut there = desk.browser();
+    there.sign_in("anna", PASSWORD, &secret, &desk.clock).await;
+    let new = "another long password";
+
+    // A wrong current password, or two different new ones, change nothing
+    let wrong = here
+        .submit(
+            "/profile",
+            "/profile",
+            &[("current", "not it at all"), ("new", new), ("repeat", new)],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(desk.audited("anna", "password.bad_current"));
+    let differ = here
+        .submit(
+            "/profile",
+            "/profile",
+            &[("current", PASSWORD), ("new", new), ("repeat", "something else!")],
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::BAD_REQUEST);
+
+    // When the password is changed here
+    let answer = here
+        .submit(
+            "/profile",
+            "/profile",
+            &[("current", PASSWORD), ("new", new), ("repeat", new)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.contains("Your password was changed"));
+
+    // Then this browser stays signed in, the other one is signed out, and only the new
+    // password opens the account
+    assert_eq!(here.get("/").await.status, StatusCode::OK);
+    assert_eq!(there.get("/").await.location(), "/login");
+    let hash = desk.state.account("anna").unwrap().password_hash;
+    assert!(tipline_desk::auth::password::verify(new, &hash));
+    assert!(!tipline_desk::auth::password::verify(PASSWORD, &hash));
+    assert!(desk.audited("anna", "password.changed"));
+}

@@ -53,6 +53,7 @@ async fn test_each_language_renders_and_arabic_runs_right_to_left() {
             format!("/reports/{id}"),
             "/admin/accounts".into(),
             "/admin/alerts".into(),
+            "/profile".into(),
             "/admin/audit".into(),
         ] {
             let page = officer.get(&path).await;

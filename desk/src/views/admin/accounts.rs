@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts", get(page).post(add))
         .route("/admin/accounts/{name}/disable", post(disable))
         .route("/admin/accounts/{name}/enable", post(enable))
+        .route("/admin/accounts/{name}/reset-totp", post(reset_totp))
 }
 
 struct AccountRow {
@@ -139,4 +140,26 @@ async fn enable(
     Path(name): Path<String>,
 ) -> Result<Response> {
     set_disabled(state, officer, name, false).await
+}
+
+/// Forgets an account's second factor (a lost phone): its sessions end, and it enrols a new one
+/// at its next sign-in, which still needs its password.
+async fn reset_totp(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    officer.require_supervisor(&state, "account.reset_totp")?;
+    if state.account(&name).is_none() {
+        return Err(DeskError::NotFound(format!("account {name}")));
+    }
+    state.audit_or_fail(
+        AuditEntry::now(Some(&officer.account.name), "account.reset_totp").target(name.clone()),
+    )?;
+    state.update_account(&name, |a| {
+        a.totp_secret = None;
+        a.totp_last_step = None;
+    })?;
+    state.sessions.end_account(&name);
+    Ok(Redirect::to("/admin/accounts").into_response())
 }
