@@ -44,24 +44,33 @@ pub async fn headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Whether the request comes from a page of this desk. Under `Referrer-Policy: no-referrer` a
+/// browser sends no Referer and, for a form post, `Origin: null` (Fetch, "append a request
+/// Origin header"), so the first witness is `Sec-Fetch-Site`, which browsers send to secure
+/// origins (HTTPS and loopback) whatever the policy; then an Origin naming this desk; then a
+/// Referer naming it. A request that names another site, or gives no witness, is refused.
 fn same_origin(request: &Request) -> bool {
     let headers = request.headers();
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin");
+    }
+    let Some(host) = value("host") else {
         return false;
     };
-    let source = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    let Some(source) = source else {
-        return false;
+    let names_host = |source: &str| {
+        // scheme://host[:port][/path]: the authority must be the desk's own.
+        source.split_once("://").is_some_and(|(_, rest)| {
+            rest.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+        })
     };
-    // scheme://host[:port][/path]: the authority must be the desk's own.
-    let Some((_, rest)) = source.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.eq_ignore_ascii_case(host)
+    match (value("origin"), value("referer")) {
+        (Some(origin), _) if origin != "null" => names_host(origin),
+        (_, Some(referer)) => names_host(referer),
+        _ => false,
+    }
 }
 
 fn refuse(state: &AppState, account: Option<&str>, action: &str) -> Response {

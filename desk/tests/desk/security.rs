@@ -1,10 +1,11 @@
 //! The desk's own defences: CSRF on every state-changing request, security headers on every
 //! answer, nothing served to a browser that is not signed in.
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
 use tipline_desk::accounts::Role;
 
-use crate::support::{Answer, Desktop};
+use crate::support::{Answer, Desktop, HOST, ORIGIN};
 
 const HEADERS: [(&str, &str); 6] = [
     (
@@ -113,6 +114,45 @@ async fn test_a_state_change_without_the_csrf_token_is_refused_and_audited() {
         desk.state.store().report(id).unwrap().unwrap().status.name(),
         "closed"
     );
+}
+
+#[tokio::test]
+async fn test_a_form_is_judged_by_fetch_metadata_when_the_origin_is_hidden() {
+    // Given a signed-in officer whose browser, under `Referrer-Policy: no-referrer`, sends
+    // `Origin: null` and no Referer with a form
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    let path = format!("/reports/{id}/labels");
+    let csrf = browser.get(&format!("/reports/{id}")).await.csrf();
+    let post = |site: Option<&str>, origin: Option<&str>, label: &str| {
+        let mut request = Request::post(path.as_str())
+            .header(header::HOST, HOST)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::COOKIE,
+                format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+            );
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        request
+            .body(Body::from(format!("csrf={csrf}&label={label}")))
+            .unwrap()
+    };
+    let same = post(Some("same-origin"), Some("null"), "same");
+    let cross = post(Some("cross-site"), Some(ORIGIN), "cross");
+    let unknown = post(None, Some("null"), "unknown");
+
+    // Then the browser's own word that the form is same-origin is taken, and a form from
+    // another site, or one that says nothing of where it comes from, is refused
+    assert_eq!(browser.send(same).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.send(cross).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.send(unknown).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(desk.state.case(&id).labels, ["same"]);
 }
 
 #[tokio::test]
