@@ -151,8 +151,13 @@ async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen:
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "desk listening");
+    let closing = state.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            // Open pages' event streams end, so the shutdown does not wait on them.
+            closing.close();
+        })
         .await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use tipline_core::desk::{Desk, DeskStore};
 use tipline_core::keys::VerifyingKey;
 use tipline_core::report::ReportId;
 use tokio::sync::broadcast::{self, error::TryRecvError};
+use tokio::sync::watch;
 
 use crate::accounts::{self, Account};
 use crate::audit::{self, AuditEntry};
@@ -94,6 +95,7 @@ pub struct Inner {
     /// is next used.
     index_feed: Mutex<broadcast::Receiver<Change>>,
     events: broadcast::Sender<Change>,
+    closing: watch::Sender<bool>,
 }
 
 impl std::ops::Deref for AppState {
@@ -150,6 +152,7 @@ impl AppState {
             index: RwLock::new(index),
             index_feed: Mutex::new(index_feed),
             events,
+            closing: watch::Sender::new(false),
         })))
     }
 
@@ -273,6 +276,17 @@ impl AppState {
     /// A receiver of change notices.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.events.subscribe()
+    }
+
+    /// Tells open event streams that the desk is shutting down, so that they end and a graceful
+    /// shutdown does not wait for browsers to close them.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// A receiver that sees `true` once the desk is shutting down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// The channel change notices go out on, for the receiving loop to publish to.

@@ -1,6 +1,6 @@
 //! The desk's only assets, built into the binary: one style sheet and one small script.
 
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -17,6 +17,8 @@ pub fn router() -> Router<AppState> {
             "/assets/desk.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response() }),
         )
+        // No icon: answered empty rather than "not found" on every page.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/assets/desk.js",
             get(|| async {

@@ -26,13 +26,20 @@ const SESSION_CHECK: Duration = Duration::from_secs(30);
 
 fn notices(state: AppState, session: String) -> impl Stream<Item = Result<Event, Infallible>> {
     let receiver = state.subscribe();
+    let closing = state.closing();
     let mut tick = tokio::time::interval(SESSION_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = (state, session, receiver, tick, closing);
     stream::unfold(
-        (state, session, receiver, tick),
-        |(state, session, mut receiver, mut tick)| async move {
+        start,
+        |(state, session, mut receiver, mut tick, mut closing)| async move {
             loop {
+                // The desk is shutting down: the stream ends, so the shutdown need not wait for it.
+                if *closing.borrow_and_update() {
+                    return None;
+                }
                 let event = tokio::select! {
+                    _ = closing.changed() => continue,
                     received = receiver.recv() => match received {
                         Ok(change) => Event::default()
                             .event("change")
@@ -53,7 +60,7 @@ fn notices(state: AppState, session: String) -> impl Stream<Item = Result<Event,
                 if !state.sessions.is_live(&session, state.now()) {
                     return None;
                 }
-                return Some((Ok(event), (state, session, receiver, tick)));
+                return Some((Ok(event), (state, session, receiver, tick, closing)));
             }
         },
     )

@@ -498,3 +498,24 @@ async fn test_a_video_can_be_played_from_any_point() {
     assert_eq!(whole.header("accept-ranges"), "bytes");
     assert!(whole.bytes == video);
 }
+
+#[tokio::test]
+async fn test_events_end_when_the_desk_shuts_down() {
+    let desk = Desktop::new();
+    let browser = desk.signed_in("anna", Role::Officer).await;
+    let request = Request::get("/events")
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = tipline_desk::app(desk.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    desk.state.close();
+    assert!(body.frame().await.is_none());
+}
