@@ -133,3 +133,5 @@ password-changed = تم تغيير كلمة المرور. أُنهيت جلسا�
 password-wrong-current = كلمة المرور الحالية غير صحيحة.
 password-mismatch = كلمتا المرور الجديدتان مختلفتان.
 password-too-short = يجب أن تتكون كلمة المرور الجديدة من 12 حرفًا على الأقل.
+page-previous = الصفحة السابقة
+page-next = الصفحة التالية

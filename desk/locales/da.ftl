@@ -130,3 +130,5 @@ password-changed = Din adgangskode er skiftet. Dine andre sessioner er logget ud
 password-wrong-current = Den nuværende adgangskode er forkert.
 password-mismatch = De to nye adgangskoder er forskellige.
 password-too-short = Den nye adgangskode skal have mindst 12 tegn.
+page-previous = Forrige side
+page-next = Næste side

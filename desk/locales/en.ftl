@@ -130,3 +130,5 @@ password-changed = Your password was changed. Your other sessions were signed ou
 password-wrong-current = The current password is wrong.
 password-mismatch = The two new passwords differ.
 password-too-short = The new password must have 12 characters or more.
+page-previous = Previous page
+page-next = Next page

@@ -130,3 +130,5 @@ password-changed = Se cambió su contraseña. Se cerraron sus otras sesiones.
 password-wrong-current = La contraseña actual es incorrecta.
 password-mismatch = Las dos contraseñas nuevas no coinciden.
 password-too-short = La contraseña nueva debe tener 12 caracteres o más.
+page-previous = Página anterior
+page-next = Página siguiente

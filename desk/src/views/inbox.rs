@@ -39,6 +39,7 @@ pub struct Filters {
     to: Option<String>,
     q: Option<String>,
     sort: Option<String>,
+    page: Option<usize>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -112,7 +113,8 @@ fn keep(entry: &Entry, case: &CaseData, filters: &Filters, me: &str, words: &[St
     entry.matches(words)
 }
 
-/// The rows `filters` select, sorted, at most [`PAGE`]; and how many matched in all.
+/// The rows `filters` select, sorted, the page of [`PAGE`] it asks for; and how many matched
+/// in all.
 pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<(Vec<Row>, usize)> {
     let words: Vec<String> = non_empty(&filters.q)
         .map(|q| q.to_lowercase().split_whitespace().map(str::to_owned).collect())
@@ -142,6 +144,7 @@ pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<
         let total = found.len();
         let rows = found
             .into_iter()
+            .skip(filters.page.unwrap_or(0).saturating_mul(PAGE))
             .take(PAGE)
             .map(|(e, c)| Row {
                 id: e.id_text.clone(),
@@ -168,7 +171,7 @@ struct InboxPage {
     me: Option<Me>,
     rows: Vec<Row>,
     total: usize,
-    query: String,
+    paging: Paging,
     filters: Filters,
     statuses: Vec<(&'static str, String)>,
     categories: Vec<String>,
@@ -182,6 +185,39 @@ struct InboxRows {
     tr: Tr,
     rows: Vec<Row>,
     total: usize,
+    paging: Paging,
+}
+
+/// Where a page of rows sits among all that matched.
+pub struct Paging {
+    /// The query without the language switch or the page, for links.
+    base: String,
+    /// This page, from 0.
+    page: usize,
+    /// The previous page, if any.
+    previous: Option<usize>,
+    /// The next page, if any.
+    next: Option<usize>,
+}
+
+impl Paging {
+    fn new(raw: Option<String>, page: usize, total: usize) -> Paging {
+        let base = raw
+            .map(|q| {
+                super::form_pairs(&q)
+                    .into_iter()
+                    .filter(|(n, _)| n != "lang" && n != "page")
+                    .collect::<Vec<_>>()
+            })
+            .and_then(|pairs| serde_urlencoded::to_string(pairs).ok())
+            .unwrap_or_default();
+        Paging {
+            base,
+            page,
+            previous: page.checked_sub(1),
+            next: (total > (page + 1).saturating_mul(PAGE)).then_some(page + 1),
+        }
+    }
 }
 
 impl InboxPage {
@@ -229,23 +265,14 @@ async fn page(
         .filter(|a| !a.disabled)
         .map(|a| a.name)
         .collect();
-    // The rows' own address, for the script: the same filters without the language switch.
-    let query = query
-        .map(|q| {
-            super::form_pairs(&q)
-                .into_iter()
-                .filter(|(n, _)| n != "lang")
-                .collect::<Vec<_>>()
-        })
-        .and_then(|pairs| serde_urlencoded::to_string(pairs).ok())
-        .unwrap_or_default();
+    let paging = Paging::new(query, filters.page.unwrap_or(0), total);
     render(&InboxPage {
         statuses: statuses(&officer.tr),
         me: Some(officer.me()),
         tr: officer.tr,
         rows,
         total,
-        query,
+        paging,
         filters,
         categories,
         labels,
@@ -257,11 +284,13 @@ async fn rows(
     State(state): State<AppState>,
     officer: Officer,
     Query(filters): Query<Filters>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name)?;
     render(&InboxRows {
         tr: officer.tr,
         rows,
+        paging: Paging::new(query, filters.page.unwrap_or(0), total),
         total,
     })
 }

@@ -519,3 +519,27 @@ async fn test_events_end_when_the_desk_shuts_down() {
     desk.state.close();
     assert!(body.frame().await.is_none());
 }
+
+#[tokio::test]
+async fn test_the_inbox_pages_through_many_reports() {
+    // Given more reports than one page shows
+    let desk = Desktop::new();
+    let count = tipline_desk::views::inbox::PAGE + 5;
+    for i in 0..count {
+        desk.report(&format!("report number {i}"));
+    }
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+
+    // Then the first page shows a page of them and links to the next, keeping the filters
+    let first = browser.get("/?status=new&lang=da").await.body;
+    assert_eq!(
+        first.matches("<tr class=\"status-new\">").count(),
+        tipline_desk::views::inbox::PAGE
+    );
+    assert!(first.contains("href=\"/?status=new&page=1\""));
+    assert!(!first.contains("rel=\"prev\""));
+    let second = browser.get("/?status=new&page=1").await.body;
+    assert_eq!(second.matches("<tr class=\"status-new\">").count(), 5);
+    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+    assert!(second.contains("data-live=\"/inbox/rows?status=new&page=1\""));
+}
