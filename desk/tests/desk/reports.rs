@@ -543,3 +543,37 @@ async fn test_the_inbox_pages_through_many_reports() {
     assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
     assert!(second.contains("data-live=\"/inbox/rows?status=new&page=1\""));
 }
+
+#[tokio::test]
+async fn test_a_reply_is_checked_and_an_unreachable_intake_stores_nothing() {
+    // Given a report and an intake that does not answer
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let mut anna = desk.signed_in("anna", Role::Officer).await;
+    let page = format!("/reports/{id}");
+
+    // An empty or oversized reply is refused before anything is sealed
+    let empty = anna
+        .submit(&page, &format!("{page}/reply"), &[("text", "  ")])
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let long = "x".repeat(10_001);
+    let too_long = anna
+        .submit(&page, &format!("{page}/reply"), &[("text", &long)])
+        .await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+
+    // A good reply that cannot be posted is reported as such, and no message is kept
+    let answer = anna
+        .submit(
+            &page,
+            &format!("{page}/reply"),
+            &[("text", "Thank you, we are looking into it.")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(desk.state.store().messages(id).unwrap().is_empty());
+    assert!(desk.audited("anna", "report.reply"));
+    let sync = anna.submit(&page, &format!("{page}/sync"), &[]).await;
+    assert_eq!(sync.status, StatusCode::BAD_GATEWAY);
+}
