@@ -1,0 +1,81 @@
+//! Every page in Spanish, Danish, English and Arabic; Arabic right to left.
+
+use axum::http::StatusCode;
+use tipline_desk::accounts::Role;
+
+use crate::support::Desktop;
+
+#[tokio::test]
+async fn test_each_language_renders_and_arabic_runs_right_to_left() {
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    for (lang, dir, sign_in, inbox) in [
+        ("en", "ltr", "Sign in", "Inbox"),
+        ("es", "ltr", "Iniciar sesión", "Bandeja de entrada"),
+        ("da", "ltr", "Log ind", "Indbakke"),
+        ("ar", "rtl", "تسجيل الدخول", "صندوق الوارد"),
+    ] {
+        // The sign-in page, by ?lang=
+        let mut stranger = desk.browser();
+        let page = stranger.get(&format!("/login?lang={lang}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body
+                .contains(&format!("<html lang=\"{lang}\" dir=\"{dir}\">")),
+            "{lang}"
+        );
+        assert!(page.body.contains(sign_in), "{lang}");
+        assert!(
+            page.header("set-cookie")
+                .contains(&format!("tipline_desk_lang={lang}"))
+                || {
+                    // Set-Cookie may carry the session first; look at every one.
+                    page.headers.get_all("set-cookie").iter().any(|v| {
+                        v.to_str()
+                            .unwrap()
+                            .starts_with(&format!("tipline_desk_lang={lang}"))
+                    })
+                }
+        );
+
+        // Signed-in pages, with the choice kept on the account
+        let name = format!("officer-{lang}");
+        let mut officer = desk.signed_in(&name, Role::Supervisor).await;
+        let page = officer.get(&format!("/?lang={lang}")).await;
+        assert!(
+            page.body
+                .contains(&format!("<html lang=\"{lang}\" dir=\"{dir}\">")),
+            "{lang}"
+        );
+        assert!(page.body.contains(inbox), "{lang}");
+        assert_eq!(desk.state.account(&name).unwrap().language, lang);
+        for path in [
+            format!("/reports/{id}"),
+            "/admin/accounts".into(),
+            "/admin/alerts".into(),
+            "/profile".into(),
+            "/admin/audit".into(),
+        ] {
+            let page = officer.get(&path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(
+                page.body
+                    .contains(&format!("<html lang=\"{lang}\" dir=\"{dir}\">")),
+                "{lang} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn test_the_browser_language_is_used_before_a_choice() {
+    let desk = Desktop::new();
+    let mut browser = desk.browser();
+    let request = axum::http::Request::get("/login")
+        .header("host", crate::support::HOST)
+        .header("accept-language", "da-DK,da;q=0.9,en;q=0.8")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let page = browser.send(request).await;
+    assert!(page.body.contains("<html lang=\"da\" dir=\"ltr\">"));
+}
