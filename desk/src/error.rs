@@ -87,6 +87,18 @@ impl IntoResponse for DeskError {
         } else {
             self.to_string()
         };
-        (status, [("content-type", "text/plain; charset=utf-8")], text).into_response()
+        let mut response = (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            text.clone(),
+        )
+            .into_response();
+        response.extensions_mut().insert(ErrorNote(text));
+        response
     }
 }
+
+/// Marks an answer as an error the desk made, with its text, so that a browser gets it as a page
+/// in the officer's language ([`crate::views::errors`]).
+#[derive(Debug, Clone)]
+pub struct ErrorNote(pub String);

@@ -25,8 +25,8 @@ use axum::Router;
 pub use error::{DeskError, Result};
 pub use state::{AppState, Change, ChangeKind, Config};
 
-/// The desk's routes, with the CSRF check on every state-changing request and the security
-/// headers on every answer.
+/// The desk's routes, with the CSRF check on every state-changing request, errors as pages in
+/// the officer's language, and the security headers on every answer.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(views::login::router())
@@ -40,6 +40,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             views::security::csrf,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            views::errors::pages,
         ))
         .layer(middleware::from_fn(views::security::headers))
         .with_state(state)

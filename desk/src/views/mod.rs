@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod assets;
 pub mod attachments;
+pub mod errors;
 pub mod events;
 pub mod inbox;
 pub mod login;

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::{cookie, form_pairs, SESSION_COOKIE};
 use crate::audit::AuditEntry;
 use crate::auth::sessions::Missing;
+use crate::error::ErrorNote;
 use crate::state::AppState;
 
 /// The policy: nothing from anywhere but the desk, no inline script or style, no framing.
@@ -75,11 +76,10 @@ fn same_origin(request: &Request) -> bool {
 
 fn refuse(state: &AppState, account: Option<&str>, action: &str) -> Response {
     state.audit(AuditEntry::now(account, action));
-    (
-        StatusCode::FORBIDDEN,
-        "refused: this form is stale or did not come from this desk; reload the page",
-    )
-        .into_response()
+    let text = "This form is stale or did not come from this desk. Reload the page and try again.";
+    let mut response = (StatusCode::FORBIDDEN, text).into_response();
+    response.extensions_mut().insert(ErrorNote(text.to_owned()));
+    response
 }
 
 /// Checks every state-changing request: it must come from a page of this desk (Origin or

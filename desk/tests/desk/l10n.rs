@@ -79,3 +79,41 @@ async fn test_the_browser_language_is_used_before_a_choice() {
     let page = browser.send(request).await;
     assert!(page.body.contains("<html lang=\"da\" dir=\"ltr\">"));
 }
+
+#[tokio::test]
+async fn test_errors_are_pages_in_the_officers_language() {
+    // Given an officer who reads Spanish
+    let desk = Desktop::new();
+    let mut browser = desk.signed_in("ana", Role::Officer).await;
+    browser.get("/?lang=es").await;
+
+    // When they open a report that is not there, or a supervisor's page
+    let missing = browser.get("/reports/00000000000000000000000000000000").await;
+    let forbidden = browser.get("/admin/audit").await;
+
+    // Then each is a page in Spanish, with its status
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("<html lang=\"es\" dir=\"ltr\">"));
+    assert!(missing.body.contains("<h1>No encontrado</h1>"));
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert!(forbidden.body.contains("<h1>No permitido</h1>"));
+    // A form without its token is refused with a page too
+    let mut stranger = desk.browser();
+    stranger.get("/login").await;
+    let refused = stranger.post("/login", &[("name", "x"), ("password", "y")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("<h1>Not allowed</h1>"));
+    // And a page's script gets the plain answer
+    let request = axum::http::Request::get("/reports/00000000000000000000000000000000")
+        .header("host", crate::support::HOST)
+        .header("x-desk-fragment", "1")
+        .header(
+            "cookie",
+            format!("tipline_desk={}", browser.cookie.clone().unwrap()),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let plain = browser.send(request).await;
+    assert_eq!(plain.status, StatusCode::NOT_FOUND);
+    assert!(plain.header("content-type").starts_with("text/plain"));
+}
