@@ -318,6 +318,7 @@ async fn test_opening_a_report_marks_its_follow_ups_read() {
             unit_id: crate::support::UNIT.into(),
             text: Some(format!("follow-up {seq} <script>")),
             sent_at: None,
+            status: None,
         };
         desk.state.store().put_message(id, &message).unwrap();
     }
