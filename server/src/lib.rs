@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod dev;
+pub mod difficulty;
 pub mod error;
 pub mod extract;
 pub mod limits;

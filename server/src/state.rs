@@ -9,6 +9,7 @@ use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 use tokio::sync::watch;
 
+use crate::difficulty::{Difficulty, StampPolicy};
 use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
@@ -20,8 +21,11 @@ use tipline_core::api::code;
 /// Tunable behaviour, from the command line or a test.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Leading zero bits a submission's stamp must have.
+    /// Leading zero bits a submission's stamp must have when intake is calm (the floor of the
+    /// adaptive difficulty).
     pub stamp_difficulty: u8,
+    /// How the stamp difficulty rises under a flood and falls back.
+    pub stamp_policy: StampPolicy,
     /// How long a delivery to a desk holds before the report is delivered again.
     pub lease: Duration,
     /// How far a signed request's timestamp may be from the server's clock, in seconds.
@@ -36,6 +40,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             stamp_difficulty: 16,
+            stamp_policy: StampPolicy::default(),
             lease: Duration::from_secs(60),
             max_clock_skew_secs: 60,
             rates: RateLimits::default(),
@@ -52,6 +57,7 @@ struct Inner {
     receipts: ReceiptSigner,
     push: Arc<dyn PushHub>,
     limiters: Limiters,
+    difficulty: Difficulty,
     metrics: Metrics,
     settings: Settings,
     shutdown: watch::Sender<bool>,
@@ -93,6 +99,11 @@ impl AppState {
             receipts,
             push,
             limiters: Limiters::new(settings.rates),
+            difficulty: Difficulty::new(
+                settings.stamp_difficulty,
+                settings.stamp_policy,
+                std::time::Instant::now(),
+            ),
             metrics: Metrics::new(),
             settings,
             shutdown,
@@ -112,6 +123,11 @@ impl AppState {
     /// The rate limiters.
     pub fn limiters(&self) -> &Limiters {
         &self.0.limiters
+    }
+
+    /// The adaptive stamp difficulty.
+    pub fn difficulty(&self) -> &Difficulty {
+        &self.0.difficulty
     }
 
     /// The metrics.

@@ -1,11 +1,14 @@
 //! `POST /v1/reports`: intake of a sealed report. The checks run cheapest and most actionable
 //! first: size (413), content type (415), JSON shape (400), the envelope's framing, its kind, the
-//! unit (404), the declared attachments, the anti-abuse stamp (403), the rate limit (429). Then
+//! unit (404), the declared attachments, the anti-abuse stamp (403), and only then the reports'
+//! bucket (429), which no other kind of request draws from. Then
 //! the server signs a receipt (in a batch with those submitted at the same moment), the store
 //! commits durably, and only then the client is answered and the unit's live desks are told.
 //!
 //! The report id is the idempotency key: the same envelope again gets the first receipt (200),
 //! another envelope under the same id is refused (409).
+
+use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -23,7 +26,7 @@ use tipline_core::report::{ReportId, MAX_ATTACHMENTS};
 
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::Json;
-use crate::limits::{max_sealed_attachment, ENVELOPE_BODY_BYTES};
+use crate::limits::{max_sealed_attachment, Family, ENVELOPE_BODY_BYTES};
 use crate::push::PushEvent;
 use crate::state::AppState;
 use crate::store::{NewReport, SubmitOutcome};
@@ -95,12 +98,12 @@ pub fn expect_kind(envelope: &Envelope, kind: Kind) -> AppResult<()> {
         (status = 201, description = "Stored durably", body = Submitted),
         (status = 200, description = "Stored before: the first receipt", body = Submitted),
         (status = 400, description = "`malformed_json`, `malformed_envelope`, `wrong_kind`, `bad_attachments`", body = ErrorBody),
-        (status = 403, description = "`bad_stamp`: the stamp does not meet the difficulty for this envelope", body = ErrorBody),
+        (status = 403, description = "`bad_stamp`: the stamp does not meet the difficulty `/v1/config` announces (or one it announced within the grace period) for this envelope; read it again and solve again", body = ErrorBody),
         (status = 404, description = "`unknown_unit`", body = ErrorBody),
         (status = 409, description = "`report_id_conflict` (another envelope under this id), `case_conflict` (case id taken)", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: the reports' bucket is spent (charged only after the stamp checked)", body = ErrorBody),
         (status = 503, description = "`no_directory`", body = ErrorBody),
     )
 )]
@@ -135,15 +138,19 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     state.unit_key(&envelope.unit_id)?;
     let attachments = check_attachments(&submission.attachments)?;
     let digest = sha256(&submission.envelope);
-    let difficulty = state.settings().stamp_difficulty;
-    if !tipline_core::stamp::verify(&digest, difficulty, submission.stamp) {
+    let now = Instant::now();
+    let accepted = state.difficulty().accepted(now);
+    if !tipline_core::stamp::verify(&digest, accepted, submission.stamp) {
+        let difficulty = state.difficulty().current(now);
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             code::BAD_STAMP,
             format!("the stamp does not meet difficulty {difficulty} for this envelope"),
         ));
     }
-    state.limiters().check_anonymous()?;
+    // Counted before the bucket: a flood that the bucket holds back still raises the difficulty.
+    state.difficulty().record(now);
+    state.limiters().check(Family::Reports)?;
 
     // Whole seconds: the receipt needs no finer time, and the store keeps no finer trace.
     let now = Utc::now();

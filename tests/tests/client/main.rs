@@ -136,8 +136,7 @@ async fn test_retries_through_server_errors_and_timeouts_yield_one_report() {
 #[tokio::test]
 async fn test_busy_server_is_retried_after_its_retry_after() {
     let server = Server::start_with(|s| {
-        s.rates.anonymous_per_minute = 1;
-        s.rates.anonymous_burst = 1;
+        s.rates.reports = tipline_server::limits::Rate::new(1, 1);
     })
     .await;
     let client = server.client("phone-a");

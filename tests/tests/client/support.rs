@@ -66,12 +66,7 @@ fn settings() -> Settings {
     Settings {
         stamp_difficulty: 4,
         lease: Duration::from_secs(60),
-        rates: RateLimits {
-            anonymous_per_minute: 100_000,
-            anonymous_burst: 10_000,
-            unit_per_minute: 100_000,
-            unit_burst: 10_000,
-        },
+        rates: RateLimits::generous(),
         ..Settings::default()
     }
 }
