@@ -280,6 +280,27 @@ impl Server {
         .unwrap()
     }
 
+    /// Submits reports with stamps at the announced difficulty until `/v1/config` announces
+    /// `target` or more (at most 20 s), whatever they are answered.
+    pub async fn flood_until(&self, target: u8) {
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let key = self.unit(UNIT).encryption_key().public_key();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let citizen = tipline_e2e::Citizen::connect(&url).await.unwrap();
+            if citizen.info.stamp_difficulty >= target {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flood did not raise the difficulty to {target}"
+            );
+            let submission = citizen.seal(UNIT, &key, "flood").unwrap();
+            // Taken or told to wait: counted either way.
+            let _ = citizen.submit(&submission).await;
+        }
+    }
+
     fn unit(&self, id: &str) -> &UnitKeyFile {
         self.units.iter().find(|u| u.unit_id == id).unwrap()
     }
