@@ -123,9 +123,9 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
-            // Surge: 2,000 reports/min (33/s). Three times that sustained, and the whole surge
-            // minute at once as burst.
-            reports: Rate::new(6_000, 2_000),
+            // Surge: 2,000 reports/min (33/s). Three times that sustained, and one and a half
+            // surge minutes at once as burst.
+            reports: Rate::new(6_000, 3_000),
             // Surge with photos: 2,000 reports/min x 3 photos x (12 pieces of 256 KiB + 1 HEAD)
             // = 78,000/min (1,300/s). Three times that sustained, half a minute of it at once.
             uploads: Rate::new(240_000, 40_000),

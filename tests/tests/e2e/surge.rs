@@ -1,0 +1,206 @@
+//! A national surge against the real server with its default limits: many devices, each with a
+//! case of its own, file 2,000 reports while other devices poll alerts and their cases at the
+//! national rate (100,000 apps every 15 minutes: about 110 requests/s of each). Every report gets
+//! its receipt, and nobody meets a 429.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use tipline_core::api::paths;
+use tipline_core::codename::CaseKeys;
+use tipline_core::encoding::b64;
+use tipline_core::envelope::seal_report;
+use tipline_e2e::citizen::sample_report;
+use tipline_e2e::{Citizen, ServerOptions, TestServer, UNIT};
+
+/// Reports filed in the surge.
+const REPORTS: usize = 2_000;
+/// Reports in flight at once (devices submitting at the same moment).
+const IN_FLIGHT: usize = 16;
+/// Polls per second of each kind (alerts, cases): 100,000 apps / 900 s.
+const POLLS_PER_SECOND: u64 = 111;
+/// Devices whose cases are polled.
+const POLLED_CASES: usize = 200;
+
+/// What the pollers met.
+#[derive(Default)]
+struct Tally {
+    ok: AtomicUsize,
+    limited: AtomicUsize,
+    other: AtomicUsize,
+}
+
+impl Tally {
+    fn count(&self, status: Option<u16>) {
+        let counter = match status {
+            Some(200) => &self.ok,
+            Some(429) => &self.limited,
+            _ => &self.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Polls `url(n)` for n = 0, 1, 2... at `per_second` until `stop`, each with `secret(n)` as the
+/// case secret header if any.
+fn poll(
+    http: reqwest::Client,
+    per_second: u64,
+    url: impl Fn(usize) -> (String, Option<String>) + Send + 'static,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            ticks.tick().await;
+            let (url, secret) = url(n);
+            n += 1;
+            let mut request = http.get(url);
+            if let Some(secret) = secret {
+                request = request.header(tipline_core::api::CASE_SECRET_HEADER, secret);
+            }
+            let tally = Arc::clone(&tally);
+            tokio::spawn(async move {
+                let status = request.send().await.ok().map(|r| r.status().as_u16());
+                tally.count(status);
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
+    // Given the server with its default limits (a cheap stamp, so the test measures the
+    // server, not the solving),
+    let server = TestServer::start(ServerOptions {
+        generous_rates: false,
+        log: "warn".to_owned(),
+        ..ServerOptions::default()
+    })
+    .await
+    .unwrap();
+    let citizen = Citizen::connect(server.url()).await.unwrap();
+    let unit_key = citizen
+        .unit_key(&server.authority().unwrap(), UNIT)
+        .await
+        .unwrap();
+    let difficulty = citizen.info.stamp_difficulty;
+    // devices that filed before and now poll their cases,
+    let mut polled: Vec<CaseKeys> = Vec::with_capacity(POLLED_CASES);
+    for n in 0..POLLED_CASES {
+        let (report, case) = sample_report(&format!("earlier report {n}")).unwrap();
+        let sealed = seal_report(&report, UNIT, &unit_key).unwrap();
+        let bytes = sealed.envelope.to_bytes();
+        let stamp = tipline_core::stamp::solve(&tipline_core::crypto::sha256(&bytes), difficulty).unwrap();
+        let body = serde_json::to_vec(&tipline_core::api::SubmitReport {
+            envelope: bytes,
+            case_id: case.case_id,
+            case_secret_hash: case.case_secret_hash(),
+            attachments: vec![],
+            stamp,
+        })
+        .unwrap();
+        citizen.submit_body(body.into(), &sealed.envelope).await.unwrap();
+        polled.push(case);
+    }
+    // and 2,000 reports sealed on 2,000 devices, each opening a case of its own.
+    let unit = UNIT.to_owned();
+    let submissions = tokio::task::spawn_blocking(move || {
+        tipline_e2e::citizen::seal_many(&unit, &unit_key, difficulty, REPORTS, "surge")
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    // When the devices poll alerts and cases at the national rate
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let base = server.url().to_owned();
+    let alerts_url = format!("{base}{}?region=DK-84", paths::alerts());
+    let alerts = poll(
+        http.clone(),
+        POLLS_PER_SECOND,
+        move |_| (alerts_url.clone(), None),
+        Arc::clone(&stop),
+        Arc::clone(&tally),
+    );
+    let cases: Vec<(String, String)> = polled
+        .iter()
+        .map(|case| {
+            (
+                format!("{base}{}", paths::case_messages(case.case_id)),
+                b64(case.case_secret.as_ref()),
+            )
+        })
+        .collect();
+    let case_polls = poll(
+        http,
+        POLLS_PER_SECOND,
+        move |n| {
+            let (url, secret) = &cases[n % cases.len()];
+            (url.clone(), Some(secret.clone()))
+        },
+        Arc::clone(&stop),
+        Arc::clone(&tally),
+    );
+    // while the surge files its reports, as many at once as devices send them
+    let started = Instant::now();
+    let outcomes: Vec<anyhow::Result<u16>> = futures_util::stream::iter(submissions)
+        .map(|submission| {
+            let citizen = citizen.clone();
+            async move { citizen.submit(&submission).await.map(|accepted| accepted.status) }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    alerts.await.unwrap();
+    case_polls.await.unwrap();
+    // (the polls still in flight end within their timeout)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Then every report got a receipt that verifies, within the minute,
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(201) => None,
+            Ok(status) => Some(format!("answered {status}")),
+            Err(e) => Some(format!("{e:#}")),
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} of {REPORTS} reports refused, e.g. {:?}",
+        refused.len(),
+        refused.first()
+    );
+    assert!(elapsed < Duration::from_secs(60), "the surge took {elapsed:?}");
+    // no poll met a 429 or failed,
+    let (ok, limited, other) = (
+        tally.ok.load(Ordering::Relaxed),
+        tally.limited.load(Ordering::Relaxed),
+        tally.other.load(Ordering::Relaxed),
+    );
+    assert_eq!((limited, other), (0, 0), "{ok} polls answered 200");
+    assert!(
+        ok as f64 >= elapsed.as_secs_f64() * POLLS_PER_SECOND as f64,
+        "{ok} polls in {elapsed:?}"
+    );
+    // and the surge did not raise the stamp difficulty.
+    let after = Citizen::connect(server.url()).await.unwrap();
+    assert_eq!(after.info.stamp_difficulty, difficulty);
+    eprintln!(
+        "surge: {REPORTS} reports in {:.1} s ({:.0}/s), {ok} polls, no 429",
+        elapsed.as_secs_f64(),
+        REPORTS as f64 / elapsed.as_secs_f64()
+    );
+}
