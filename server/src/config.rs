@@ -14,7 +14,7 @@ use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 
 use crate::difficulty::StampPolicy;
-use crate::limits::{Rate, RateLimits};
+use crate::limits::{Rate, RateLimits, MAX_REPORT_ATTACHMENT_BYTES};
 use crate::state::Settings;
 
 /// The server's receipt key, in the data directory.
@@ -38,6 +38,18 @@ pub struct Config {
     #[arg(long, env = "TIPLINE_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
+    /// Days a report no desk acknowledged, or an upload never completed, is kept after it arrived.
+    #[arg(long, env = "TIPLINE_UNACKNOWLEDGED_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub unacknowledged_days: u32,
+    /// Bytes the store may take on disk; report and attachment intake is refused past it (507).
+    /// Default: 80% of what is free in the data directory's file system at start, plus what the
+    /// database takes already.
+    #[arg(long, env = "TIPLINE_STORAGE_BUDGET_BYTES")]
+    pub storage_budget_bytes: Option<u64>,
+    /// Most sealed bytes of attachments one report may declare, all together.
+    #[arg(long, env = "TIPLINE_MAX_REPORT_ATTACHMENT_BYTES", default_value_t = MAX_REPORT_ATTACHMENT_BYTES)]
+    pub max_report_attachment_bytes: u64,
     /// Seconds between retention purges.
     #[arg(long, env = "TIPLINE_PURGE_INTERVAL_SECONDS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -122,7 +134,34 @@ impl Config {
                 reads: self.read_rate,
                 unit: self.unit_rate,
             },
+            storage_budget: self.storage_budget(),
+            max_report_attachment_bytes: self.max_report_attachment_bytes,
+            unacknowledged_retention: chrono::Duration::days(i64::from(self.unacknowledged_days)),
             ..Settings::default()
+        }
+    }
+
+    /// `--storage-budget-bytes`, else 80% of what is free in the data directory's file system
+    /// plus what the database files take already (none if the file system cannot be asked).
+    pub fn storage_budget(&self) -> u64 {
+        if let Some(budget) = self.storage_budget_bytes {
+            return budget;
+        }
+        let database = self.database_path();
+        let taken: u64 = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut name = database.as_os_str().to_owned();
+                name.push(suffix);
+                std::fs::metadata(name).ok().map(|m| m.len())
+            })
+            .sum();
+        match fs4::available_space(&self.data_dir) {
+            Ok(free) => taken.saturating_add(free / 5 * 4),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the data directory: no storage budget");
+                u64::MAX
+            }
         }
     }
 
@@ -243,6 +282,13 @@ mod tests {
         assert_eq!(config.stamp_difficulty, 16);
         assert!(!config.dev);
         assert_eq!(config.settings().rates, RateLimits::default());
+        assert_eq!(
+            config.settings().unacknowledged_retention,
+            chrono::Duration::days(30)
+        );
+        assert_eq!(config.settings().max_report_attachment_bytes, 1 << 30);
+        let budget = Config::try_parse_from(["tipline-server", "--storage-budget-bytes", "1000"]).unwrap();
+        assert_eq!(budget.settings().storage_budget, 1000);
         let config = Config::try_parse_from(["tipline-server", "--report-rate", "10/5"]).unwrap();
         assert_eq!(config.settings().rates.reports, Rate::new(10, 5));
         assert!(Config::try_parse_from(["tipline-server", "--report-rate", "10"]).is_err());

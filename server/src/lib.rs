@@ -19,6 +19,7 @@ pub mod receipts;
 pub mod retention;
 pub mod routes;
 pub mod state;
+pub mod storage;
 pub mod store;
 
 use axum::extract::DefaultBodyLimit;

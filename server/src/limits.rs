@@ -19,6 +19,9 @@ use tipline_core::report::{CaseId, ReportId, MAX_ATTACHMENTS};
 
 use crate::error::AppError;
 
+/// Most sealed bytes of attachments one report may declare together, by default: a 512 MiB
+/// video and some photos, well below the 10 largest attachments the format allows.
+pub const MAX_REPORT_ATTACHMENT_BYTES: u64 = 1024 * 1024 * 1024;
 /// Largest chunk of an attachment upload, in bytes.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 /// Room for the JSON around a base64url envelope (ids, attachments, the stamp).
@@ -35,9 +38,11 @@ pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
 pub use tipline_core::api::bounds::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};
 
-/// The limits a client needs to know, as `/v1/config` publishes them: this build's.
-pub fn public_limits() -> PublicLimits {
+/// The limits a client needs to know, as `/v1/config` publishes them: this build's, with
+/// `max_report_attachment_bytes` as configured.
+pub fn public_limits(max_report_attachment_bytes: u64) -> PublicLimits {
     PublicLimits {
+        max_report_attachment_bytes,
         max_envelope_bytes: MAX_ENVELOPE,
         max_attachments: MAX_ATTACHMENTS,
         max_attachment_bytes: max_sealed_attachment(),

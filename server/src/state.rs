@@ -15,6 +15,7 @@ use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
 use crate::receipts::ReceiptSigner;
+use crate::storage::StorageBudget;
 use crate::store::{Store, StoreResult};
 use tipline_core::api::code;
 
@@ -34,6 +35,12 @@ pub struct Settings {
     pub rates: RateLimits,
     /// Interval of keep-alive comments on desk streams.
     pub keep_alive: Duration,
+    /// Bytes the store may take; report and attachment intake is refused past it (507).
+    pub storage_budget: u64,
+    /// Most sealed bytes of attachments one report may declare, all together.
+    pub max_report_attachment_bytes: u64,
+    /// How long a report never acknowledged, or an upload never completed, is kept.
+    pub unacknowledged_retention: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +52,9 @@ impl Default for Settings {
             max_clock_skew_secs: 60,
             rates: RateLimits::default(),
             keep_alive: Duration::from_secs(15),
+            storage_budget: u64::MAX,
+            max_report_attachment_bytes: crate::limits::MAX_REPORT_ATTACHMENT_BYTES,
+            unacknowledged_retention: chrono::Duration::days(30),
         }
     }
 }
@@ -58,6 +68,7 @@ struct Inner {
     push: Arc<dyn PushHub>,
     limiters: Limiters,
     difficulty: Difficulty,
+    storage: StorageBudget,
     metrics: Metrics,
     settings: Settings,
     shutdown: watch::Sender<bool>,
@@ -104,6 +115,7 @@ impl AppState {
                 settings.stamp_policy,
                 std::time::Instant::now(),
             ),
+            storage: StorageBudget::new(settings.storage_budget),
             metrics: Metrics::new(),
             settings,
             shutdown,
@@ -128,6 +140,11 @@ impl AppState {
     /// The adaptive stamp difficulty.
     pub fn difficulty(&self) -> &Difficulty {
         &self.0.difficulty
+    }
+
+    /// The storage budget.
+    pub fn storage(&self) -> &StorageBudget {
+        &self.0.storage
     }
 
     /// The metrics.

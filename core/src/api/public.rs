@@ -43,6 +43,10 @@ pub struct PublicLimits {
     pub max_attachments: usize,
     /// Largest sealed attachment, in bytes.
     pub max_attachment_bytes: u64,
+    /// Most sealed bytes of attachments one report may declare, all together (0 from a server
+    /// that does not say: then only `max_attachments` of `max_attachment_bytes` bound it).
+    #[serde(default)]
+    pub max_report_attachment_bytes: u64,
     /// Largest attachment chunk per `PATCH`, in bytes.
     pub max_chunk_bytes: usize,
     /// Largest JSON body that carries an envelope, in bytes.

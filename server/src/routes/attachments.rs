@@ -116,6 +116,7 @@ pub async fn upload_state(
         (status = 413, description = "`too_large`: chunk larger than `max_chunk_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`: this report's upload budget or the uploads' is spent (charged only after the secret checked)", body = ErrorBody),
+        (status = 507, description = "`storage_full`: the server's storage budget would not hold the chunk; retry later", body = ErrorBody),
     )
 )]
 pub async fn upload_chunk(
@@ -144,12 +145,14 @@ pub async fn upload_chunk(
         .await?
         .ok_or_else(unknown)?;
     state.limiters().check_upload(report_id)?;
+    state.storage().check(state.store(), bytes.len() as u64).await?;
     match state
         .store()
         .append_attachment(report_id, index, hash, offset, &bytes)
         .await?
     {
         AppendOutcome::Appended { offset } => {
+            state.storage().add(bytes.len() as u64);
             Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, offset.to_string())]).into_response())
         }
         AppendOutcome::OffsetMismatch { offset } => Err(AppError::conflict(

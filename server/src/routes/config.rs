@@ -35,7 +35,7 @@ pub async fn get_config(State(state): State<AppState>) -> AppResult<Json<ServerC
         stamp_difficulty: state.difficulty().current(std::time::Instant::now()),
         server_key: b64(&key.0),
         server_key_id: key.key_id().to_string(),
-        limits: public_limits(),
+        limits: public_limits(state.settings().max_report_attachment_bytes),
         lease_seconds: state.settings().lease.as_secs(),
         max_clock_skew_seconds: state.settings().max_clock_skew_secs,
     }))

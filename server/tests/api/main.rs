@@ -12,5 +12,6 @@ mod inbox;
 mod limits;
 mod operations;
 mod reports;
+mod storage;
 mod support;
 mod transfer;
