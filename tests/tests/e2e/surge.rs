@@ -1,7 +1,8 @@
 //! A national surge against the real server with its default limits: many devices, each with a
 //! case of its own, file 2,000 reports while other devices poll alerts and their cases at the
 //! national rate (100,000 apps every 15 minutes: about 110 requests/s of each). Every report gets
-//! its receipt, and nobody meets a 429.
+//! its receipt, and nobody meets a 429. And a flood of follow-ups to random cases gets only "no
+//! such case" while a genuine reporter's reports go through.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -202,5 +203,115 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
         "surge: {REPORTS} reports in {:.1} s ({:.0}/s), {ok} polls, no 429",
         elapsed.as_secs_f64(),
         REPORTS as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Follow-ups posted by the flood: sealed to the unit like real ones, each for a random case.
+const FLOOD: usize = 3_000;
+/// Flood requests in flight at once.
+const FLOOD_IN_FLIGHT: usize = 32;
+/// Reports a genuine reporter files during the flood.
+const GENUINE: usize = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_follow_up_flood_to_random_cases_leaves_reports_untouched() {
+    // Given the server with its default limits, and a genuine reporter's sealed reports
+    let server = TestServer::start(ServerOptions {
+        generous_rates: false,
+        log: "warn".to_owned(),
+        ..ServerOptions::default()
+    })
+    .await
+    .unwrap();
+    let citizen = Citizen::connect(server.url()).await.unwrap();
+    let unit_key = citizen
+        .unit_key(&server.authority().unwrap(), UNIT)
+        .await
+        .unwrap();
+    let difficulty = citizen.info.stamp_difficulty;
+    let (genuine, flood) = tokio::task::spawn_blocking(move || {
+        let genuine =
+            tipline_e2e::citizen::seal_many(UNIT, &unit_key, difficulty, GENUINE, "genuine").unwrap();
+        let mut rng = tipline_core::crypto::OsRandom::new();
+        let flood: Vec<(String, String, Vec<u8>)> = (0..FLOOD)
+            .map(|_| {
+                let case_id = tipline_core::report::CaseId::random().unwrap();
+                let message = tipline_core::message::CaseMessage {
+                    case_id,
+                    message_id: tipline_core::report::MessageId::random().unwrap(),
+                    unit_id: UNIT.to_owned(),
+                    text: "flood".to_owned(),
+                    sent_at: chrono::Utc::now(),
+                };
+                let envelope =
+                    tipline_core::message::seal_follow_up_with_rng(&message, &unit_key, &mut rng).unwrap();
+                let secret = tipline_core::crypto::random::random_array::<32>(&mut rng).unwrap();
+                let body = serde_json::to_vec(&tipline_core::api::PostMessage {
+                    envelope: envelope.to_bytes(),
+                })
+                .unwrap();
+                (paths::case_messages(case_id), b64(&secret), body)
+            })
+            .collect();
+        (genuine, flood)
+    })
+    .await
+    .unwrap();
+
+    // When an attacker floods follow-ups to random cases
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = server.url().to_owned();
+    let tally = Arc::new(Tally::default());
+    let flooding = {
+        let tally = Arc::clone(&tally);
+        tokio::spawn(async move {
+            futures_util::stream::iter(flood)
+                .map(|(path, secret, body)| {
+                    let request = http
+                        .post(format!("{base}{path}"))
+                        .header(tipline_core::api::CASE_SECRET_HEADER, secret)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body);
+                    async move { request.send().await.ok().map(|r| r.status().as_u16()) }
+                })
+                .buffer_unordered(FLOOD_IN_FLIGHT)
+                .for_each(|status| {
+                    // 404 is the answer the flood should get: counted as "ok" here.
+                    tally.count(status.map(|s| if s == 404 { 200 } else { s }));
+                    async {}
+                })
+                .await;
+        })
+    };
+    // while the genuine reporter files, one report after another
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for submission in &genuine {
+        outcomes.push(citizen.submit(submission).await.map(|a| a.status));
+    }
+    let genuine_time = started.elapsed();
+    flooding.await.unwrap();
+    let flood_time = started.elapsed();
+
+    // Then every genuine report got its receipt, none was told to wait,
+    for outcome in &outcomes {
+        assert_eq!(outcome.as_ref().ok(), Some(&201), "{outcome:?}");
+    }
+    // and the flood got only "no such case", never a spent budget.
+    let (unknown, limited, other) = (
+        tally.ok.load(Ordering::Relaxed),
+        tally.limited.load(Ordering::Relaxed),
+        tally.other.load(Ordering::Relaxed),
+    );
+    assert_eq!((unknown, limited, other), (FLOOD, 0, 0));
+    eprintln!(
+        "flood: {FLOOD} follow-ups to random cases in {:.1} s ({:.0}/s), {GENUINE} genuine reports \
+         in {:.1} s, all with receipts",
+        flood_time.as_secs_f64(),
+        FLOOD as f64 / flood_time.as_secs_f64(),
+        genuine_time.as_secs_f64()
     );
 }
