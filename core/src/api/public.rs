@@ -12,7 +12,8 @@ use crate::signed::Signed;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerConfig {
-    /// Leading zero bits a submission's stamp must have (`tipline_core::stamp`).
+    /// Leading zero bits a submission's stamp must have now (`tipline_core::stamp`). It rises
+    /// while the server is flooded and falls back when it calms: read it before each attempt.
     pub stamp_difficulty: u8,
     /// The Ed25519 key that signs receipts, base64url.
     pub server_key: String,
