@@ -134,9 +134,10 @@ impl Default for RateLimits {
             // Surge with photos: 2,000 reports/min x 3 photos x (12 pieces of 256 KiB + 1 HEAD)
             // = 78,000/min (1,300/s). Three times that sustained, half a minute of it at once.
             uploads: Rate::new(240_000, 40_000),
-            // One report: a 512 MiB video is 2,048 pieces of 256 KiB; 20 pieces/s (5 MiB/s)
-            // sustained, 300 at once.
-            report_uploads: Rate::new(1_200, 300),
+            // One report: its 1 GiB of attachments (the default per-report budget) is 4,096
+            // pieces of 256 KiB, all of which may come at once (with their HEADs) over a fast
+            // connection; 100 pieces/s (25 MiB/s) sustained.
+            report_uploads: Rate::new(6_000, 4_200),
             // Polls: 100,000 apps / 900 s = 111/s, plus follow-ups in a surge (33/s): about
             // 150/s. 500/s sustained; a tenth of the apps coming online at once as burst.
             cases: Rate::new(30_000, 10_000),
