@@ -1,5 +1,5 @@
 //! A national surge against the real server with its default limits: many devices, each with a
-//! case of its own, file 2,000 reports while other devices poll alerts and their cases at the
+//! case of its own, file 2,000 reports (a tenth with a photo) while other devices poll alerts and their cases at the
 //! national rate (100,000 apps every 15 minutes: about 110 requests/s of each). Every report gets
 //! its receipt, and nobody meets a 429. And a flood of follow-ups to random cases gets only "no
 //! such case" while a genuine reporter's reports go through.
@@ -13,6 +13,7 @@ use tipline_core::api::paths;
 use tipline_core::codename::CaseKeys;
 use tipline_core::encoding::b64;
 use tipline_core::envelope::seal_report;
+use tipline_core::keys::EncryptionPublicKey;
 use tipline_e2e::citizen::sample_report;
 use tipline_e2e::{Citizen, ServerOptions, TestServer, UNIT};
 
@@ -24,6 +25,75 @@ const IN_FLIGHT: usize = 16;
 const POLLS_PER_SECOND: u64 = 111;
 /// Devices whose cases are polled.
 const POLLED_CASES: usize = 200;
+
+/// Of the surge's reports, those that come with a photo (uploaded after the report: a `HEAD` for
+/// where the upload stands, then one `PATCH`).
+const WITH_PHOTO: usize = 200;
+/// A photo's sealed size.
+const PHOTO_BYTES: usize = 256 * 1024;
+
+/// A device's report, sealed with its case and declared attachments.
+struct Device {
+    case: CaseKeys,
+    report_id: tipline_core::report::ReportId,
+    envelope: tipline_core::envelope::Envelope,
+    body: Vec<u8>,
+}
+
+/// Seals a report saying `text` for a fresh case, declaring `attachments` sealed sizes.
+fn device(unit_key: &EncryptionPublicKey, difficulty: u8, text: &str, attachments: &[u64]) -> Device {
+    let (report, case) = sample_report(text).unwrap();
+    let sealed = seal_report(&report, UNIT, unit_key).unwrap();
+    let bytes = sealed.envelope.to_bytes();
+    let stamp = tipline_core::stamp::solve(&tipline_core::crypto::sha256(&bytes), difficulty).unwrap();
+    let body = serde_json::to_vec(&tipline_core::api::SubmitReport {
+        envelope: bytes,
+        case_id: case.case_id,
+        case_secret_hash: case.case_secret_hash(),
+        attachments: attachments
+            .iter()
+            .enumerate()
+            .map(|(index, &sealed_size)| tipline_core::api::DeclaredAttachment {
+                index: index as u16,
+                sealed_size,
+            })
+            .collect(),
+        stamp,
+    })
+    .unwrap();
+    Device {
+        case,
+        report_id: sealed.report_id,
+        envelope: sealed.envelope,
+        body,
+    }
+}
+
+/// Files `device`'s report, then uploads its one photo: `HEAD`, then `PATCH` of the whole of it.
+async fn file_with_photo(citizen: &Citizen, http: &reqwest::Client, device: Device) -> anyhow::Result<()> {
+    citizen.submit_body(device.body.into(), &device.envelope).await?;
+    let url = format!("{}{}", citizen.base(), paths::attachment(device.report_id, 0));
+    let secret = b64(device.case.case_secret.as_ref());
+    let head = http
+        .head(&url)
+        .header(tipline_core::api::CASE_SECRET_HEADER, &secret)
+        .send()
+        .await?;
+    anyhow::ensure!(head.status() == 204, "HEAD answered {}", head.status());
+    let patch = http
+        .patch(&url)
+        .header(tipline_core::api::CASE_SECRET_HEADER, &secret)
+        .header(tipline_core::api::UPLOAD_OFFSET_HEADER, "0")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            tipline_core::api::CHUNK_CONTENT_TYPE,
+        )
+        .body(vec![7u8; PHOTO_BYTES])
+        .send()
+        .await?;
+    anyhow::ensure!(patch.status() == 204, "PATCH answered {}", patch.status());
+    Ok(())
+}
 
 /// What the pollers met.
 #[derive(Default)]
@@ -93,28 +163,32 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
     // devices that filed before and now poll their cases,
     let mut polled: Vec<CaseKeys> = Vec::with_capacity(POLLED_CASES);
     for n in 0..POLLED_CASES {
-        let (report, case) = sample_report(&format!("earlier report {n}")).unwrap();
-        let sealed = seal_report(&report, UNIT, &unit_key).unwrap();
-        let bytes = sealed.envelope.to_bytes();
-        let stamp = tipline_core::stamp::solve(&tipline_core::crypto::sha256(&bytes), difficulty).unwrap();
-        let body = serde_json::to_vec(&tipline_core::api::SubmitReport {
-            envelope: bytes,
-            case_id: case.case_id,
-            case_secret_hash: case.case_secret_hash(),
-            attachments: vec![],
-            stamp,
-        })
-        .unwrap();
-        citizen.submit_body(body.into(), &sealed.envelope).await.unwrap();
-        polled.push(case);
+        let earlier = device(&unit_key, difficulty, &format!("earlier report {n}"), &[]);
+        citizen
+            .submit_body(earlier.body.into(), &earlier.envelope)
+            .await
+            .unwrap();
+        polled.push(earlier.case);
     }
-    // and 2,000 reports sealed on 2,000 devices, each opening a case of its own.
+    // and 2,000 reports sealed on 2,000 devices, each opening a case of its own, some with a
+    // photo.
     let unit = UNIT.to_owned();
-    let submissions = tokio::task::spawn_blocking(move || {
-        tipline_e2e::citizen::seal_many(&unit, &unit_key, difficulty, REPORTS, "surge")
+    let (submissions, photos) = tokio::task::spawn_blocking(move || {
+        let photos: Vec<Device> = (0..WITH_PHOTO)
+            .map(|n| {
+                device(
+                    &unit_key,
+                    difficulty,
+                    &format!("surge photo {n}"),
+                    &[PHOTO_BYTES as u64],
+                )
+            })
+            .collect();
+        let submissions =
+            tipline_e2e::citizen::seal_many(&unit, &unit_key, difficulty, REPORTS - WITH_PHOTO, "surge");
+        (submissions.unwrap(), photos)
     })
     .await
-    .unwrap()
     .unwrap();
 
     // When the devices poll alerts and cases at the national rate
@@ -143,7 +217,7 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
         })
         .collect();
     let case_polls = poll(
-        http,
+        http.clone(),
         POLLS_PER_SECOND,
         move |n| {
             let (url, secret) = &cases[n % cases.len()];
@@ -154,6 +228,16 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
     );
     // while the surge files its reports, as many at once as devices send them
     let started = Instant::now();
+    let with_photos = {
+        let citizen = citizen.clone();
+        tokio::spawn(async move {
+            futures_util::stream::iter(photos)
+                .map(|device| file_with_photo(&citizen, &http, device))
+                .buffer_unordered(IN_FLIGHT / 4)
+                .collect::<Vec<anyhow::Result<()>>>()
+                .await
+        })
+    };
     let outcomes: Vec<anyhow::Result<u16>> = futures_util::stream::iter(submissions)
         .map(|submission| {
             let citizen = citizen.clone();
@@ -162,6 +246,7 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
+    let photo_outcomes = with_photos.await.unwrap();
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     alerts.await.unwrap();
@@ -177,6 +262,11 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
             Ok(status) => Some(format!("answered {status}")),
             Err(e) => Some(format!("{e:#}")),
         })
+        .chain(
+            photo_outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().err().map(|e| format!("{e:#}"))),
+        )
         .collect();
     assert!(
         refused.is_empty(),
@@ -200,7 +290,7 @@ async fn test_surge_of_2000_reports_with_national_polling_meets_no_429() {
     let after = Citizen::connect(server.url()).await.unwrap();
     assert_eq!(after.info.stamp_difficulty, difficulty);
     eprintln!(
-        "surge: {REPORTS} reports in {:.1} s ({:.0}/s), {ok} polls, no 429",
+        "surge: {REPORTS} reports ({WITH_PHOTO} with a photo) in {:.1} s ({:.0}/s), {ok} polls, no 429",
         elapsed.as_secs_f64(),
         REPORTS as f64 / elapsed.as_secs_f64()
     );
