@@ -223,6 +223,7 @@ impl Keyed {
         buckets.shrink_to_fit();
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.buckets.read().unwrap_or_else(PoisonError::into_inner).len()
     }
@@ -295,11 +296,6 @@ impl Limiters {
     /// Takes a token from `unit_id`'s bucket, or says how long to wait (429).
     pub fn check_unit(&self, unit_id: &str) -> Result<(), AppError> {
         self.units.check_key(&unit_id.to_owned()).map_err(refused)
-    }
-
-    /// How many case and report buckets are held (for tests and metrics).
-    pub fn keyed_len(&self) -> usize {
-        self.case.len() + self.report_uploads.len()
     }
 
     /// Forgets buckets that are full again (memory stays bounded by [`MAX_KEYS`] anyway).
