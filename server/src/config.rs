@@ -13,7 +13,8 @@ use clap::Parser;
 use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 
-use crate::limits::RateLimits;
+use crate::difficulty::StampPolicy;
+use crate::limits::{Rate, RateLimits, MAX_REPORT_ATTACHMENT_BYTES};
 use crate::state::Settings;
 
 /// The server's receipt key, in the data directory.
@@ -37,6 +38,18 @@ pub struct Config {
     #[arg(long, env = "TIPLINE_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
+    /// Days a report no desk acknowledged, or an upload never completed, is kept after it arrived.
+    #[arg(long, env = "TIPLINE_UNACKNOWLEDGED_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub unacknowledged_days: u32,
+    /// Bytes the store may take on disk; report and attachment intake is refused past it (507).
+    /// Default: 80% of what is free in the data directory's file system at start, plus what the
+    /// database takes already.
+    #[arg(long, env = "TIPLINE_STORAGE_BUDGET_BYTES")]
+    pub storage_budget_bytes: Option<u64>,
+    /// Most sealed bytes of attachments one report may declare, all together.
+    #[arg(long, env = "TIPLINE_MAX_REPORT_ATTACHMENT_BYTES", default_value_t = MAX_REPORT_ATTACHMENT_BYTES)]
+    pub max_report_attachment_bytes: u64,
     /// Seconds between retention purges.
     #[arg(long, env = "TIPLINE_PURGE_INTERVAL_SECONDS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -45,10 +58,26 @@ pub struct Config {
     #[arg(long, env = "TIPLINE_LEASE_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_seconds: u64,
-    /// Leading zero bits a submission's anti-abuse stamp must have (0 to 32).
+    /// Leading zero bits a submission's anti-abuse stamp must have when intake is calm (0 to 32);
+    /// a flood raises it, up to `--stamp-ceiling`.
     #[arg(long, env = "TIPLINE_STAMP_DIFFICULTY", default_value_t = 16,
           value_parser = clap::value_parser!(u8).range(0..=32))]
     pub stamp_difficulty: u8,
+    /// Highest stamp difficulty a flood of submissions raises it to.
+    #[arg(long, env = "TIPLINE_STAMP_CEILING", default_value_t = StampPolicy::default().ceiling,
+          value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub stamp_ceiling: u8,
+    /// Seconds of each window in which submissions are counted to adapt the stamp difficulty.
+    #[arg(long, env = "TIPLINE_STAMP_WINDOW_SECONDS", default_value_t = StampPolicy::default().window.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub stamp_window_seconds: u64,
+    /// Submissions per window above which the stamp difficulty rises one bit.
+    #[arg(long, env = "TIPLINE_STAMP_FLOOD_THRESHOLD", default_value_t = StampPolicy::default().threshold)]
+    pub stamp_flood_threshold: u32,
+    /// Seconds a stamp at a difficulty announced before stays valid.
+    #[arg(long, env = "TIPLINE_STAMP_GRACE_SECONDS", default_value_t = StampPolicy::default().grace.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub stamp_grace_seconds: u64,
     /// The authority's Ed25519 public key (base64url); default: `authority.pub` in the data dir.
     #[arg(long, env = "TIPLINE_AUTHORITY_KEY", allow_hyphen_values = true)]
     pub authority_key: Option<String>,
@@ -56,18 +85,27 @@ pub struct Config {
     #[arg(long, env = "TIPLINE_MAX_CLOCK_SKEW_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(i64).range(1..=3600))]
     pub max_clock_skew_seconds: i64,
-    /// Anonymous submissions and case posts per minute, all reporters together.
-    #[arg(long, env = "TIPLINE_ANONYMOUS_RATE", default_value_t = RateLimits::default().anonymous_per_minute)]
-    pub anonymous_rate: u32,
-    /// Burst of anonymous submissions and case posts.
-    #[arg(long, env = "TIPLINE_ANONYMOUS_BURST", default_value_t = RateLimits::default().anonymous_burst)]
-    pub anonymous_burst: u32,
-    /// Signed requests per minute for each unit.
-    #[arg(long, env = "TIPLINE_UNIT_RATE", default_value_t = RateLimits::default().unit_per_minute)]
-    pub unit_rate: u32,
-    /// Burst of signed requests of one unit.
-    #[arg(long, env = "TIPLINE_UNIT_BURST", default_value_t = RateLimits::default().unit_burst)]
-    pub unit_burst: u32,
+    /// Report submissions, all reporters together: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_REPORT_RATE", default_value_t = RateLimits::default().reports)]
+    pub report_rate: Rate,
+    /// Attachment upload requests (HEAD and PATCH), all reporters together: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_UPLOAD_RATE", default_value_t = RateLimits::default().uploads)]
+    pub upload_rate: Rate,
+    /// Attachment upload requests of one report: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_REPORT_UPLOAD_RATE", default_value_t = RateLimits::default().report_uploads)]
+    pub report_upload_rate: Rate,
+    /// Reporters' case message reads and posts, all cases together: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_CASES_RATE", default_value_t = RateLimits::default().cases)]
+    pub cases_rate: Rate,
+    /// Reporters' case message reads and posts in one case: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_CASE_RATE", default_value_t = RateLimits::default().case)]
+    pub case_rate: Rate,
+    /// Reads of config, directory and alerts, all clients together: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_READ_RATE", default_value_t = RateLimits::default().reads)]
+    pub read_rate: Rate,
+    /// Signed requests of one unit: PER_MINUTE/BURST.
+    #[arg(long, env = "TIPLINE_UNIT_RATE", default_value_t = RateLimits::default().unit)]
+    pub unit_rate: Rate,
     /// Development mode: on first start, create an authority, keys for the sample directory's
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
@@ -79,15 +117,51 @@ impl Config {
     pub fn settings(&self) -> Settings {
         Settings {
             stamp_difficulty: self.stamp_difficulty,
+            stamp_policy: StampPolicy {
+                ceiling: self.stamp_ceiling,
+                window: Duration::from_secs(self.stamp_window_seconds),
+                threshold: self.stamp_flood_threshold,
+                grace: Duration::from_secs(self.stamp_grace_seconds),
+            },
             lease: Duration::from_secs(self.lease_seconds),
             max_clock_skew_secs: self.max_clock_skew_seconds,
             rates: RateLimits {
-                anonymous_per_minute: self.anonymous_rate,
-                anonymous_burst: self.anonymous_burst,
-                unit_per_minute: self.unit_rate,
-                unit_burst: self.unit_burst,
+                reports: self.report_rate,
+                uploads: self.upload_rate,
+                report_uploads: self.report_upload_rate,
+                cases: self.cases_rate,
+                case: self.case_rate,
+                reads: self.read_rate,
+                unit: self.unit_rate,
             },
+            storage_budget: self.storage_budget(),
+            max_report_attachment_bytes: self.max_report_attachment_bytes,
+            unacknowledged_retention: chrono::Duration::days(i64::from(self.unacknowledged_days)),
             ..Settings::default()
+        }
+    }
+
+    /// `--storage-budget-bytes`, else 80% of what is free in the data directory's file system
+    /// plus what the database files take already (none if the file system cannot be asked).
+    pub fn storage_budget(&self) -> u64 {
+        if let Some(budget) = self.storage_budget_bytes {
+            return budget;
+        }
+        let database = self.database_path();
+        let taken: u64 = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut name = database.as_os_str().to_owned();
+                name.push(suffix);
+                std::fs::metadata(name).ok().map(|m| m.len())
+            })
+            .sum();
+        match fs4::available_space(&self.data_dir) {
+            Ok(free) => taken.saturating_add(free / 5 * 4),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the data directory: no storage budget");
+                u64::MAX
+            }
         }
     }
 
@@ -207,6 +281,18 @@ mod tests {
         assert_eq!(config.lease_seconds, 60);
         assert_eq!(config.stamp_difficulty, 16);
         assert!(!config.dev);
+        assert_eq!(config.settings().rates, RateLimits::default());
+        assert_eq!(
+            config.settings().unacknowledged_retention,
+            chrono::Duration::days(30)
+        );
+        assert_eq!(config.settings().max_report_attachment_bytes, 1 << 30);
+        let budget = Config::try_parse_from(["tipline-server", "--storage-budget-bytes", "1000"]).unwrap();
+        assert_eq!(budget.settings().storage_budget, 1000);
+        let config = Config::try_parse_from(["tipline-server", "--report-rate", "10/5"]).unwrap();
+        assert_eq!(config.settings().rates.reports, Rate::new(10, 5));
+        assert!(Config::try_parse_from(["tipline-server", "--report-rate", "10"]).is_err());
+        assert!(Config::try_parse_from(["tipline-server", "--case-rate", "0/5"]).is_err());
         assert!(Config::try_parse_from(["tipline-server", "--stamp-difficulty", "33"]).is_err());
         let config = Config::try_parse_from(["tipline-server", "--dev", "--lease-seconds", "5"]).unwrap();
         assert!(config.dev);

@@ -122,6 +122,15 @@ impl AppError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// 507 `storage_full`: the storage budget is reached.
+    pub fn storage_full() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            code::STORAGE_FULL,
+            "the server's storage is full; try again later",
+        )
+    }
+
     /// A server fault: a generic 500 for the client, `detail` for the log.
     pub fn internal(detail: impl Into<String>) -> Self {
         AppError(Box::new(Inner {

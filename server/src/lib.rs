@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod dev;
+pub mod difficulty;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -18,6 +19,7 @@ pub mod receipts;
 pub mod retention;
 pub mod routes;
 pub mod state;
+pub mod storage;
 pub mod store;
 
 use axum::extract::DefaultBodyLimit;

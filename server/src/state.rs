@@ -9,19 +9,24 @@ use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 use tokio::sync::watch;
 
+use crate::difficulty::{Difficulty, StampPolicy};
 use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
 use crate::receipts::ReceiptSigner;
+use crate::storage::StorageBudget;
 use crate::store::{Store, StoreResult};
 use tipline_core::api::code;
 
 /// Tunable behaviour, from the command line or a test.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Leading zero bits a submission's stamp must have.
+    /// Leading zero bits a submission's stamp must have when intake is calm (the floor of the
+    /// adaptive difficulty).
     pub stamp_difficulty: u8,
+    /// How the stamp difficulty rises under a flood and falls back.
+    pub stamp_policy: StampPolicy,
     /// How long a delivery to a desk holds before the report is delivered again.
     pub lease: Duration,
     /// How far a signed request's timestamp may be from the server's clock, in seconds.
@@ -30,16 +35,26 @@ pub struct Settings {
     pub rates: RateLimits,
     /// Interval of keep-alive comments on desk streams.
     pub keep_alive: Duration,
+    /// Bytes the store may take; report and attachment intake is refused past it (507).
+    pub storage_budget: u64,
+    /// Most sealed bytes of attachments one report may declare, all together.
+    pub max_report_attachment_bytes: u64,
+    /// How long a report never acknowledged, or an upload never completed, is kept.
+    pub unacknowledged_retention: chrono::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             stamp_difficulty: 16,
+            stamp_policy: StampPolicy::default(),
             lease: Duration::from_secs(60),
             max_clock_skew_secs: 60,
             rates: RateLimits::default(),
             keep_alive: Duration::from_secs(15),
+            storage_budget: u64::MAX,
+            max_report_attachment_bytes: crate::limits::MAX_REPORT_ATTACHMENT_BYTES,
+            unacknowledged_retention: chrono::Duration::days(30),
         }
     }
 }
@@ -52,6 +67,8 @@ struct Inner {
     receipts: ReceiptSigner,
     push: Arc<dyn PushHub>,
     limiters: Limiters,
+    difficulty: Difficulty,
+    storage: StorageBudget,
     metrics: Metrics,
     settings: Settings,
     shutdown: watch::Sender<bool>,
@@ -93,6 +110,12 @@ impl AppState {
             receipts,
             push,
             limiters: Limiters::new(settings.rates),
+            difficulty: Difficulty::new(
+                settings.stamp_difficulty,
+                settings.stamp_policy,
+                std::time::Instant::now(),
+            ),
+            storage: StorageBudget::new(settings.storage_budget),
             metrics: Metrics::new(),
             settings,
             shutdown,
@@ -112,6 +135,16 @@ impl AppState {
     /// The rate limiters.
     pub fn limiters(&self) -> &Limiters {
         &self.0.limiters
+    }
+
+    /// The adaptive stamp difficulty.
+    pub fn difficulty(&self) -> &Difficulty {
+        &self.0.difficulty
+    }
+
+    /// The storage budget.
+    pub fn storage(&self) -> &StorageBudget {
+        &self.0.storage
     }
 
     /// The metrics.

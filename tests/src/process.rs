@@ -176,7 +176,8 @@ pub struct ServerOptions {
     pub stamp_difficulty: u8,
     /// `--lease-seconds`, or the server's default.
     pub lease_seconds: Option<u64>,
-    /// Lift the rate limits far above anything a test sends.
+    /// Lift the rate limits, and the submissions per window that raise the stamp difficulty, far
+    /// above anything a test sends.
     pub generous_rates: bool,
     /// `RUST_LOG` for the server.
     pub log: String,
@@ -246,16 +247,18 @@ impl TestServer {
             command.arg("--lease-seconds").arg(lease.to_string());
         }
         if self.options.generous_rates {
-            command.args([
-                "--anonymous-rate",
-                "1000000000",
-                "--anonymous-burst",
-                "1000000",
+            for flag in [
+                "--report-rate",
+                "--upload-rate",
+                "--report-upload-rate",
+                "--cases-rate",
+                "--case-rate",
+                "--read-rate",
                 "--unit-rate",
-                "1000000000",
-                "--unit-burst",
-                "1000000",
-            ]);
+            ] {
+                command.args([flag, "1000000000/1000000"]);
+            }
+            command.args(["--stamp-flood-threshold", &u32::MAX.to_string()]);
         }
         command.args(&self.options.extra_args);
         let mut process =

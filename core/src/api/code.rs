@@ -71,6 +71,8 @@ pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
 pub const BAD_RANGE: &str = "bad_range";
 /// 429: too many requests; `Retry-After` says when to come back.
 pub const RATE_LIMITED: &str = "rate_limited";
+/// 507: the server's storage budget is reached; the report or chunk was not stored. Retry later.
+pub const STORAGE_FULL: &str = "storage_full";
 /// 500: a server fault (details only in the server's log).
 pub const INTERNAL: &str = "internal";
 /// 503: no directory is published yet.

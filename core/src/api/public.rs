@@ -12,7 +12,8 @@ use crate::signed::Signed;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerConfig {
-    /// Leading zero bits a submission's stamp must have (`tipline_core::stamp`).
+    /// Leading zero bits a submission's stamp must have now (`tipline_core::stamp`). It rises
+    /// while the server is flooded and falls back when it calms: read it before each attempt.
     pub stamp_difficulty: u8,
     /// The Ed25519 key that signs receipts, base64url.
     pub server_key: String,
@@ -43,6 +44,10 @@ pub struct PublicLimits {
     pub max_attachments: usize,
     /// Largest sealed attachment, in bytes.
     pub max_attachment_bytes: u64,
+    /// Most sealed bytes of attachments one report may declare, all together (0 from a server
+    /// that does not say: then only `max_attachments` of `max_attachment_bytes` bound it).
+    #[serde(default)]
+    pub max_report_attachment_bytes: u64,
     /// Largest attachment chunk per `PATCH`, in bytes.
     pub max_chunk_bytes: usize,
     /// Largest JSON body that carries an envelope, in bytes.

@@ -235,7 +235,14 @@ impl Client {
         let server = self.server_key().await;
         for row in due {
             let result = match &server {
-                Ok((config, key)) => self.deliver(row, config, key).await,
+                Ok((config, key)) => self.deliver(row, config, key).await.map_err(|e| match e {
+                    // The difficulty rose past the stamp between reading it and submitting (a
+                    // flood is going on): the next attempt reads it again and solves again.
+                    NetError::Refused { code, .. } if code == crate::api::code::BAD_STAMP => {
+                        NetError::Busy { retry_after: None }
+                    }
+                    e => e,
+                }),
                 Err(Error::Network(e)) => Err(e.clone()),
                 Err(e) => Err(NetError::Refused {
                     status: 0,
@@ -275,8 +282,9 @@ impl Client {
         Ok(summary)
     }
 
-    /// Delivers one item: stamp, submit (idempotent), check the receipt, upload what the server
-    /// lacks of each attachment.
+    /// Delivers one item: stamp (solved again if the server now announces a higher difficulty
+    /// than the one kept), submit (idempotent), check the receipt, upload what the server lacks
+    /// of each attachment.
     async fn deliver(
         &self,
         row: &OutboxRow,

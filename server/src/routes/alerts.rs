@@ -15,7 +15,7 @@ use tipline_core::signed::Signed;
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::{Json, Query};
-use crate::limits::{ALERT_BODY_BYTES, MAX_PAGE};
+use crate::limits::{Family, ALERT_BODY_BYTES, MAX_PAGE};
 use crate::state::AppState;
 use crate::store::StoredAlert;
 use tipline_core::api::code;
@@ -98,12 +98,14 @@ pub async fn publish_alert(
     responses(
         (status = 200, description = "Alerts as the units signed them", body = Alerts),
         (status = 400, description = "`invalid_region`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: the reads' bucket (config, directory, alerts) is spent", body = ErrorBody),
     )
 )]
 pub async fn read_alerts(
     State(state): State<AppState>,
     Query(query): Query<AlertsQuery>,
 ) -> AppResult<axum::Json<Alerts>> {
+    state.limiters().check(Family::Reads)?;
     let region = query.region.unwrap_or_default().trim().to_ascii_uppercase();
     let valid = !region.is_empty()
         && region.len() <= MAX_REGION_LEN

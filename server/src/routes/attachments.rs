@@ -3,6 +3,8 @@
 //! with `Upload-Offset` and `Content-Type: application/offset+octet-stream`), so an upload cut
 //! off by a lost connection or a killed app resumes where it stopped. The reporter proves the
 //! right to upload with the case secret; a wrong secret looks exactly like an unknown report.
+//! Both are charged to the report's upload budget and the uploads' bucket, after the secret
+//! checked.
 //!
 //! The desk downloads the sealed bytes once complete, whole or by range (`Range: bytes=a-b` or
 //! `?offset=&len=`), streamed from the store in slices so memory stays flat.
@@ -68,6 +70,7 @@ fn unknown() -> AppError {
         (status = 204, description = "State in `Upload-Offset` (bytes received) and `Upload-Length` (sealed size)"),
         (status = 400, description = "`bad_case_secret`"),
         (status = 404, description = "`unknown_attachment`: no such attachment, or the secret does not match"),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: this report's upload budget or the uploads' is spent (charged only after the secret checked)"),
     )
 )]
 pub async fn upload_state(
@@ -81,6 +84,7 @@ pub async fn upload_state(
         .attachment_state(report_id, index, Some(hash))
         .await?
         .ok_or_else(unknown)?;
+    state.limiters().check_upload(report_id)?;
     Ok((
         StatusCode::NO_CONTENT,
         [
@@ -111,6 +115,8 @@ pub async fn upload_state(
         (status = 409, description = "`offset_mismatch`: the upload stands at the returned `Upload-Offset`", body = ErrorBody),
         (status = 413, description = "`too_large`: chunk larger than `max_chunk_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: this report's upload budget or the uploads' is spent (charged only after the secret checked)", body = ErrorBody),
+        (status = 507, description = "`storage_full`: the server's storage budget would not hold the chunk; retry later", body = ErrorBody),
     )
 )]
 pub async fn upload_chunk(
@@ -131,12 +137,22 @@ pub async fn upload_chunk(
         .ok_or_else(|| {
             AppError::bad_request(code::BAD_OFFSET, "header Upload-Offset must hold a byte offset")
         })?;
+    // The secret is checked before the budgets are charged, so chunks sent to random reports
+    // spend nobody's budget.
+    state
+        .store()
+        .attachment_state(report_id, index, Some(hash))
+        .await?
+        .ok_or_else(unknown)?;
+    state.limiters().check_upload(report_id)?;
+    state.storage().check(state.store(), bytes.len() as u64).await?;
     match state
         .store()
         .append_attachment(report_id, index, hash, offset, &bytes)
         .await?
     {
         AppendOutcome::Appended { offset } => {
+            state.storage().add(bytes.len() as u64);
             Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, offset.to_string())]).into_response())
         }
         AppendOutcome::OffsetMismatch { offset } => Err(AppError::conflict(

@@ -4,7 +4,9 @@
 //! Reads are by cursor: `after` the last `seq` seen.
 //!
 //! A wrong case secret, or a unit that does not hold the case, gets the same 404 as a case that
-//! does not exist.
+//! does not exist. A reporter's request is charged to the case's budget and the case messages'
+//! bucket only once the case and its secret checked, so requests to random cases spend nobody's
+//! budget, and a flood in one case spends that case's.
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -111,7 +113,7 @@ async fn read(state: &AppState, case_id: CaseId, query: MessagesQuery) -> AppRes
         (status = 409, description = "`message_id_conflict`", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: this case's budget or the case messages' is spent (charged only after the case secret checked)", body = ErrorBody),
     )
 )]
 pub async fn reporter_post(
@@ -123,7 +125,6 @@ pub async fn reporter_post(
     let hash = case_secret_hash(&headers)?;
     let envelope = parse_envelope(&body.envelope)?;
     expect_kind(&envelope, Kind::FollowUp)?;
-    state.limiters().check_anonymous()?;
     let case = reporter_case(&state, case_id, &hash).await?;
     if envelope.unit_id != case.unit_id {
         return Err(AppError::bad_request(
@@ -131,6 +132,7 @@ pub async fn reporter_post(
             format!("the case is handled by unit {}; seal to it", case.unit_id),
         ));
     }
+    state.limiters().check_case(case_id)?;
     let message_id = MessageId(envelope.message_id);
     let stored = store_message(
         &state,
@@ -170,6 +172,7 @@ pub async fn reporter_post(
         (status = 200, description = "Messages after the cursor", body = Messages),
         (status = 400, description = "`bad_case_secret`, `invalid_query`", body = ErrorBody),
         (status = 404, description = "`unknown_case`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: this case's budget or the case messages' is spent (charged only after the case secret checked)", body = ErrorBody),
     )
 )]
 pub async fn reporter_read(
@@ -180,6 +183,7 @@ pub async fn reporter_read(
 ) -> AppResult<axum::Json<Messages>> {
     let hash = case_secret_hash(&headers)?;
     reporter_case(&state, case_id, &hash).await?;
+    state.limiters().check_case(case_id)?;
     read(&state, case_id, query).await
 }
 

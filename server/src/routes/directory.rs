@@ -15,7 +15,7 @@ use tipline_core::directory::SignedDirectory;
 
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::Json;
-use crate::limits::DIRECTORY_BODY_BYTES;
+use crate::limits::{Family, DIRECTORY_BODY_BYTES};
 use crate::state::AppState;
 use tipline_core::api::code;
 
@@ -37,9 +37,11 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "The signed directory `{payload, key_id, signature}`; verify it against the pinned authority key", body = Object),
         (status = 404, description = "`no_directory`: none published yet", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: the reads' bucket (config, directory, alerts) is spent", body = ErrorBody),
     )
 )]
 pub async fn get_directory(State(state): State<AppState>) -> AppResult<Response> {
+    state.limiters().check(Family::Reads)?;
     let (_, json) = state
         .store()
         .directory()

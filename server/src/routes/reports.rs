@@ -1,11 +1,14 @@
 //! `POST /v1/reports`: intake of a sealed report. The checks run cheapest and most actionable
 //! first: size (413), content type (415), JSON shape (400), the envelope's framing, its kind, the
-//! unit (404), the declared attachments, the anti-abuse stamp (403), the rate limit (429). Then
+//! unit (404), the declared attachments, the anti-abuse stamp (403), and only then the reports'
+//! bucket (429), which no other kind of request draws from, and the storage budget (507). Then
 //! the server signs a receipt (in a batch with those submitted at the same moment), the store
 //! commits durably, and only then the client is answered and the unit's live desks are told.
 //!
 //! The report id is the idempotency key: the same envelope again gets the first receipt (200),
 //! another envelope under the same id is refused (409).
+
+use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -23,7 +26,7 @@ use tipline_core::report::{ReportId, MAX_ATTACHMENTS};
 
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::extract::Json;
-use crate::limits::{max_sealed_attachment, ENVELOPE_BODY_BYTES};
+use crate::limits::{max_sealed_attachment, Family, ENVELOPE_BODY_BYTES};
 use crate::push::PushEvent;
 use crate::state::AppState;
 use crate::store::{NewReport, SubmitOutcome};
@@ -38,11 +41,23 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Checks declared attachments: indices 0..n in order, at most [`MAX_ATTACHMENTS`], each no
-/// larger than the largest sealed attachment. 400 `bad_attachments` otherwise.
-pub fn check_attachments(attachments: &[DeclaredAttachment]) -> AppResult<Vec<DeclaredAttachment>> {
+/// larger than the largest sealed attachment, all together no more than `max_total` sealed
+/// bytes. 400 `bad_attachments` otherwise.
+pub fn check_attachments(
+    attachments: &[DeclaredAttachment],
+    max_total: u64,
+) -> AppResult<Vec<DeclaredAttachment>> {
     let bad = |message: String| AppError::bad_request(code::BAD_ATTACHMENTS, message);
     if attachments.len() > MAX_ATTACHMENTS {
         return Err(bad(format!("at most {MAX_ATTACHMENTS} attachments")));
+    }
+    let total = attachments
+        .iter()
+        .fold(0u64, |sum, a| sum.saturating_add(a.sealed_size));
+    if total > max_total {
+        return Err(bad(format!(
+            "the attachments come to {total} sealed bytes; a report may have {max_total}"
+        )));
     }
     let max = max_sealed_attachment();
     attachments
@@ -94,14 +109,15 @@ pub fn expect_kind(envelope: &Envelope, kind: Kind) -> AppResult<()> {
     responses(
         (status = 201, description = "Stored durably", body = Submitted),
         (status = 200, description = "Stored before: the first receipt", body = Submitted),
-        (status = 400, description = "`malformed_json`, `malformed_envelope`, `wrong_kind`, `bad_attachments`", body = ErrorBody),
-        (status = 403, description = "`bad_stamp`: the stamp does not meet the difficulty for this envelope", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `malformed_envelope`, `wrong_kind`, `bad_attachments` (order, count, size, or more together than `max_report_attachment_bytes`)", body = ErrorBody),
+        (status = 403, description = "`bad_stamp`: the stamp does not meet the difficulty `/v1/config` announces (or one it announced within the grace period) for this envelope; read it again and solve again", body = ErrorBody),
         (status = 404, description = "`unknown_unit`", body = ErrorBody),
         (status = 409, description = "`report_id_conflict` (another envelope under this id), `case_conflict` (case id taken)", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`: the reports' bucket is spent (charged only after the stamp checked)", body = ErrorBody),
         (status = 503, description = "`no_directory`", body = ErrorBody),
+        (status = 507, description = "`storage_full`: the server's storage budget would not hold the report and its declared attachments; retry later", body = ErrorBody),
     )
 )]
 pub async fn submit_report(
@@ -133,17 +149,34 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     let envelope = parse_envelope(&submission.envelope)?;
     expect_kind(&envelope, Kind::Report)?;
     state.unit_key(&envelope.unit_id)?;
-    let attachments = check_attachments(&submission.attachments)?;
+    let attachments = check_attachments(
+        &submission.attachments,
+        state.settings().max_report_attachment_bytes,
+    )?;
     let digest = sha256(&submission.envelope);
-    let difficulty = state.settings().stamp_difficulty;
-    if !tipline_core::stamp::verify(&digest, difficulty, submission.stamp) {
+    let now = Instant::now();
+    let accepted = state.difficulty().accepted(now);
+    if !tipline_core::stamp::verify(&digest, accepted, submission.stamp) {
+        let difficulty = state.difficulty().current(now);
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             code::BAD_STAMP,
             format!("the stamp does not meet difficulty {difficulty} for this envelope"),
         ));
     }
-    state.limiters().check_anonymous()?;
+    // Counted before the bucket: a flood that the bucket holds back still raises the difficulty.
+    state.difficulty().record(now);
+    state.limiters().check(Family::Reports)?;
+    // The declared attachments must fit too, so that a report is refused rather than its uploads
+    // half-way.
+    let envelope_bytes = submission.envelope.len() as u64;
+    let declared = attachments
+        .iter()
+        .fold(0u64, |sum, a| sum.saturating_add(a.sealed_size));
+    state
+        .storage()
+        .check(state.store(), envelope_bytes.saturating_add(declared))
+        .await?;
 
     // Whole seconds: the receipt needs no finer time, and the store keeps no finer trace.
     let now = Utc::now();
@@ -177,6 +210,7 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
         .await?;
     match outcome {
         SubmitOutcome::Created => {
+            state.storage().add(envelope_bytes);
             state.push().notify(&envelope.unit_id, PushEvent::Report);
             Ok((StatusCode::CREATED, Submitted { report_id, receipt }))
         }

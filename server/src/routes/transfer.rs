@@ -69,7 +69,7 @@ pub async fn transfer(
             "the envelope must carry the same report id and be addressed to to_unit",
         ));
     }
-    let attachments = check_attachments(&request.attachments)?;
+    let attachments = check_attachments(&request.attachments, state.settings().max_report_attachment_bytes)?;
     let upload_hash = match request.upload_secret_hash.as_deref() {
         Some(text) => {
             let mut hash = [0u8; 32];

@@ -128,6 +128,15 @@ pub enum TransferOutcome {
     NotFound,
 }
 
+/// What an expiry deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Reports never acknowledged.
+    pub reports: u64,
+    /// Uploads that never completed, of reports that stay.
+    pub uploads: u64,
+}
+
 /// Counts for `/metrics`: no identifiers, only totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -245,6 +254,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes reports (with their attachments and case messages) acknowledged before
     /// `acked_before`, and expired alerts; returns how many reports went.
     async fn purge(&self, acked_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Deletes reports never acknowledged and received before `received_before` (with their
+    /// attachments, and their cases and messages if no report is left in the case), and the
+    /// uploads that are still incomplete of the reports received before it.
+    async fn expire(&self, received_before: DateTime<Utc>) -> StoreResult<Expired>;
+
+    /// Bytes the store takes on disk for what it holds (for the storage budget).
+    async fn usage(&self) -> StoreResult<u64>;
 
     /// Totals for `/metrics`.
     async fn stats(&self) -> StoreResult<StoreStats>;

@@ -33,8 +33,9 @@ use self::codec::{OpError, OpResult};
 use self::ids::{IdMaps, Lock};
 use self::writer::{FnJob, Msg};
 use super::{
-    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, MessageDirection, NewReport,
-    SealedMessage, Store, StoreError, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
+    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, Expired, MessageDirection,
+    NewReport, SealedMessage, Store, StoreError, StoreResult, StoreStats, StoredAlert, SubmitOutcome,
+    TransferOutcome,
 };
 
 /// Read connections: enough for the blocking pool to overlap a few reads on a small machine.
@@ -353,6 +354,49 @@ impl Store for SqliteStore {
                 return Ok(total);
             }
         }
+    }
+
+    async fn expire(&self, received_before: DateTime<Utc>) -> StoreResult<Expired> {
+        let mut expired = Expired::default();
+        loop {
+            let deleted = self
+                .write(0, move |conn, ids| {
+                    reports::expire_some(conn, ids, received_before, PURGE_BATCH)
+                })
+                .await?;
+            expired.reports += deleted;
+            if deleted < u64::from(PURGE_BATCH) {
+                break;
+            }
+        }
+        // Found on a reader (a scan of the attachments), deleted in bounded writes.
+        let stale = self
+            .read(move |conn, ids| attachments::stale(conn, ids, codec::millis(received_before)))
+            .await?;
+        for batch in stale.chunks(PURGE_BATCH as usize) {
+            let batch = batch.to_vec();
+            expired.uploads += self
+                .write(0, move |conn, _| {
+                    let mut dropped = 0;
+                    for (report_id, index) in &batch {
+                        dropped += u64::from(attachments::drop_incomplete(conn, report_id, *index)?);
+                    }
+                    Ok(dropped)
+                })
+                .await?;
+        }
+        if expired != Expired::default() {
+            tracing::debug!(
+                reports = expired.reports,
+                uploads = expired.uploads,
+                "sqlite expiry"
+            );
+        }
+        Ok(expired)
+    }
+
+    async fn usage(&self) -> StoreResult<u64> {
+        self.read(|conn, _| reports::usage(conn)).await
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {

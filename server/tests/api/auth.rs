@@ -109,8 +109,7 @@ async fn test_unknown_unit_is_404() {
 #[tokio::test]
 async fn test_unit_rate_limit_is_429_per_unit() {
     let env = Env::with_settings(|s| {
-        s.rates.unit_per_minute = 1;
-        s.rates.unit_burst = 2;
+        s.rates.unit = tipline_server::limits::Rate::new(1, 2);
     })
     .await;
     for _ in 0..2 {

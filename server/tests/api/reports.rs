@@ -192,10 +192,9 @@ async fn test_bad_stamp_is_403() {
 
 #[tokio::test]
 async fn test_rate_limit_is_429_with_retry_after() {
-    // Given a server that takes one anonymous request per minute,
+    // Given a server that takes one report per minute,
     let env = Env::with_settings(|s| {
-        s.rates.anonymous_per_minute = 1;
-        s.rates.anonymous_burst = 1;
+        s.rates.reports = tipline_server::limits::Rate::new(1, 1);
     })
     .await;
     env.file(UNIT).await;

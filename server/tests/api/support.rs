@@ -71,12 +71,7 @@ pub fn test_settings() -> Settings {
     Settings {
         stamp_difficulty: DIFFICULTY,
         lease: Duration::from_secs(60),
-        rates: RateLimits {
-            anonymous_per_minute: 100_000,
-            anonymous_burst: 10_000,
-            unit_per_minute: 100_000,
-            unit_burst: 10_000,
-        },
+        rates: RateLimits::generous(),
         ..Settings::default()
     }
 }

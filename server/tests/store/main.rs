@@ -6,6 +6,7 @@
 mod attachments;
 mod cases;
 mod durability;
+mod expiry;
 mod public;
 mod reports;
 

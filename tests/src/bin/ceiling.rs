@@ -21,8 +21,8 @@ use tipline_core::report::{CaseId, MessageId, ReportId};
 use tipline_server::config::{self, Config};
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{
-    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, MessageDirection, NewReport,
-    SealedMessage, Store, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
+    AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, Expired, MessageDirection,
+    NewReport, SealedMessage, Store, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
 };
 use tipline_server::{app, dev, AppState};
 
@@ -142,6 +142,14 @@ impl Store for KeepsNoReport {
 
     async fn purge(&self, acked_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
         self.0.purge(acked_before, now).await
+    }
+
+    async fn expire(&self, received_before: DateTime<Utc>) -> StoreResult<Expired> {
+        self.0.expire(received_before).await
+    }
+
+    async fn usage(&self) -> StoreResult<u64> {
+        self.0.usage().await
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {

@@ -16,6 +16,7 @@ use tipline_core::client::{Client, OutboxItem, OutboxListener, OutboxStatus};
 use tipline_core::l10n::Language;
 use tipline_core::message::CaseStatus;
 use tipline_core::Error;
+use tipline_server::difficulty::StampPolicy;
 use tipline_server::store::Delivery;
 
 #[tokio::test]
@@ -138,8 +139,7 @@ async fn test_retries_through_server_errors_and_timeouts_yield_one_report() {
 #[tokio::test]
 async fn test_busy_server_is_retried_after_its_retry_after() {
     let server = Server::start_with(|s| {
-        s.rates.anonymous_per_minute = 1;
-        s.rates.anonymous_burst = 1;
+        s.rates.reports = tipline_server::limits::Rate::new(1, 1);
     })
     .await;
     let client = server.client("phone-a");
@@ -450,4 +450,58 @@ async fn test_case_recovered_from_codename_on_a_second_client() {
         Err(Error::NotFound(_))
     ));
     assert_eq!(phone.outbox().unwrap()[0].report_id, filed.report_id);
+}
+
+#[tokio::test]
+async fn test_client_solves_again_when_a_flood_raised_the_difficulty() {
+    // Given a server at difficulty 4 that raises it while flooded (more than two submissions in
+    // half a second), with no grace for older stamps, and taking one report at a time,
+    let server = Server::start_with(|s| {
+        s.stamp_difficulty = 4;
+        s.stamp_policy = StampPolicy {
+            ceiling: 14,
+            window: Duration::from_millis(500),
+            threshold: 2,
+            grace: Duration::ZERO,
+        };
+        s.rates.reports = tipline_server::limits::Rate::new(600, 1);
+    })
+    .await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    // and a report whose stamp was solved at 4 but that was told to wait
+    let filed = [
+        client.file_report(&draft()).unwrap().report_id,
+        client.file_report(&draft()).unwrap().report_id,
+    ];
+    let summary = client.flush().await.unwrap();
+    assert_eq!((summary.delivered, summary.pending), (1, 1));
+
+    // When a flood raises the difficulty far above 4, and the report's retry is due
+    server.flood_until(12).await;
+    let due = client
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find_map(|i| match i.status {
+            OutboxStatus::Queued { next_attempt, .. } => Some(next_attempt),
+            _ => None,
+        })
+        .unwrap();
+    if let Ok(wait) = (due - Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
+    }
+    // (and the flood's last submission has left a token in the bucket)
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Then the client reads the difficulty announced now, solves again, and the report arrives
+    let summary = client.flush().await.unwrap();
+    assert_eq!(
+        (summary.delivered, summary.failed),
+        (1, 0),
+        "{:?}",
+        client.outbox().unwrap()
+    );
+    let at_desk: Vec<_> = server.desk_reports().await.iter().map(|d| d.report_id).collect();
+    assert!(filed.iter().all(|id| at_desk.contains(id)));
 }

@@ -68,12 +68,7 @@ fn settings() -> Settings {
     Settings {
         stamp_difficulty: 4,
         lease: Duration::from_secs(60),
-        rates: RateLimits {
-            anonymous_per_minute: 100_000,
-            anonymous_burst: 10_000,
-            unit_per_minute: 100_000,
-            unit_burst: 10_000,
-        },
+        rates: RateLimits::generous(),
         ..Settings::default()
     }
 }
@@ -308,6 +303,27 @@ impl Server {
             timeout: Duration::from_secs(2),
         })
         .unwrap()
+    }
+
+    /// Submits reports with stamps at the announced difficulty until `/v1/config` announces
+    /// `target` or more (at most 20 s), whatever they are answered.
+    pub async fn flood_until(&self, target: u8) {
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let key = self.unit(UNIT).encryption_key().public_key();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let citizen = tipline_e2e::Citizen::connect(&url).await.unwrap();
+            if citizen.info.stamp_difficulty >= target {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flood did not raise the difficulty to {target}"
+            );
+            let submission = citizen.seal(UNIT, &key, "flood").unwrap();
+            // Taken or told to wait: counted either way.
+            let _ = citizen.submit(&submission).await;
+        }
     }
 
     fn unit(&self, id: &str) -> &UnitKeyFile {

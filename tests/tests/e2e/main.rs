@@ -6,3 +6,4 @@ mod ceiling;
 mod crash;
 mod desk;
 mod socket;
+mod surge;

@@ -220,3 +220,35 @@ pub(super) fn read(
     }
     Ok(Some(out))
 }
+
+/// Uploads that never completed, of reports received before `received_before`: report id and
+/// index (reader).
+pub(super) fn stale(conn: &Connection, ids: &IdMaps, received_before: i64) -> OpResult<Vec<([u8; 16], u16)>> {
+    let incomplete = conn
+        .prepare_cached("SELECT report_id, idx FROM attachments WHERE complete = 0")?
+        .query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, u16>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut received =
+        conn.prepare_cached("SELECT received_at FROM reports WHERE seq = ?1 AND report_id = ?2")?;
+    let mut stale = Vec::new();
+    for (report_id, index) in incomplete {
+        let id: [u8; 16] = array(&report_id)?;
+        let Some(seq) = ids.report(&id) else { continue };
+        let at: Option<i64> = received
+            .query_row(params![seq, &report_id], |row| row.get(0))
+            .optional()?;
+        if at.is_some_and(|at| at < received_before) {
+            stale.push((id, index));
+        }
+    }
+    Ok(stale)
+}
+
+/// Deletes an upload that is still incomplete, with the bytes received (writer); whether it went.
+pub(super) fn drop_incomplete(conn: &Connection, report_id: &[u8; 16], index: u16) -> OpResult<bool> {
+    // The chunks go with it (ON DELETE CASCADE).
+    Ok(conn
+        .prepare_cached("DELETE FROM attachments WHERE report_id = ?1 AND idx = ?2 AND complete = 0")?
+        .execute(params![&report_id[..], index])?
+        > 0)
+}

@@ -261,8 +261,42 @@ pub(super) fn purge_some(
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let deleted = delete(conn, ids, &doomed)?;
+    conn.prepare_cached("DELETE FROM alerts WHERE expires_at <= ?1")?
+        .execute([millis(now)])?;
+    Ok(deleted)
+}
+
+/// A report row to delete: its `seq`, id, case `seq` and case id.
+type Doomed = (Seq, Vec<u8>, Seq, Vec<u8>);
+
+/// Deletes up to `limit` reports never acknowledged and received before `received_before`,
+/// with their attachments, and the cases left without reports with their messages; how many
+/// reports went (writer).
+pub(super) fn expire_some(
+    conn: &Connection,
+    ids: &IdMaps,
+    received_before: DateTime<Utc>,
+    limit: u32,
+) -> OpResult<u64> {
+    let doomed = conn
+        .prepare_cached(
+            "SELECT seq, report_id, case_seq, case_id FROM reports
+             WHERE acked_at IS NULL AND received_at < ?1
+             ORDER BY received_at LIMIT ?2",
+        )?
+        .query_map(params![millis(received_before), limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<Result<Vec<Doomed>, _>>()?;
+    delete(conn, ids, &doomed)
+}
+
+/// Deletes reports with their attachments, and their cases if no report is left in them, with
+/// the cases' messages; how many reports went (writer).
+fn delete(conn: &Connection, ids: &IdMaps, doomed: &[Doomed]) -> OpResult<u64> {
     let mut deleted = 0u64;
-    for (seq, report_id, _, _) in &doomed {
+    for (seq, report_id, _, _) in doomed {
         // The attachments' chunks go with them (ON DELETE CASCADE).
         conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
             .execute([report_id])?;
@@ -289,9 +323,17 @@ pub(super) fn purge_some(
             ids.remove_case(array(case_id.as_slice())?);
         }
     }
-    conn.prepare_cached("DELETE FROM alerts WHERE expires_at <= ?1")?
-        .execute([millis(now)])?;
     Ok(deleted)
+}
+
+/// Bytes the database's pages in use take (reader).
+pub(super) fn usage(conn: &Connection) -> OpResult<u64> {
+    let pragma = |name: &str| -> OpResult<u64> {
+        let value: i64 = conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?;
+        Ok(value.unsigned_abs())
+    };
+    let pages = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+    Ok(pages.saturating_mul(pragma("page_size")?))
 }
 
 /// Totals for `/metrics` (reader).
