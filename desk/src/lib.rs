@@ -7,6 +7,7 @@
 //! - [`app`] builds the router; [`views`] holds one module per area.
 //! - [`state`] is what the views share; [`index`] the reports held in memory for the inbox.
 //! - [`auth`], [`accounts`], [`team`], [`audit`]: the team's side.
+//! - [`receiver`]: the core's receiving loop, run beside the web application.
 
 pub mod accounts;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod index;
 pub mod l10n;
+pub mod receiver;
 pub mod setup;
 pub mod state;
 pub mod team;

@@ -13,7 +13,7 @@ use tipline_desk::audit::{self, AuditEntry};
 use tipline_desk::auth::password::{self, HashCost};
 use tipline_desk::setup::{authority_key, open_desk, open_store, passphrase, read_keys};
 use tipline_desk::state::{load_accounts, store_account};
-use tipline_desk::{app, AppState, Config, DeskError, Result};
+use tipline_desk::{app, receiver, AppState, Config, DeskError, Result};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -22,9 +22,32 @@ use zeroize::Zeroizing;
     version,
     about = "The unit's desk as a web application"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// A ready-to-try desk next to `tipline-server --dev` (the same as `tipline-desk dev`).
+    #[arg(long)]
+    dev: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+#[derive(Parser)]
+struct DevArgs {
+    /// The data folder of `tipline-server --dev` (its unit keys and authority key).
+    #[arg(long, default_value = "tipline-data")]
+    server_data: PathBuf,
+    /// The unit of the dev directory this desk is for.
+    #[arg(long, default_value = "dk-infohus-vestegnen")]
+    unit: String,
+    /// The desk's data folder.
+    #[arg(long, default_value = "tipline-desk-data")]
+    data_dir: PathBuf,
+    /// The intake server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
 }
 
 #[derive(clap::Args)]
@@ -56,6 +79,10 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
     },
+    /// A ready-to-try desk for a unit of `tipline-server --dev`'s directory, with a first
+    /// supervisor account; prints the address and how to sign in. Not for real use: the store's
+    /// passphrase is `dev`.
+    Dev(DevArgs),
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -137,6 +164,83 @@ async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen:
     let passphrase = passphrase(store.passphrase_file.as_deref())?;
     let desk_store = open_store(&store.data_dir, &keys, &passphrase)?;
     drop(passphrase);
+    serve_store(desk_store, keys, server, authority, listen).await
+}
+
+/// The store passphrase of a dev desk.
+const DEV_PASSPHRASE: &str = "dev";
+/// The first account of a dev desk.
+const DEV_SUPERVISOR: &str = "supervisor";
+
+/// A dev desk: the unit's key and the authority key from `tipline-server --dev`'s folder, a
+/// store under a known passphrase, and a first supervisor whose password is printed once.
+async fn dev(args: &DevArgs) -> Result<()> {
+    let key_file = args.server_data.join("units").join(format!("{}.key", args.unit));
+    if !key_file.is_file() {
+        return Err(DeskError::Config(format!(
+            "no key for unit {} in {}: start `tipline-server --dev --data-dir {}` first",
+            args.unit,
+            args.server_data.display(),
+            args.server_data.display()
+        )));
+    }
+    let keys = read_keys(&key_file)?;
+    let authority = authority_key(&args.server_data.join("authority.pub").display().to_string())?;
+    let desk_store = open_store(&args.data_dir, &keys, DEV_PASSPHRASE)?;
+    let url = format!("http://{}", args.listen);
+    println!("tipline-desk (dev): the desk of unit {} at {url}", args.unit);
+    println!(
+        "  store: {} (encrypted; its passphrase is \"{DEV_PASSPHRASE}\" here, a real desk takes it from \
+         --passphrase-file or {})",
+        args.data_dir.display(),
+        tipline_desk::setup::PASSPHRASE_ENV
+    );
+    if load_accounts(&desk_store)?.is_empty() {
+        let password = Zeroizing::new(tipline_core::encoding::b64(
+            &tipline_core::crypto::random::random_array::<12>(&mut tipline_core::crypto::OsRandom::new())
+                .map_err(tipline_core::Error::from)?,
+        ));
+        let account = Account {
+            name: DEV_SUPERVISOR.to_owned(),
+            role: Role::Supervisor,
+            password_hash: password::hash(&password, HashCost::default())?,
+            totp_secret: None,
+            totp_last_step: None,
+            disabled: false,
+            language: "en".into(),
+            created_at: Utc::now(),
+            created_by: None,
+        };
+        audit::append(
+            &desk_store,
+            &AuditEntry::now(None, "account.add")
+                .target(DEV_SUPERVISOR)
+                .detail(Role::Supervisor.name()),
+        )?;
+        store_account(&desk_store, &account)?;
+        println!(
+            "  sign in as {DEV_SUPERVISOR} with the password {} (shown this once); the first sign-in \
+             enrols a TOTP code from a QR code",
+            password.as_str()
+        );
+    } else {
+        println!(
+            "  sign in with an account made before (the first supervisor's password was shown when it \
+             was made; start again with an empty {} to get a new one)",
+            args.data_dir.display()
+        );
+    }
+    println!("  then file a report as a citizen: it appears in the inbox without a reload");
+    serve_store(desk_store, keys, &args.server, Some(authority), args.listen).await
+}
+
+async fn serve_store(
+    desk_store: tipline_core::desk::DeskStore,
+    keys: tipline_core::keys::UnitKeyFile,
+    server: &str,
+    authority: Option<tipline_core::keys::VerifyingKey>,
+    listen: SocketAddr,
+) -> Result<()> {
     let desk = open_desk(desk_store, keys, server)?;
     let config = Config {
         authority,
@@ -150,8 +254,15 @@ async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen:
         tracing::warn!(%listen, "listening beyond this computer: put TLS in front of the desk");
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "desk listening");
+    let bound = listener.local_addr()?;
+    tracing::info!(listen = %bound, "desk listening");
+    // On stdout for whoever started the desk (and for the tests, which listen on port 0).
+    println!("desk listening on http://{bound}");
     let closing = state.clone();
+    let (stop_receiving, receiving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let receiving = receiver::spawn(state.clone(), async move {
+        let _ = receiving_stopped.await;
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown().await;
@@ -159,6 +270,8 @@ async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen:
             closing.close();
         })
         .await?;
+    let _ = stop_receiving.send(());
+    let _ = receiving.await;
     Ok(())
 }
 
@@ -194,14 +307,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let default_dev = || DevArgs::parse_from(["dev"]);
     let result = match &cli.command {
-        Command::Serve {
+        None if cli.dev => dev(&default_dev()).await,
+        None => Err(DeskError::Config(
+            "say what to do: serve, user add, or --dev (see --help)".into(),
+        )),
+        Some(Command::Dev(args)) => dev(args).await,
+        Some(Command::Serve {
             store,
             server,
             authority_pub,
             listen,
-        } => serve(store, server, authority_pub.as_deref(), *listen).await,
-        Command::User {
+        }) => serve(store, server, authority_pub.as_deref(), *listen).await,
+        Some(Command::User {
             command:
                 UserCommand::Add {
                     store,
@@ -209,7 +328,7 @@ async fn main() -> ExitCode {
                     role,
                     password_file,
                 },
-        } => add_user(store, name, *role, password_file.as_deref()),
+        }) => add_user(store, name, *role, password_file.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
