@@ -140,3 +140,6 @@ error-forbidden = غير مسموح
 error-invalid = لا يمكن تنفيذ الطلب كما هو
 error-intake = لم يستجب خادم الاستلام
 error-internal = حدث خطأ ما
+export-case = تصدير لملف القضية (zip)
+export-made-by = صدّره
+history-title = سجل الحالات

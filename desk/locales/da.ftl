@@ -137,3 +137,6 @@ error-forbidden = Ikke tilladt
 error-invalid = Det kan ikke gøres sådan
 error-intake = Modtageserveren svarede ikke
 error-internal = Noget gik galt
+export-case = Eksportér til sagsakten (zip)
+export-made-by = Eksporteret af
+history-title = Statushistorik

@@ -137,3 +137,6 @@ error-forbidden = Not allowed
 error-invalid = This cannot be done as asked
 error-intake = The intake server did not answer
 error-internal = Something went wrong
+export-case = Export for the case file (zip)
+export-made-by = Exported by
+history-title = Status history

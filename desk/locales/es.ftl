@@ -137,3 +137,6 @@ error-forbidden = No permitido
 error-invalid = No se puede hacer tal como se pidió
 error-intake = El servidor de recepción no respondió
 error-internal = Algo salió mal
+export-case = Exportar para el expediente (zip)
+export-made-by = Exportado por
+history-title = Historial de estados

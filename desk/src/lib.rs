@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(views::inbox::router())
         .merge(views::report::router())
         .merge(views::attachments::router())
+        .merge(views::export::router())
         .merge(views::events::router())
         .merge(views::profile::router())
         .merge(views::admin::router())

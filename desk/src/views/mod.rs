@@ -7,6 +7,7 @@ pub mod assets;
 pub mod attachments;
 pub mod errors;
 pub mod events;
+pub mod export;
 pub mod inbox;
 pub mod login;
 pub mod profile;

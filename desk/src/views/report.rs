@@ -46,75 +46,75 @@ pub fn report_id(text: &str) -> Result<ReportId> {
     ReportId::parse(text).map_err(|_| DeskError::NotFound("report".into()))
 }
 
-fn record(state: &AppState, id: ReportId) -> Result<ReportRecord> {
+pub(super) fn record(state: &AppState, id: ReportId) -> Result<ReportRecord> {
     state
         .store()
         .report(id)?
         .ok_or_else(|| DeskError::NotFound("report".into()))
 }
 
-struct PlaceView {
-    described: Option<String>,
-    latitude: String,
-    longitude: String,
-    precision: String,
+pub(super) struct PlaceView {
+    pub(super) described: Option<String>,
+    pub(super) latitude: String,
+    pub(super) longitude: String,
+    pub(super) precision: String,
 }
 
-struct AttachmentView {
-    index: u16,
-    name: String,
-    media_type: String,
-    size: u64,
-    state: &'static str,
-    shown: &'static str,
+pub(super) struct AttachmentView {
+    pub(super) index: u16,
+    pub(super) name: String,
+    pub(super) media_type: String,
+    pub(super) size: u64,
+    pub(super) state: &'static str,
+    pub(super) shown: &'static str,
 }
 
-struct MessageView {
-    from_reporter: bool,
-    text: Option<String>,
-    sent: String,
-    unit: String,
+pub(super) struct MessageView {
+    pub(super) from_reporter: bool,
+    pub(super) text: Option<String>,
+    pub(super) sent: String,
+    pub(super) unit: String,
 }
 
-struct NoteView {
-    author: String,
-    at: String,
-    text: String,
+pub(super) struct NoteView {
+    pub(super) author: String,
+    pub(super) at: String,
+    pub(super) text: String,
 }
 
-struct ChangeView {
-    by: String,
-    at: String,
-    from: String,
-    to: String,
+pub(super) struct ChangeView {
+    pub(super) by: String,
+    pub(super) at: String,
+    pub(super) from: String,
+    pub(super) to: String,
 }
 
 /// What the report page shows.
-struct ReportView {
-    id: String,
-    short: String,
-    case_id: String,
-    category: String,
-    text: String,
-    language: String,
-    when: String,
-    place: Option<PlaceView>,
-    people: Vec<(String, String)>,
-    contact: Option<(String, String, String)>,
-    received: String,
-    stored: String,
-    acked: bool,
-    transfer: Option<String>,
-    status_name: &'static str,
-    status: String,
-    statuses: Vec<(&'static str, String)>,
-    attachments: Vec<AttachmentView>,
-    messages: Vec<MessageView>,
-    labels: Vec<String>,
-    notes: Vec<NoteView>,
-    assignee: String,
-    officers: Vec<String>,
-    history: Vec<ChangeView>,
+pub(super) struct ReportView {
+    pub(super) id: String,
+    pub(super) short: String,
+    pub(super) case_id: String,
+    pub(super) category: String,
+    pub(super) text: String,
+    pub(super) language: String,
+    pub(super) when: String,
+    pub(super) place: Option<PlaceView>,
+    pub(super) people: Vec<(String, String)>,
+    pub(super) contact: Option<(String, String, String)>,
+    pub(super) received: String,
+    pub(super) stored: String,
+    pub(super) acked: bool,
+    pub(super) transfer: Option<String>,
+    pub(super) status_name: &'static str,
+    pub(super) status: String,
+    pub(super) statuses: Vec<(&'static str, String)>,
+    pub(super) attachments: Vec<AttachmentView>,
+    pub(super) messages: Vec<MessageView>,
+    pub(super) labels: Vec<String>,
+    pub(super) notes: Vec<NoteView>,
+    pub(super) assignee: String,
+    pub(super) officers: Vec<String>,
+    pub(super) history: Vec<ChangeView>,
 }
 
 #[derive(Template)]
@@ -143,7 +143,7 @@ fn when(tr: &Tr, when: Option<&When>) -> String {
     }
 }
 
-fn view(state: &AppState, tr: &Tr, record: &ReportRecord, case: &CaseData) -> Result<ReportView> {
+pub(super) fn view(state: &AppState, tr: &Tr, record: &ReportRecord, case: &CaseData) -> Result<ReportView> {
     let report = &record.report;
     let status_label = |name: &str| tr.t(&format!("status-{name}"));
     let place = report.place.as_ref().map(|p| match p {

@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod export;
 mod l10n;
 mod login;
 mod reports;
