@@ -14,6 +14,7 @@ use tipline_core::encoding::{b64, unb64_array};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 
 use crate::limits::RateLimits;
+use crate::serve::{files, BodyPace, ServeOptions};
 use crate::state::Settings;
 
 /// The server's receipt key, in the data directory.
@@ -68,6 +69,27 @@ pub struct Config {
     /// Burst of signed requests of one unit.
     #[arg(long, env = "TIPLINE_UNIT_BURST", default_value_t = RateLimits::default().unit_burst)]
     pub unit_burst: u32,
+    /// Seconds a request head may take to arrive whole, from its first byte or the connection.
+    #[arg(long, env = "TIPLINE_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, env = "TIPLINE_IDLE_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_seconds: u64,
+    /// Seconds a request body may pause; also the grace before the floor rate applies.
+    #[arg(long, env = "TIPLINE_BODY_STALL_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_stall_seconds: u64,
+    /// Bytes per second a request body must average after the grace (0: no floor).
+    #[arg(long, env = "TIPLINE_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
+    /// Connections open at once (0: 4,096); never more than the open-file limit allows.
+    #[arg(long, env = "TIPLINE_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+    /// Live desk streams open at once (0: a quarter of the connections).
+    #[arg(long, env = "TIPLINE_MAX_STREAMS", default_value_t = 0)]
+    pub max_streams: usize,
     /// Development mode: on first start, create an authority, keys for the sample directory's
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
@@ -87,7 +109,26 @@ impl Config {
                 unit_per_minute: self.unit_rate,
                 unit_burst: self.unit_burst,
             },
+            max_streams: files::stream_cap(
+                files::connection_cap(None, self.max_connections),
+                self.max_streams,
+            ),
             ..Settings::default()
+        }
+    }
+
+    /// The accept loop's bounds, with the connection cap sized below `open_files` (the soft
+    /// open-file limit in force, see [`crate::serve::files::raise_open_file_limit`]).
+    pub fn serve_options(&self, open_files: Option<u64>) -> ServeOptions {
+        ServeOptions {
+            header_timeout: Duration::from_secs(self.header_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            body: BodyPace {
+                stall: Duration::from_secs(self.body_stall_seconds),
+                min_rate: self.body_min_rate,
+            },
+            max_connections: files::connection_cap(open_files, self.max_connections),
+            ..ServeOptions::default()
         }
     }
 
@@ -211,6 +252,14 @@ mod tests {
         let config = Config::try_parse_from(["tipline-server", "--dev", "--lease-seconds", "5"]).unwrap();
         assert!(config.dev);
         assert_eq!(config.settings().lease, Duration::from_secs(5));
+        let serve = config.serve_options(Some(1024));
+        assert_eq!(serve.header_timeout, Duration::from_secs(10));
+        assert_eq!(serve.idle_timeout, Duration::from_secs(30));
+        assert_eq!(serve.body.stall, Duration::from_secs(15));
+        assert_eq!(serve.body.min_rate, 1024);
+        assert_eq!(serve.max_connections, 1024 - files::RESERVED_FILES as usize);
+        let config = Config::try_parse_from(["tipline-server", "--max-streams", "7"]).unwrap();
+        assert_eq!(config.settings().max_streams, 7);
     }
 
     #[test]

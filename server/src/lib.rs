@@ -17,6 +17,7 @@ pub mod push;
 pub mod receipts;
 pub mod retention;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod store;
 

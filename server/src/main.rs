@@ -9,7 +9,7 @@ use clap::Parser;
 use tipline_server::config::{self, Config};
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::Store;
-use tipline_server::{app, dev, retention, AppState};
+use tipline_server::{app, dev, retention, serve, AppState};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -48,7 +48,17 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
 
-    let state = AppState::new(store, server_key, authority, config.settings());
+    let open_files = serve::files::raise_open_file_limit();
+    let options = config.serve_options(open_files);
+    let mut settings = config.settings();
+    settings.max_streams = serve::files::stream_cap(options.max_connections, config.max_streams);
+    tracing::info!(
+        open_files,
+        max_connections = options.max_connections,
+        max_streams = settings.max_streams,
+        "connection caps"
+    );
+    let state = AppState::new(store, server_key, authority, settings);
     if !state.load_directory(Utc::now()).await? {
         tracing::warn!(
             "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"
@@ -70,13 +80,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let stopping = state.clone();
-    axum::serve(tipline_server::nodelay(listener), app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stopping.begin_shutdown();
-        })
-        .await?;
+    serve::serve(listener, app(state), options, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stopping.begin_shutdown();
+    })
+    .await?;
     retention_task.abort();
     Ok(())
 }

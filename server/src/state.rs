@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
 use tipline_core::keys::{SigningKey, VerifyingKey};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
@@ -30,6 +30,8 @@ pub struct Settings {
     pub rates: RateLimits,
     /// Interval of keep-alive comments on desk streams.
     pub keep_alive: Duration,
+    /// Live desk streams open at once, all units together.
+    pub max_streams: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             max_clock_skew_secs: 60,
             rates: RateLimits::default(),
             keep_alive: Duration::from_secs(15),
+            max_streams: 1024,
         }
     }
 }
@@ -54,6 +57,7 @@ struct Inner {
     limiters: Limiters,
     metrics: Metrics,
     settings: Settings,
+    streams: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -94,6 +98,7 @@ impl AppState {
             push,
             limiters: Limiters::new(settings.rates),
             metrics: Metrics::new(),
+            streams: Arc::new(Semaphore::new(settings.max_streams.max(1))),
             settings,
             shutdown,
         }))
@@ -117,6 +122,14 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// A slot for a live desk stream, held until dropped; 503 `busy` when all are taken.
+    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        Arc::clone(&self.0.streams).try_acquire_owned().map_err(|_| {
+            AppError::unavailable(code::BUSY, "too many live streams are open; retry shortly")
+                .with_header(axum::http::header::RETRY_AFTER, 5)
+        })
     }
 
     /// The settings.

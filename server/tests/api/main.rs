@@ -6,6 +6,7 @@ mod alerts;
 mod attachments;
 mod auth;
 mod cases;
+mod connections;
 mod directory;
 mod inbox;
 mod operations;
