@@ -15,6 +15,7 @@ pub mod limits;
 pub mod metrics;
 pub mod push;
 pub mod receipts;
+pub mod replay;
 pub mod retention;
 pub mod routes;
 pub mod serve;

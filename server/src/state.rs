@@ -14,6 +14,7 @@ use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
 use crate::receipts::ReceiptSigner;
+use crate::replay::NonceBook;
 use crate::store::{Store, StoreResult};
 use tipline_core::api::code;
 
@@ -58,6 +59,7 @@ struct Inner {
     metrics: Metrics,
     settings: Settings,
     streams: Arc<Semaphore>,
+    nonces: NonceBook,
     shutdown: watch::Sender<bool>,
 }
 
@@ -99,6 +101,7 @@ impl AppState {
             limiters: Limiters::new(settings.rates),
             metrics: Metrics::new(),
             streams: Arc::new(Semaphore::new(settings.max_streams.max(1))),
+            nonces: NonceBook::new(settings.max_clock_skew_secs, &settings.rates),
             settings,
             shutdown,
         }))
@@ -117,6 +120,11 @@ impl AppState {
     /// The rate limiters.
     pub fn limiters(&self) -> &Limiters {
         &self.0.limiters
+    }
+
+    /// The nonces of signed unit requests seen within their validity window.
+    pub fn nonces(&self) -> &NonceBook {
+        &self.0.nonces
     }
 
     /// The metrics.

@@ -22,8 +22,11 @@ use crate::state::AppState;
         title = "Tipline intake API",
         description = "Stores and push-queues sealed reports for police and municipal unit desks; never sees plaintext. \
 Bytes are base64url without padding, ids 32 lowercase hex digits. Errors are `{\"error\": \"<stable_code>\", \"message\": \"...\"}`. \
-Unit routes (`/v1/units/{unit_id}/...`) take a signed request: headers `tipline-unit`, `tipline-timestamp` (Unix seconds) and \
-`tipline-signature` (Ed25519 by the unit's directory key over `\"tipline request v1\" || 0x00 || METHOD || \"\\n\" || path_and_query || \"\\n\" || timestamp || \"\\n\" || hex(SHA-256(body))`, base64url)."
+Unit routes (`/v1/units/{unit_id}/...`) take a signed request (version 2): headers `tipline-unit`, `tipline-timestamp` (Unix seconds), \
+`tipline-nonce` (16 random bytes, base64url, new for every request), `tipline-content-sha256` (hex SHA-256 of the body) and \
+`tipline-signature` (Ed25519 by the unit's directory key over `\"tipline request v2\" || 0x00 || METHOD || \"\\n\" || path_and_query || \"\\n\" || timestamp || \"\\n\" || nonce || \"\\n\" || content_sha256`, base64url). \
+The signature is checked before the body is read; a body whose SHA-256 is not the declared one, a nonce seen before within the 60 s window (a replay), \
+or a request signed as version 1 is refused with 401. Any route may answer 503 `busy` when the server is at a capacity limit."
     ),
     paths(
         config::get_config,
@@ -69,7 +72,7 @@ impl Modify for UnitSignature {
             "unit_signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "tipline-signature",
-                "Ed25519 request signature by the unit's key, with headers tipline-unit and tipline-timestamp",
+                "Ed25519 request signature by the unit's key (\"tipline request v2\"), with headers tipline-unit, tipline-timestamp, tipline-nonce and tipline-content-sha256",
             ))),
         );
     }

@@ -18,7 +18,7 @@ use tipline_core::envelope::{seal_report_with_rng, Envelope};
 use tipline_core::keys::{SigningKey, UnitKeyFile};
 use tipline_core::message::{seal_follow_up_with_rng, seal_reply_with_rng, CaseMessage};
 use tipline_core::report::{MessageId, Report, ReportId};
-use tipline_core::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+use tipline_core::request_auth::sign_request;
 use tipline_server::limits::RateLimits;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::{app, AppState, Settings};
@@ -311,15 +311,12 @@ pub fn signed_request(
     body: Vec<u8>,
     timestamp: i64,
 ) -> Request<Body> {
-    let signature = sign_request(key, method.as_str(), path, timestamp, &body);
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(HEADER_UNIT, unit_id)
-        .header(HEADER_TIMESTAMP, timestamp.to_string())
-        .header(HEADER_SIGNATURE, signature)
-        .body(Body::from(body))
-        .unwrap()
+    let signed = sign_request(key, method.as_str(), path, timestamp, &body).unwrap();
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in signed.headers(unit_id) {
+        request = request.header(name, value);
+    }
+    request.body(Body::from(body)).unwrap()
 }
 
 /// A JSON POST.
