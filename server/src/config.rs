@@ -90,6 +90,11 @@ pub struct Config {
     /// Live desk streams open at once (0: a quarter of the connections).
     #[arg(long, env = "TIPLINE_MAX_STREAMS", default_value_t = 0)]
     pub max_streams: usize,
+    /// MiB of request bodies held in memory at once, all requests together; a request that
+    /// finds no room within a second is answered 503 `busy`.
+    #[arg(long, env = "TIPLINE_BODY_MEMORY_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(4..=65_536))]
+    pub body_memory_mib: u64,
     /// Development mode: on first start, create an authority, keys for the sample directory's
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
@@ -109,6 +114,7 @@ impl Config {
                 unit_per_minute: self.unit_rate,
                 unit_burst: self.unit_burst,
             },
+            body_memory: usize::try_from(self.body_memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
             max_streams: files::stream_cap(
                 files::connection_cap(None, self.max_connections),
                 self.max_streams,
@@ -178,6 +184,38 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
             .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key in base64url", path.display()))?,
     );
     SigningKey::from_seed(*seed).map_err(|_| anyhow::anyhow!("{} holds an invalid key", path.display()))
+}
+
+/// Creates the folder `path` (and its parents) readable by the server's user only: mode 0700 on
+/// Unix, and an existing folder is brought to 0700. It holds the database and the keys.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(path)
+}
+
+/// Makes `path` readable and writable by the server's user only (mode 0600 on Unix), creating
+/// it empty if it does not exist.
+pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        options.open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    options.open(path).map(drop)
 }
 
 /// Creates `path` with `bytes`, mode 0600 on Unix; fails if it exists.
@@ -260,6 +298,7 @@ mod tests {
         assert_eq!(serve.max_connections, 1024 - files::RESERVED_FILES as usize);
         let config = Config::try_parse_from(["tipline-server", "--max-streams", "7"]).unwrap();
         assert_eq!(config.settings().max_streams, 7);
+        assert_eq!(config.settings().body_memory, 64 * 1024 * 1024);
     }
 
     #[test]

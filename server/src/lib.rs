@@ -7,6 +7,7 @@
 //! opens the store and serves it.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod dev;
 pub mod error;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), auth::require_unit))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), budget::hold))
         .layer(from_fn_with_state(state.clone(), metrics::observe))
         .with_state(state)
 }

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    std::fs::create_dir_all(&config.data_dir)
+    config::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let server_key = config::load_or_create_server_key(&config.data_dir)?;
     let db = config.database_path();

@@ -9,6 +9,7 @@ use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::budget::BodyBudget;
 use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
@@ -33,6 +34,11 @@ pub struct Settings {
     pub keep_alive: Duration,
     /// Live desk streams open at once, all units together.
     pub max_streams: usize,
+    /// Bytes of request bodies held in memory at once, all requests together.
+    pub body_memory: usize,
+    /// How long a piece of a request body waits for room in that budget before the request is
+    /// answered `503 busy`.
+    pub body_wait: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +50,8 @@ impl Default for Settings {
             rates: RateLimits::default(),
             keep_alive: Duration::from_secs(15),
             max_streams: 1024,
+            body_memory: 64 * 1024 * 1024,
+            body_wait: Duration::from_secs(1),
         }
     }
 }
@@ -60,6 +68,7 @@ struct Inner {
     settings: Settings,
     streams: Arc<Semaphore>,
     nonces: NonceBook,
+    body_budget: BodyBudget,
     shutdown: watch::Sender<bool>,
 }
 
@@ -102,6 +111,7 @@ impl AppState {
             metrics: Metrics::new(),
             streams: Arc::new(Semaphore::new(settings.max_streams.max(1))),
             nonces: NonceBook::new(settings.max_clock_skew_secs, &settings.rates),
+            body_budget: BodyBudget::new(settings.body_memory, settings.body_wait),
             settings,
             shutdown,
         }))
@@ -125,6 +135,11 @@ impl AppState {
     /// The nonces of signed unit requests seen within their validity window.
     pub fn nonces(&self) -> &NonceBook {
         &self.0.nonces
+    }
+
+    /// The memory budget of request bodies.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.0.body_budget
     }
 
     /// The metrics.

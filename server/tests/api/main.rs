@@ -9,6 +9,7 @@ mod cases;
 mod connections;
 mod directory;
 mod inbox;
+mod memory;
 mod operations;
 mod reports;
 mod support;
