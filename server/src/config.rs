@@ -95,10 +95,34 @@ pub struct Config {
     #[arg(long, env = "TIPLINE_BODY_MEMORY_MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(4..=65_536))]
     pub body_memory_mib: u64,
+    /// Address and port of the `/metrics` listener (Prometheus), apart from the API; `off` to
+    /// serve no metrics. Keep it on loopback or an internal network.
+    #[arg(long, env = "TIPLINE_METRICS_LISTEN", default_value = "127.0.0.1:9090",
+          value_parser = parse_metrics_listen)]
+    pub metrics_listen: MetricsListen,
+    /// Seconds a rendering of `/metrics` is served before a new one is made (so that polling it
+    /// cannot time individual reports).
+    #[arg(long, env = "TIPLINE_METRICS_INTERVAL_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub metrics_interval_seconds: u64,
     /// Development mode: on first start, create an authority, keys for the sample directory's
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
     pub dev: bool,
+}
+
+/// Where `/metrics` is served, if anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
+    match text.trim() {
+        "off" | "" => Ok(MetricsListen(None)),
+        address => address
+            .parse()
+            .map(|address| MetricsListen(Some(address)))
+            .map_err(|_| format!("expected an address and port, or `off`: {address}")),
+    }
 }
 
 impl Config {
@@ -114,6 +138,7 @@ impl Config {
                 unit_per_minute: self.unit_rate,
                 unit_burst: self.unit_burst,
             },
+            metrics_interval: Duration::from_secs(self.metrics_interval_seconds),
             body_memory: usize::try_from(self.body_memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
             max_streams: files::stream_cap(
                 files::connection_cap(None, self.max_connections),
@@ -299,6 +324,14 @@ mod tests {
         let config = Config::try_parse_from(["tipline-server", "--max-streams", "7"]).unwrap();
         assert_eq!(config.settings().max_streams, 7);
         assert_eq!(config.settings().body_memory, 64 * 1024 * 1024);
+        assert_eq!(
+            config.metrics_listen,
+            MetricsListen(Some("127.0.0.1:9090".parse().unwrap()))
+        );
+        assert_eq!(config.settings().metrics_interval, Duration::from_secs(300));
+        let off = Config::try_parse_from(["tipline-server", "--metrics-listen", "off"]).unwrap();
+        assert_eq!(off.metrics_listen, MetricsListen(None));
+        assert!(Config::try_parse_from(["tipline-server", "--metrics-listen", "nowhere"]).is_err());
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tipline_core::api::code;
 pub use crate::error::{AppError, AppResult};
 pub use crate::state::{AppState, Settings};
 
-/// The whole HTTP API: `/v1/...`, plus `/healthz`, `/readyz` and `/metrics` at the root.
+/// The whole HTTP API: `/v1/...`, plus `/healthz` and `/readyz` at the root.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/v1", routes::router())
@@ -43,6 +43,15 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .layer(from_fn_with_state(state.clone(), budget::hold))
         .layer(from_fn_with_state(state.clone(), metrics::observe))
+        .with_state(state)
+}
+
+/// The metrics listener: `/metrics` only, meant for a loopback or internal address (it is not
+/// part of the public API).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::metrics_router())
+        .fallback(not_found)
         .with_state(state)
 }
 

@@ -79,6 +79,35 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", setup.instructions(&url));
     }
 
+    // Metrics are for the operator: a server whose metrics address is taken (another server on
+    // the same machine) still serves reports, and says so.
+    let metrics_listener = match config.metrics_listen.0 {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(%address, error = %e, "metrics not served: cannot listen");
+                None
+            }
+        },
+        None => None,
+    };
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics");
+            let metrics = serve::ServeOptions {
+                max_connections: 16,
+                ..options
+            };
+            let app = tipline_server::metrics_app(state.clone());
+            Some(tokio::spawn(serve::serve(
+                listener,
+                app,
+                metrics,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     let stopping = state.clone();
     serve::serve(listener, app(state), options, async move {
         shutdown_signal().await;
@@ -87,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     retention_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub struct Settings {
     /// How long a piece of a request body waits for room in that budget before the request is
     /// answered `503 busy`.
     pub body_wait: Duration,
+    /// How long a rendering of `/metrics` is served before a new one is made.
+    pub metrics_interval: Duration,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             max_streams: 1024,
             body_memory: 64 * 1024 * 1024,
             body_wait: Duration::from_secs(1),
+            metrics_interval: Duration::from_secs(300),
         }
     }
 }

@@ -187,7 +187,7 @@ async fn test_pull_leases_and_ack_is_idempotent() {
     );
     assert_eq!(env.send(pull("?limit=many")).await.error(), "invalid_query");
     // Acknowledgements are counted (each accepted request).
-    let metrics = env.send(crate::support::get("/metrics")).await;
+    let metrics = env.metrics().await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("tipline_acks_total 2"));
 }
 
