@@ -205,8 +205,14 @@ impl Connection {
         let for_requests = Arc::clone(&conn);
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let busy = BusyGuard::new(Arc::clone(&for_requests));
-            let req =
-                req.map(|incoming| Body::new(PacedBody::new(incoming, pace, Arc::clone(&for_requests))));
+            let req = req.map(|incoming| {
+                // A request without a body (most GETs) needs no pacing timer.
+                if http_body::Body::is_end_stream(&incoming) {
+                    Body::new(incoming)
+                } else {
+                    Body::new(PacedBody::new(incoming, pace, Arc::clone(&for_requests)))
+                }
+            });
             let mut router = router.clone();
             async move {
                 let response = router.call(req).await?;
