@@ -1,12 +1,14 @@
-//! Unit authentication by signed requests (`tipline_core::request_auth`): no secret shared with
-//! the server. A desk signs method, path and query, a timestamp and the body with the unit's
-//! Ed25519 key; the server checks it against the key the authority's directory lists.
+//! Unit authentication by signed requests (`tipline_core::request_auth`, version 2): no secret
+//! shared with the server. A desk signs method, path and query, a timestamp, a random nonce and
+//! the body's SHA-256 (declared in a header) with the unit's Ed25519 key; the server checks it
+//! against the key the authority's directory lists.
 //!
 //! [`require_unit`] runs on every `/v1/...` route and acts on those under
-//! `/v1/units/{unit_id}/`: it buffers the body (to check the signature over its exact bytes),
-//! checks, charges the unit's rate limit and hands the handler an [`AuthedUnit`]. A handler of a
-//! unit route takes [`AuthedUnit`] as an extractor, so a route that somehow escaped the check
-//! fails closed.
+//! `/v1/units/{unit_id}/`. Everything signed is in the headers, so it checks the signature
+//! before it reads the body; then it charges the unit's rate limit, spends the nonce (a replay is
+//! refused), reads the body within the unit routes' bound and refuses it if its digest is not the
+//! declared one, and hands the handler an [`AuthedUnit`]. A handler of a unit route takes
+//! [`AuthedUnit`] as an extractor, so a route that somehow escaped the check fails closed.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, RawPathParams, Request, State};
@@ -16,13 +18,17 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use tipline_core::request_auth::{verify_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+use tipline_core::request_auth::{
+    content_sha256, parse_nonce, verify_request, RequestSignature, CONTEXT, HEADER_CONTENT_SHA256,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT,
+};
 
 use tipline_core::api::code;
 use tipline_core::api::paths::{self, route};
 
 use crate::error::AppError;
 use crate::limits::UNIT_REQUEST_BYTES;
+use crate::replay::Refusal;
 use crate::state::AppState;
 
 /// The unit a request was signed by (equal to the path's `{unit_id}`).
@@ -81,11 +87,24 @@ async fn authenticate(state: &AppState, req: Request) -> Result<Request, AppErro
     ) else {
         return Err(AppError::unauthorized());
     };
+    let (Some(nonce), Some(declared_sha256)) = (
+        header(headers, HEADER_NONCE),
+        header(headers, HEADER_CONTENT_SHA256),
+    ) else {
+        return Err(AppError::unauthorized_because(format!(
+            "unit requests are signed as \"{CONTEXT}\" only: send {HEADER_NONCE} and \
+             {HEADER_CONTENT_SHA256} and sign them (version 1 is no longer accepted)"
+        )));
+    };
     if unit != path_unit {
         return Err(AppError::unauthorized());
     }
-    let timestamp: i64 = timestamp.trim().parse().map_err(|_| AppError::unauthorized())?;
-    let signature = signature.to_owned();
+    let signed = RequestSignature {
+        timestamp: timestamp.trim().parse().map_err(|_| AppError::unauthorized())?,
+        nonce: nonce.to_owned(),
+        content_sha256: declared_sha256.to_owned(),
+        signature: signature.to_owned(),
+    };
     let too_long = header(headers, CONTENT_LENGTH.as_str())
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len > UNIT_REQUEST_BYTES);
@@ -103,22 +122,35 @@ async fn authenticate(state: &AppState, req: Request) -> Result<Request, AppErro
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    let method = parts.method.as_str().to_owned();
-    let bytes = axum::body::to_bytes(body, UNIT_REQUEST_BYTES)
-        .await
-        .map_err(|_| AppError::too_large("request body is larger than unit routes accept"))?;
+    let now = Utc::now().timestamp();
     verify_request(
         &key,
-        &method,
+        parts.method.as_str(),
         &path_and_query,
-        timestamp,
-        &bytes,
-        &signature,
-        Utc::now().timestamp(),
+        &signed,
+        now,
         state.settings().max_clock_skew_secs,
     )
     .map_err(|_| AppError::unauthorized())?;
     state.limiters().check_unit(&path_unit)?;
+    let nonce = parse_nonce(&signed.nonce).ok_or_else(AppError::unauthorized)?;
+    match state.nonces().remember(&path_unit, nonce, signed.timestamp, now) {
+        Ok(()) => {}
+        Err(Refusal::Replayed) => {
+            return Err(AppError::unauthorized_because(
+                "this request was made before (its nonce is spent); sign a new one",
+            ))
+        }
+        Err(Refusal::Full) => return Err(AppError::rate_limited(1)),
+    }
+    let bytes = axum::body::to_bytes(body, UNIT_REQUEST_BYTES)
+        .await
+        .map_err(|_| AppError::too_large("request body is larger than unit routes accept"))?;
+    if content_sha256(&bytes) != signed.content_sha256 {
+        return Err(AppError::unauthorized_because(format!(
+            "the body does not match its {HEADER_CONTENT_SHA256}"
+        )));
+    }
     parts.extensions.insert(AuthedUnit(path_unit));
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

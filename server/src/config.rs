@@ -15,6 +15,7 @@ use tipline_core::keys::{SigningKey, VerifyingKey};
 
 use crate::difficulty::StampPolicy;
 use crate::limits::{Rate, RateLimits, MAX_REPORT_ATTACHMENT_BYTES};
+use crate::serve::{files, BodyPace, ServeOptions};
 use crate::state::Settings;
 
 /// The server's receipt key, in the data directory.
@@ -106,10 +107,60 @@ pub struct Config {
     /// Signed requests of one unit: PER_MINUTE/BURST.
     #[arg(long, env = "TIPLINE_UNIT_RATE", default_value_t = RateLimits::default().unit)]
     pub unit_rate: Rate,
+    /// Seconds a request head may take to arrive whole, from its first byte or the connection.
+    #[arg(long, env = "TIPLINE_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, env = "TIPLINE_IDLE_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_seconds: u64,
+    /// Seconds a request body may pause; also the grace before the floor rate applies.
+    #[arg(long, env = "TIPLINE_BODY_STALL_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_stall_seconds: u64,
+    /// Bytes per second a request body must average after the grace (0: no floor).
+    #[arg(long, env = "TIPLINE_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
+    /// Connections open at once (0: 4,096); never more than the open-file limit allows.
+    #[arg(long, env = "TIPLINE_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+    /// Live desk streams open at once (0: a quarter of the connections).
+    #[arg(long, env = "TIPLINE_MAX_STREAMS", default_value_t = 0)]
+    pub max_streams: usize,
+    /// MiB of request bodies held in memory at once, all requests together; a request that
+    /// finds no room within a second is answered 503 `busy`.
+    #[arg(long, env = "TIPLINE_BODY_MEMORY_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(4..=65_536))]
+    pub body_memory_mib: u64,
+    /// Address and port of the `/metrics` listener (Prometheus), apart from the API; `off` to
+    /// serve no metrics. Keep it on loopback or an internal network.
+    #[arg(long, env = "TIPLINE_METRICS_LISTEN", default_value = "127.0.0.1:9090",
+          value_parser = parse_metrics_listen)]
+    pub metrics_listen: MetricsListen,
+    /// Seconds a rendering of `/metrics` is served before a new one is made (so that polling it
+    /// cannot time individual reports).
+    #[arg(long, env = "TIPLINE_METRICS_INTERVAL_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub metrics_interval_seconds: u64,
     /// Development mode: on first start, create an authority, keys for the sample directory's
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
     pub dev: bool,
+}
+
+/// Where `/metrics` is served, if anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
+    match text.trim() {
+        "off" | "" => Ok(MetricsListen(None)),
+        address => address
+            .parse()
+            .map(|address| MetricsListen(Some(address)))
+            .map_err(|_| format!("expected an address and port, or `off`: {address}")),
+    }
 }
 
 impl Config {
@@ -137,6 +188,12 @@ impl Config {
             storage_budget: self.storage_budget(),
             max_report_attachment_bytes: self.max_report_attachment_bytes,
             unacknowledged_retention: chrono::Duration::days(i64::from(self.unacknowledged_days)),
+            metrics_interval: Duration::from_secs(self.metrics_interval_seconds),
+            body_memory: usize::try_from(self.body_memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+            max_streams: files::stream_cap(
+                files::connection_cap(None, self.max_connections),
+                self.max_streams,
+            ),
             ..Settings::default()
         }
     }
@@ -162,6 +219,21 @@ impl Config {
                 tracing::warn!(error = %e, "cannot read the free space of the data directory: no storage budget");
                 u64::MAX
             }
+        }
+    }
+
+    /// The accept loop's bounds, with the connection cap sized below `open_files` (the soft
+    /// open-file limit in force, see [`crate::serve::files::raise_open_file_limit`]).
+    pub fn serve_options(&self, open_files: Option<u64>) -> ServeOptions {
+        ServeOptions {
+            header_timeout: Duration::from_secs(self.header_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            body: BodyPace {
+                stall: Duration::from_secs(self.body_stall_seconds),
+                min_rate: self.body_min_rate,
+            },
+            max_connections: files::connection_cap(open_files, self.max_connections),
+            ..ServeOptions::default()
         }
     }
 
@@ -211,6 +283,38 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
             .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key in base64url", path.display()))?,
     );
     SigningKey::from_seed(*seed).map_err(|_| anyhow::anyhow!("{} holds an invalid key", path.display()))
+}
+
+/// Creates the folder `path` (and its parents) readable by the server's user only: mode 0700 on
+/// Unix, and an existing folder is brought to 0700. It holds the database and the keys.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(path)
+}
+
+/// Makes `path` readable and writable by the server's user only (mode 0600 on Unix), creating
+/// it empty if it does not exist.
+pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        options.open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    options.open(path).map(drop)
 }
 
 /// Creates `path` with `bytes`, mode 0600 on Unix; fails if it exists.
@@ -297,6 +401,23 @@ mod tests {
         let config = Config::try_parse_from(["tipline-server", "--dev", "--lease-seconds", "5"]).unwrap();
         assert!(config.dev);
         assert_eq!(config.settings().lease, Duration::from_secs(5));
+        let serve = config.serve_options(Some(1024));
+        assert_eq!(serve.header_timeout, Duration::from_secs(10));
+        assert_eq!(serve.idle_timeout, Duration::from_secs(30));
+        assert_eq!(serve.body.stall, Duration::from_secs(15));
+        assert_eq!(serve.body.min_rate, 1024);
+        assert_eq!(serve.max_connections, 1024 - files::RESERVED_FILES as usize);
+        let config = Config::try_parse_from(["tipline-server", "--max-streams", "7"]).unwrap();
+        assert_eq!(config.settings().max_streams, 7);
+        assert_eq!(config.settings().body_memory, 64 * 1024 * 1024);
+        assert_eq!(
+            config.metrics_listen,
+            MetricsListen(Some("127.0.0.1:9090".parse().unwrap()))
+        );
+        assert_eq!(config.settings().metrics_interval, Duration::from_secs(300));
+        let off = Config::try_parse_from(["tipline-server", "--metrics-listen", "off"]).unwrap();
+        assert_eq!(off.metrics_listen, MetricsListen(None));
+        assert!(Config::try_parse_from(["tipline-server", "--metrics-listen", "nowhere"]).is_err());
     }
 
     #[test]

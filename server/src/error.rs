@@ -88,6 +88,12 @@ impl AppError {
         )
     }
 
+    /// 401 `unauthorized` with a specific `message`, where saying why helps an honest desk and
+    /// tells an attacker nothing (an old protocol version, a spent nonce).
+    pub fn unauthorized_because(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, message)
+    }
+
     /// 413 `too_large`.
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, code::TOO_LARGE, message)

@@ -7,6 +7,7 @@
 //! opens the store and serves it.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod dev;
 pub mod difficulty;
@@ -16,8 +17,10 @@ pub mod limits;
 pub mod metrics;
 pub mod push;
 pub mod receipts;
+pub mod replay;
 pub mod retention;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod storage;
 pub mod store;
@@ -31,7 +34,7 @@ use tipline_core::api::code;
 pub use crate::error::{AppError, AppResult};
 pub use crate::state::{AppState, Settings};
 
-/// The whole HTTP API: `/v1/...`, plus `/healthz`, `/readyz` and `/metrics` at the root.
+/// The whole HTTP API: `/v1/...`, plus `/healthz` and `/readyz` at the root.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/v1", routes::router())
@@ -40,7 +43,17 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), auth::require_unit))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), budget::hold))
         .layer(from_fn_with_state(state.clone(), metrics::observe))
+        .with_state(state)
+}
+
+/// The metrics listener: `/metrics` only, meant for a loopback or internal address (it is not
+/// part of the public API).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::metrics_router())
+        .fallback(not_found)
         .with_state(state)
 }
 

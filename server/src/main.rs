@@ -9,7 +9,7 @@ use clap::Parser;
 use tipline_server::config::{self, Config};
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::Store;
-use tipline_server::{app, dev, retention, AppState};
+use tipline_server::{app, dev, retention, serve, AppState};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    std::fs::create_dir_all(&config.data_dir)
+    config::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let server_key = config::load_or_create_server_key(&config.data_dir)?;
     let db = config.database_path();
@@ -48,7 +48,17 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
 
-    let state = AppState::new(store, server_key, authority, config.settings());
+    let open_files = serve::files::raise_open_file_limit();
+    let options = config.serve_options(open_files);
+    let mut settings = config.settings();
+    settings.max_streams = serve::files::stream_cap(options.max_connections, config.max_streams);
+    tracing::info!(
+        open_files,
+        max_connections = options.max_connections,
+        max_streams = settings.max_streams,
+        "connection caps"
+    );
+    let state = AppState::new(store, server_key, authority, settings);
     if !state.load_directory(Utc::now()).await? {
         tracing::warn!(
             "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"
@@ -69,15 +79,46 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", setup.instructions(&url));
     }
 
+    // Metrics are for the operator: a server whose metrics address is taken (another server on
+    // the same machine) still serves reports, and says so.
+    let metrics_listener = match config.metrics_listen.0 {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(%address, error = %e, "metrics not served: cannot listen");
+                None
+            }
+        },
+        None => None,
+    };
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics");
+            let metrics = serve::ServeOptions {
+                max_connections: 16,
+                ..options
+            };
+            let app = tipline_server::metrics_app(state.clone());
+            Some(tokio::spawn(serve::serve(
+                listener,
+                app,
+                metrics,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     let stopping = state.clone();
-    axum::serve(tipline_server::nodelay(listener), app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stopping.begin_shutdown();
-        })
-        .await?;
+    serve::serve(listener, app(state), options, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stopping.begin_shutdown();
+    })
+    .await?;
     retention_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -1,10 +1,19 @@
-//! Prometheus metrics (OpenMetrics text at `/metrics`) and the middleware that counts and logs
-//! every request. Labels name routes by their template (`/v1/reports/{report_id}/...`), statuses
-//! and error codes; never an id, an address or anything a client sent.
+//! Prometheus metrics (OpenMetrics text at `/metrics`, on its own listen address) and the
+//! middleware that counts and logs every request. Labels name routes by their template
+//! (`/v1/reports/{report_id}/...`), methods among the standard ones, statuses and error codes;
+//! never an id, an address or anything a client sent: a method the server does not know and a
+//! path that matches no route fold into `other` and `unmatched`, so the label sets stay few
+//! whatever clients send.
+//!
+//! The text is rendered at most once per interval (five minutes by default) and served from
+//! that snapshot in between, so that polling `/metrics` cannot time individual reports, replies
+//! or uploads: an operator sees counts and latency over intervals, not moments.
 
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,8 +30,8 @@ use crate::store::StoreStats;
 /// Labels of the HTTP request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    /// `GET`, `POST`...
-    pub method: String,
+    /// `GET`, `POST`... or `other`.
+    pub method: &'static str,
     /// The route template, or `unmatched`.
     pub route: String,
     /// The status code.
@@ -64,6 +73,7 @@ pub struct Metrics {
     live_streams: Gauge,
     pending_reports: Gauge,
     acknowledged_reports: Gauge,
+    snapshot: Mutex<Option<(Instant, String)>>,
 }
 
 impl Default for Metrics {
@@ -135,6 +145,7 @@ impl Metrics {
             live_streams,
             pending_reports,
             acknowledged_reports,
+            snapshot: Mutex::new(None),
         }
     }
 
@@ -189,6 +200,22 @@ impl Metrics {
         LiveStreamGuard(self.live_streams.clone())
     }
 
+    /// The text to serve: the last rendering if it is younger than `interval`, else a new one
+    /// with the store's totals from `stats` (asked only then).
+    pub async fn snapshot<F>(&self, interval: Duration, stats: F) -> String
+    where
+        F: std::future::Future<Output = Option<StoreStats>>,
+    {
+        if let Some((at, text)) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if at.elapsed() < interval {
+                return text.clone();
+            }
+        }
+        let text = self.render(stats.await);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), text.clone()));
+        text
+    }
+
     /// Renders the registry with the store's totals.
     pub fn render(&self, stats: Option<StoreStats>) -> String {
         if let Some(stats) = stats {
@@ -204,10 +231,10 @@ impl Metrics {
         out
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         self.http_requests
             .get_or_create(&HttpLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
@@ -230,12 +257,29 @@ impl Drop for LiveStreamGuard {
     }
 }
 
+/// The label of a request method: one of the standard methods, or `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, label)| label)
+}
+
 /// Counts and logs each request: method, route template, status, latency and, for errors, the
 /// stable code (and for server faults their detail). Never the address, the path's ids, the query
 /// or a header.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -245,7 +289,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let status = response.status().as_u16();
     state
         .metrics()
-        .observe(&method, &route, status, elapsed.as_secs_f64());
+        .observe(method, &route, status, elapsed.as_secs_f64());
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match response.extensions().get::<ErrorInfo>() {
         Some(ErrorInfo {
@@ -284,5 +328,28 @@ mod tests {
         assert!(text.contains("route=\"/v1/reports\""), "{text}");
         drop(guard);
         assert!(m.render(None).contains("tipline_live_desk_streams 0"));
+    }
+
+    #[test]
+    fn test_methods_fold_into_a_few_labels() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        let made_up = Method::from_bytes(&[b'X'; 4096]).unwrap();
+        assert_eq!(method_label(&made_up), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+    }
+
+    #[tokio::test]
+    async fn test_the_snapshot_is_served_until_the_interval_passes() {
+        let m = Metrics::new();
+        let first = m.snapshot(Duration::from_secs(300), async { None }).await;
+        m.report_accepted();
+        // Within the interval, the accepted report does not show.
+        let second = m.snapshot(Duration::from_secs(300), async { None }).await;
+        assert_eq!(first, second);
+        assert!(!second.contains("outcome=\"accepted\""), "{second}");
+        // After it, it does.
+        let third = m.snapshot(Duration::ZERO, async { None }).await;
+        assert!(third.contains("outcome=\"accepted\""), "{third}");
     }
 }

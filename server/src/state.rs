@@ -7,14 +7,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
 use tipline_core::keys::{SigningKey, VerifyingKey};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::budget::BodyBudget;
 use crate::difficulty::{Difficulty, StampPolicy};
 use crate::error::AppError;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
 use crate::receipts::ReceiptSigner;
+use crate::replay::NonceBook;
 use crate::storage::StorageBudget;
 use crate::store::{Store, StoreResult};
 use tipline_core::api::code;
@@ -41,6 +43,15 @@ pub struct Settings {
     pub max_report_attachment_bytes: u64,
     /// How long a report never acknowledged, or an upload never completed, is kept.
     pub unacknowledged_retention: chrono::Duration,
+    /// Live desk streams open at once, all units together.
+    pub max_streams: usize,
+    /// Bytes of request bodies held in memory at once, all requests together.
+    pub body_memory: usize,
+    /// How long a piece of a request body waits for room in that budget before the request is
+    /// answered `503 busy`.
+    pub body_wait: Duration,
+    /// How long a rendering of `/metrics` is served before a new one is made.
+    pub metrics_interval: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +66,10 @@ impl Default for Settings {
             storage_budget: u64::MAX,
             max_report_attachment_bytes: crate::limits::MAX_REPORT_ATTACHMENT_BYTES,
             unacknowledged_retention: chrono::Duration::days(30),
+            max_streams: 1024,
+            body_memory: 64 * 1024 * 1024,
+            body_wait: Duration::from_secs(1),
+            metrics_interval: Duration::from_secs(300),
         }
     }
 }
@@ -71,6 +86,9 @@ struct Inner {
     storage: StorageBudget,
     metrics: Metrics,
     settings: Settings,
+    streams: Arc<Semaphore>,
+    nonces: NonceBook,
+    body_budget: BodyBudget,
     shutdown: watch::Sender<bool>,
 }
 
@@ -117,6 +135,9 @@ impl AppState {
             ),
             storage: StorageBudget::new(settings.storage_budget),
             metrics: Metrics::new(),
+            streams: Arc::new(Semaphore::new(settings.max_streams.max(1))),
+            nonces: NonceBook::new(settings.max_clock_skew_secs, &settings.rates),
+            body_budget: BodyBudget::new(settings.body_memory, settings.body_wait),
             settings,
             shutdown,
         }))
@@ -147,9 +168,27 @@ impl AppState {
         &self.0.storage
     }
 
+    /// The nonces of signed unit requests seen within their validity window.
+    pub fn nonces(&self) -> &NonceBook {
+        &self.0.nonces
+    }
+
+    /// The memory budget of request bodies.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.0.body_budget
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// A slot for a live desk stream, held until dropped; 503 `busy` when all are taken.
+    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        Arc::clone(&self.0.streams).try_acquire_owned().map_err(|_| {
+            AppError::unavailable(code::BUSY, "too many live streams are open; retry shortly")
+                .with_header(axum::http::header::RETRY_AFTER, 5)
+        })
     }
 
     /// The settings.

@@ -81,3 +81,6 @@ pub const NO_DIRECTORY: &str = "no_directory";
 pub const STORE_UNAVAILABLE: &str = "store_unavailable";
 /// 503: the server cannot serve this now.
 pub const UNAVAILABLE: &str = "unavailable";
+/// 503: the server is at one of its capacity limits (connections, live streams, memory for
+/// request bodies); `Retry-After` says when to try again.
+pub const BUSY: &str = "busy";

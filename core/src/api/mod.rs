@@ -38,6 +38,12 @@ pub const UPLOAD_LENGTH_HEADER: &str = "upload-length";
 pub const CHUNK_CONTENT_TYPE: &str = "application/offset+octet-stream";
 /// The content type of the desk's live inbox stream.
 pub const EVENT_STREAM_CONTENT_TYPE: &str = "text/event-stream";
+/// A signed unit request's nonce: 16 random bytes, base64url; the server refuses one it has seen
+/// within the signature's validity window ([`crate::request_auth`]).
+pub const NONCE_HEADER: &str = "tipline-nonce";
+/// The SHA-256 of a signed unit request's body, 64 lowercase hex digits, declared (and signed)
+/// before the body, so the server checks the signature before reading it.
+pub const CONTENT_SHA256_HEADER: &str = "tipline-content-sha256";
 pub use crate::request_auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
 
 /// The body of every error answer: `{"error": "<code>", "message": "<text>"}`.

@@ -11,8 +11,7 @@ use super::sse::{SseEvent, SseParser};
 use crate::api::bounds::{max_sealed_attachment, MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::api::{
     code, paths, AlertPublished, DirectoryPublished, Inbox, MessageNotice, Messages, PostMessage, Posted,
-    SealedMessage, EVENT_MESSAGE, EVENT_REPORT, EVENT_STREAM_CONTENT_TYPE, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, HEADER_UNIT,
+    SealedMessage, EVENT_MESSAGE, EVENT_REPORT, EVENT_STREAM_CONTENT_TYPE,
 };
 pub use crate::api::{AttachmentProgress, Delivery, TransferRequest};
 use crate::client::http::{client_builder, read_json, Api, NetError, CONNECT_TIMEOUT};
@@ -100,32 +99,36 @@ impl DeskClient {
         &self.api
     }
 
-    /// A request signed now over method, path and query, timestamp and body.
+    /// A request signed now over method, path and query, timestamp, a fresh nonce and the
+    /// body's digest (all in headers, so the server checks them before it reads the body).
     fn signed(
         &self,
         http: &reqwest::Client,
         method: Method,
         path: &str,
         body: Vec<u8>,
-    ) -> reqwest::RequestBuilder {
+    ) -> Result<reqwest::RequestBuilder> {
         let timestamp = Utc::now().timestamp();
-        let signature = sign_request(&self.signing, method.as_str(), path, timestamp, &body);
-        let mut request = http
-            .request(method, self.api.url(path))
-            .header(HEADER_UNIT, &self.unit_id)
-            .header(HEADER_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_SIGNATURE, signature);
+        let signed = sign_request(&self.signing, method.as_str(), path, timestamp, &body)?;
+        let mut request = http.request(method, self.api.url(path));
+        for (name, value) in signed.headers(&self.unit_id) {
+            request = request.header(name, value);
+        }
         if !body.is_empty() {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        request
+        Ok(request)
     }
 
-    async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Result<reqwest::Response, NetError> {
-        let response = self.signed(self.api.http(), method, path, body).send().await?;
-        Api::check(response).await
+    async fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Result<reqwest::Response> {
+        let response = self
+            .signed(self.api.http(), method, path, body)?
+            .send()
+            .await
+            .map_err(NetError::from)?;
+        Ok(Api::check(response).await?)
     }
 
     /// Leases up to `limit` pending reports (`GET .../inbox`).
@@ -148,7 +151,7 @@ impl DeskClient {
     pub async fn inbox_stream(&self) -> Result<InboxStream> {
         let path = paths::unit_inbox_stream(&self.unit_id);
         let response = self
-            .signed(&self.stream_http, Method::GET, &path, Vec::new())
+            .signed(&self.stream_http, Method::GET, &path, Vec::new())?
             .header(reqwest::header::ACCEPT, EVENT_STREAM_CONTENT_TYPE)
             .send()
             .await
@@ -172,7 +175,7 @@ impl DeskClient {
         // A large attachment takes longer than one call's bound: only connecting is bounded,
         // and a stalled transfer ends on the read timeout.
         let response = self
-            .signed(&self.stream_http, Method::GET, &path, Vec::new())
+            .signed(&self.stream_http, Method::GET, &path, Vec::new())?
             .send()
             .await
             .map_err(NetError::from)?;

@@ -1,5 +1,6 @@
-//! Probes and metrics at the root (outside `/v1`): `/healthz` (the process answers), `/readyz`
-//! (the store answers and a directory is loaded) and `/metrics` (Prometheus).
+//! Probes at the root (outside `/v1`): `/healthz` (the process answers) and `/readyz` (the store
+//! answers and a directory is loaded); and `/metrics` (Prometheus), served on its own listen
+//! address by [`crate::metrics_app`], not on the API's.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -20,7 +21,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// The metrics listener's one route.
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// Liveness: the process answers.
@@ -50,20 +55,20 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     "ready".into_response()
 }
 
-/// Prometheus metrics (OpenMetrics text).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
+/// Prometheus metrics (OpenMetrics text), from a snapshot renewed at most once per interval.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let stats = match state.store().stats().await {
-        Ok(stats) => Some(stats),
-        Err(e) => {
-            tracing::warn!(error = %e, "store stats unavailable for /metrics");
-            None
+    let stats = async {
+        match state.store().stats().await {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                tracing::warn!(error = %e, "store stats unavailable for /metrics");
+                None
+            }
         }
     };
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, OPENMETRICS)],
-        state.metrics().render(stats),
-    )
-        .into_response()
+    let text = state
+        .metrics()
+        .snapshot(state.settings().metrics_interval, stats)
+        .await;
+    (StatusCode::OK, [(CONTENT_TYPE, OPENMETRICS)], text).into_response()
 }

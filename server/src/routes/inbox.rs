@@ -118,11 +118,17 @@ pub async fn ack(
         (status = 200, description = "Server-sent events: `report` (id = report id, data = a DeliveredReport) and `message` (data = a MessageNotice); comments keep the connection alive", content_type = "text/event-stream", body = Delivery),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`unknown_unit`", body = ErrorBody),
+        (status = 503, description = "`busy`: every live stream slot is taken, with `Retry-After`", body = ErrorBody),
     )
 )]
-pub async fn stream(State(state): State<AppState>, AuthedUnit(unit_id): AuthedUnit) -> impl IntoResponse {
+pub async fn stream(
+    State(state): State<AppState>,
+    AuthedUnit(unit_id): AuthedUnit,
+) -> AppResult<impl IntoResponse> {
+    let slot = state.stream_slot()?;
     let keep_alive = state.settings().keep_alive;
     let live = LiveStream {
+        _slot: slot,
         subscription: state.push().subscribe(&unit_id),
         shutdown: state.shutdown_receiver(),
         _guard: state.metrics().live_stream(),
@@ -131,7 +137,7 @@ pub async fn stream(State(state): State<AppState>, AuthedUnit(unit_id): AuthedUn
         queue: VecDeque::new(),
         leased_once: false,
     };
-    Sse::new(events(live)).keep_alive(KeepAlive::new().interval(keep_alive))
+    Ok(Sse::new(events(live)).keep_alive(KeepAlive::new().interval(keep_alive)))
 }
 
 /// What a live stream holds between events. Subscribed before the first lease, so nothing
@@ -144,6 +150,7 @@ struct LiveStream {
     queue: VecDeque<Event>,
     leased_once: bool,
     _guard: LiveStreamGuard,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a waiting stream woke up.

@@ -5,8 +5,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use tipline_core::api::{ErrorBody, MessageNotice, PublicLimits};
@@ -22,8 +23,11 @@ use crate::state::AppState;
         title = "Tipline intake API",
         description = "Stores and push-queues sealed reports for police and municipal unit desks; never sees plaintext. \
 Bytes are base64url without padding, ids 32 lowercase hex digits. Errors are `{\"error\": \"<stable_code>\", \"message\": \"...\"}`. \
-Unit routes (`/v1/units/{unit_id}/...`) take a signed request: headers `tipline-unit`, `tipline-timestamp` (Unix seconds) and \
-`tipline-signature` (Ed25519 by the unit's directory key over `\"tipline request v1\" || 0x00 || METHOD || \"\\n\" || path_and_query || \"\\n\" || timestamp || \"\\n\" || hex(SHA-256(body))`, base64url)."
+Unit routes (`/v1/units/{unit_id}/...`) take a signed request (version 2): headers `tipline-unit`, `tipline-timestamp` (Unix seconds), \
+`tipline-nonce` (16 random bytes, base64url, new for every request), `tipline-content-sha256` (hex SHA-256 of the body) and \
+`tipline-signature` (Ed25519 by the unit's directory key over `\"tipline request v2\" || 0x00 || METHOD || \"\\n\" || path_and_query || \"\\n\" || timestamp || \"\\n\" || nonce || \"\\n\" || content_sha256`, base64url). \
+The signature is checked before the body is read; a body whose SHA-256 is not the declared one, a nonce seen before within the 60 s window (a replay), \
+or a request signed as version 1 is refused with 401. Any route may answer 503 `busy` when the server is at a capacity limit."
     ),
     paths(
         config::get_config,
@@ -45,16 +49,15 @@ Unit routes (`/v1/units/{unit_id}/...`) take a signed request: headers `tipline-
         alerts::read_alerts,
         health::healthz,
         health::readyz,
-        health::metrics,
         openapi_json,
     ),
     components(schemas(ErrorBody, PublicLimits, MessageNotice)),
-    modifiers(&UnitSignature, &Formats),
+    modifiers(&UnitSignature, &Formats, &CommonAnswers),
     tags(
         (name = "public", description = "Anyone"),
         (name = "reporter", description = "A citizen's device; case routes take the case secret"),
         (name = "desk", description = "A unit's desk, by signed requests"),
-        (name = "operations", description = "Probes and metrics"),
+        (name = "operations", description = "Probes (metrics are served on a separate listen address)"),
     )
 )]
 pub struct ApiDoc;
@@ -69,7 +72,7 @@ impl Modify for UnitSignature {
             "unit_signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "tipline-signature",
-                "Ed25519 request signature by the unit's key, with headers tipline-unit and tipline-timestamp",
+                "Ed25519 request signature by the unit's key (\"tipline request v2\"), with headers tipline-unit, tipline-timestamp, tipline-nonce and tipline-content-sha256",
             ))),
         );
     }
@@ -156,6 +159,97 @@ impl Modify for Formats {
                         Self::apply(property, pattern);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The answers that follow from what a route takes rather than from what it does, written into
+/// every operation that can give them (the handlers' annotations list their own): a 503 `busy`
+/// from any route at a capacity limit; 400, 413 and 415 for a JSON body; 400 for a path id or a
+/// query; and for a signed unit route 401, 404 `unknown_unit`, 413 and 429 from the signature
+/// check before the handler runs.
+struct CommonAnswers;
+
+impl CommonAnswers {
+    fn add(operation: &mut Operation, status: &str, description: &str) {
+        let responses = &mut operation.responses.responses;
+        match responses.get_mut(status) {
+            Some(RefOr::T(response)) if !response.description.contains(description) => {
+                response.description = format!("{}; {description}", response.description);
+            }
+            Some(_) => {}
+            None => {
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build();
+                responses.insert(status.to_owned(), RefOr::T(response));
+            }
+        }
+    }
+
+    fn apply(operation: &mut Operation) {
+        Self::add(
+            operation,
+            "503",
+            "`busy`: the server is at a capacity limit (connections, live streams, memory for request bodies); retry after `Retry-After`",
+        );
+        let parameters = operation.parameters.iter().flatten();
+        let (mut ids, mut query) = (false, false);
+        for parameter in parameters {
+            match parameter.parameter_in {
+                ParameterIn::Path if parameter.name != "unit_id" => ids = true,
+                ParameterIn::Query => query = true,
+                _ => {}
+            }
+        }
+        if ids {
+            Self::add(operation, "400", "`invalid_path`");
+        }
+        if query {
+            Self::add(operation, "400", "`invalid_query`");
+        }
+        let json_body = operation
+            .request_body
+            .as_ref()
+            .is_some_and(|body| body.content.contains_key("application/json"));
+        if json_body {
+            Self::add(operation, "400", "`malformed_json`");
+            Self::add(operation, "413", "`too_large`");
+            Self::add(operation, "415", "`unsupported_media_type`");
+        }
+        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            Self::add(
+                operation,
+                "401",
+                "`unauthorized`: signature missing or invalid, signed as version 1, a body that is not the declared digest, or a replayed nonce",
+            );
+            Self::add(operation, "404", "`unknown_unit`");
+            Self::add(operation, "413", "`too_large`");
+            Self::add(operation, "429", "`rate_limited`, with `Retry-After`");
+        }
+    }
+}
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::apply(operation);
             }
         }
     }

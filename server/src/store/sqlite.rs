@@ -73,14 +73,35 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// The database file, private, and its WAL and SHM files private if they exist.
+fn private_files(path: &Path) -> StoreResult<()> {
+    let failed =
+        |error: std::io::Error| StoreError::Database(format!("making the database files private: {error}"));
+    crate::config::ensure_private_file(path).map_err(failed)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            crate::config::ensure_private_file(&side).map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating it and its folder if need be) the database at `path`, brings its schema up
     /// to date, and starts the writer thread. Blocking: call it at startup, not from a request.
+    ///
+    /// The folder is made private (0700 on Unix) and the database file 0600 before SQLite opens
+    /// it; SQLite gives its write-ahead log and shared-memory files the database file's mode, and
+    /// those left by an earlier run are brought to 0600 too.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
+            crate::config::create_private_dir(parent)
                 .map_err(|error| StoreError::Database(format!("creating the database folder: {error}")))?;
         }
+        private_files(path)?;
         let lock = Lock::take(path).map_err(StoreError::Database)?;
         let conn = schema::open_writer(path)?;
         let ids = Arc::new(IdMaps::load(&conn)?);

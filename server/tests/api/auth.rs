@@ -141,3 +141,119 @@ async fn test_unit_rate_limit_is_429_per_unit() {
         StatusCode::OK
     );
 }
+
+/// `request` twice: the same method, path, headers and body.
+fn twice(
+    request: axum::http::Request<axum::body::Body>,
+    body: &'static [u8],
+) -> [axum::http::Request<axum::body::Body>; 2] {
+    let (parts, _) = request.into_parts();
+    let copy = |parts: &axum::http::request::Parts| {
+        let mut builder = axum::http::Request::builder()
+            .method(parts.method.clone())
+            .uri(parts.uri.clone());
+        for (name, value) in &parts.headers {
+            builder = builder.header(name, value);
+        }
+        builder.body(axum::body::Body::from(body)).unwrap()
+    };
+    [copy(&parts), copy(&parts)]
+}
+
+#[tokio::test]
+async fn test_a_replayed_request_is_401() {
+    // Given a signed request that was served,
+    let env = Env::new().await;
+    let [first, replay] = twice(env.signed(UNIT, Method::GET, &inbox(UNIT), vec![]), b"");
+    assert_eq!(env.send(first).await.status, StatusCode::OK);
+    // when the same request (same nonce) comes again within the window,
+    let reply = env.send(replay).await;
+    // then it is refused as a replay.
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error(), "unauthorized");
+    assert!(
+        reply.json()["message"].as_str().unwrap().contains("nonce"),
+        "{:?}",
+        reply.body
+    );
+    // A new signature of the same request is served.
+    let again = env
+        .send(env.signed(UNIT, Method::GET, &inbox(UNIT), vec![]))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn test_a_v1_signed_request_is_401_saying_v2() {
+    // Given a request signed as version 1 (no nonce, no declared digest),
+    let env = Env::new().await;
+    let key = env.unit(UNIT).signing_key().unwrap();
+    let now = Utc::now().timestamp();
+    let mut input = format!("tipline request v1\0GET\n{}\n{now}\n", inbox(UNIT)).into_bytes();
+    input.extend_from_slice(tipline_core::request_auth::content_sha256(b"").as_bytes());
+    let request = axum::http::Request::builder()
+        .uri(inbox(UNIT))
+        .header("tipline-unit", UNIT)
+        .header("tipline-timestamp", now.to_string())
+        .header(
+            "tipline-signature",
+            tipline_core::encoding::b64(&key.sign(&input)),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    // then it is refused with a message that names version 2.
+    let reply = env.send(request).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("tipline request v2"),
+        "{:?}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn test_the_signature_is_checked_before_the_body_is_read() {
+    // Given a request with made-up signature headers and a body that never ends,
+    let env = Env::new().await;
+    let mut request = env.signed(
+        UNIT,
+        Method::POST,
+        &format!("/v1/units/{UNIT}/alerts"),
+        b"{}".to_vec(),
+    );
+    request
+        .headers_mut()
+        .insert("tipline-signature", "AAAA".parse().unwrap());
+    let endless = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let (parts, _) = request.into_parts();
+    let request = axum::http::Request::from_parts(parts, axum::body::Body::from_stream(endless));
+    // then it is refused without waiting for the body.
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(2), env.send(request))
+        .await
+        .expect("answered before the body");
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn test_a_body_that_is_not_the_declared_one_is_401() {
+    // Given a validly signed request whose body is swapped for another,
+    let env = Env::new().await;
+    let path = format!("/v1/units/{UNIT}/alerts");
+    let request = env.signed(UNIT, Method::POST, &path, b"{}".to_vec());
+    let (parts, _) = request.into_parts();
+    let request = axum::http::Request::from_parts(parts, axum::body::Body::from("{ }"));
+    // then it is refused, saying the body does not match its digest.
+    let reply = env.send(request).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("tipline-content-sha256"),
+        "{:?}",
+        reply.body
+    );
+}

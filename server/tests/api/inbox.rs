@@ -187,6 +187,29 @@ async fn test_pull_leases_and_ack_is_idempotent() {
     );
     assert_eq!(env.send(pull("?limit=many")).await.error(), "invalid_query");
     // Acknowledgements are counted (each accepted request).
-    let metrics = env.send(crate::support::get("/metrics")).await;
+    let metrics = env.metrics().await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("tipline_acks_total 2"));
+}
+
+#[tokio::test]
+async fn test_live_streams_beyond_the_cap_get_a_fast_503() {
+    // Given a server that holds at most one live stream,
+    let env = Env::with_settings(|s| s.max_streams = 1).await;
+    // when a desk holds one open and another asks for a second,
+    let first = Events::open(&env, UNIT).await;
+    let reply = env
+        .send(env.signed(
+            OTHER,
+            Method::GET,
+            &format!("/v1/units/{OTHER}/inbox/stream"),
+            vec![],
+        ))
+        .await;
+    // then the second gets 503 `busy` with a Retry-After,
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.error(), "busy");
+    assert!(reply.header("retry-after").is_some());
+    // and once the first is closed, a stream can be opened again.
+    drop(first);
+    Events::open(&env, OTHER).await;
 }

@@ -50,9 +50,22 @@ async fn test_health_and_readiness() {
 async fn test_metrics_count_by_route_template_without_ids() {
     let env = Env::new().await;
     let filed = env.file(UNIT).await;
-    let reply = env.send(get("/metrics")).await;
+    // A made-up method and an unmatched path fold into `other` and `unmatched`.
+    let made_up = axum::http::Request::builder()
+        .method(Method::from_bytes(b"XYZZYMETHOD").unwrap())
+        .uri("/no/such/route/abc123")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    env.send(made_up).await;
+    // `/metrics` is not on the API's router,
+    assert_eq!(env.send(get("/metrics")).await.status, StatusCode::NOT_FOUND);
+    // but on the metrics listener's.
+    let reply = env.metrics().await;
     assert_eq!(reply.status, StatusCode::OK);
     let text = String::from_utf8(reply.body.to_vec()).unwrap();
+    assert!(!text.contains("XYZZY"), "{text}");
+    assert!(!text.contains("abc123"), "{text}");
+    assert!(text.contains("method=\"other\",route=\"unmatched\""), "{text}");
     assert!(
         text.contains("tipline_reports_total{outcome=\"accepted\",code=\"\"} 1"),
         "{text}"
@@ -88,7 +101,6 @@ async fn test_openapi_document_lists_the_paths() {
         "/v1/alerts",
         "/healthz",
         "/readyz",
-        "/metrics",
         "/v1/openapi.json",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
@@ -123,14 +135,14 @@ async fn test_openapi_document_gives_the_formats_and_content_types_the_server_us
     // Given the document and the metrics as served
     let env = Env::new().await;
     let doc: Value = env.send(get("/v1/openapi.json")).await.json();
-    let metrics = env.send(get("/metrics")).await;
+    let metrics = env.metrics().await;
     let served = metrics.headers[axum::http::header::CONTENT_TYPE]
         .to_str()
         .unwrap();
 
-    // Then the metrics' content type is the documented one
-    let documented = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
-    assert!(documented.get(served).is_some(), "{served} not in {documented}");
+    // Then the metrics are OpenMetrics text (on their own listener, not in the API document)
+    assert!(served.starts_with("application/openmetrics-text"), "{served}");
+    assert!(doc["paths"].get("/metrics").is_none());
 
     // And every id, secret and unit parameter of every operation carries its pattern
     let mut checked = 0;
@@ -200,4 +212,56 @@ async fn test_retention_purges_only_acknowledged_reports() {
     assert_eq!(purged, 1);
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.pending_reports, stats.acknowledged_reports), (1, 0));
+}
+
+#[tokio::test]
+async fn test_the_signed_routes_refusals_are_documented() {
+    // Given a server with a filed report, when the signed routes get bad ids, bad queries and
+    // bodies of the wrong type, then each answer is the documented one (`Env::send` checks every
+    // answer against the OpenAPI document).
+    let env = Env::new().await;
+    let filed = env.file(UNIT).await;
+    let (report, case) = (filed.report_id, filed.case.case_id);
+    let cases = [
+        (
+            Method::GET,
+            format!("/v1/units/{UNIT}/inbox?limit=-1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            format!("/v1/units/{UNIT}/reports/xyz/ack"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            format!("/v1/units/{UNIT}/reports/{report}/attachments/0?offset=-1"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            format!("/v1/units/{UNIT}/cases/xyz/messages"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            format!("/v1/units/{UNIT}/cases/{case}/messages?limit=-1"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (method, path, status) in cases {
+        let reply = env.send(env.signed(UNIT, method.clone(), &path, vec![])).await;
+        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.body);
+    }
+    for path in [
+        format!("/v1/units/{UNIT}/cases/{case}/messages"),
+        format!("/v1/units/{UNIT}/reports/{report}/transfer"),
+    ] {
+        let mut request = env.signed(UNIT, Method::POST, &path, b"{}".to_vec());
+        request
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        let reply = env.send(request).await;
+        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+    }
 }

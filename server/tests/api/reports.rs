@@ -208,7 +208,7 @@ async fn test_rate_limit_is_429_with_retry_after() {
     let retry: u64 = reply.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
     // Rejections are counted by code.
-    let metrics = env.send(get("/metrics")).await;
+    let metrics = env.metrics().await;
     let text = String::from_utf8(metrics.body.to_vec()).unwrap();
     assert!(
         text.contains("outcome=\"rejected\",code=\"rate_limited\""),

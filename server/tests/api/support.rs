@@ -18,7 +18,7 @@ use tipline_core::envelope::{seal_report_with_rng, Envelope};
 use tipline_core::keys::{SigningKey, UnitKeyFile};
 use tipline_core::message::{seal_follow_up_with_rng, seal_reply_with_rng, CaseMessage};
 use tipline_core::report::{MessageId, Report, ReportId};
-use tipline_core::request_auth::{sign_request, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UNIT};
+use tipline_core::request_auth::sign_request;
 use tipline_server::limits::RateLimits;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::{app, AppState, Settings};
@@ -72,6 +72,8 @@ pub fn test_settings() -> Settings {
         stamp_difficulty: DIFFICULTY,
         lease: Duration::from_secs(60),
         rates: RateLimits::generous(),
+        // Every reading of `/metrics` is fresh.
+        metrics_interval: Duration::ZERO,
         ..Settings::default()
     }
 }
@@ -155,9 +157,32 @@ impl Env {
         app(self.state.clone())
     }
 
-    /// Sends a request and reads the whole response.
+    /// Sends a request and reads the whole response. Every answer of a matched route is checked
+    /// against the OpenAPI document: a status the document does not list for that route fails
+    /// the test, so the document cannot drift from what the handlers do.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.app().oneshot(request).await.unwrap();
+        let method = request.method().clone();
+        let app = self.app().layer(axum::middleware::from_fn(record_route));
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        if let Some(Route(route)) = response.extensions().get::<Route>() {
+            check_documented(&method, route, status);
+        }
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `/metrics` as the metrics listener serves it.
+    pub async fn metrics(&self) -> Reply {
+        let response = tipline_server::metrics_app(self.state.clone())
+            .oneshot(get("/metrics"))
+            .await
+            .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -267,6 +292,66 @@ impl Env {
     }
 }
 
+/// The route template a request matched, carried to the response.
+#[derive(Debug, Clone)]
+struct Route(String);
+
+async fn record_route(request: Request<Body>, next: axum::middleware::Next) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(Route(route));
+    }
+    response
+}
+
+/// The statuses the OpenAPI document lists for each `(method, route)`.
+fn documented() -> &'static std::collections::HashMap<(String, String), Vec<u16>> {
+    static DOCUMENTED: std::sync::OnceLock<std::collections::HashMap<(String, String), Vec<u16>>> =
+        std::sync::OnceLock::new();
+    DOCUMENTED.get_or_init(|| {
+        use utoipa::OpenApi as _;
+        let doc: Value = serde_json::from_str(
+            &tipline_server::routes::openapi::ApiDoc::openapi()
+                .to_json()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut table = std::collections::HashMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let Some(responses) = operation["responses"].as_object() else {
+                    continue;
+                };
+                let statuses = responses.keys().filter_map(|s| s.parse().ok()).collect();
+                table.insert((method.to_ascii_uppercase(), path.clone()), statuses);
+            }
+        }
+        table
+    })
+}
+
+/// Fails the test if the document does not list `status` for `method` on `route`.
+fn check_documented(method: &Method, route: &str, status: StatusCode) {
+    // A method the route does not take is answered by the router itself (405), as documented
+    // for every route in the document's description.
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        return;
+    }
+    let key = (method.as_str().to_owned(), route.to_owned());
+    let statuses = documented()
+        .get(&key)
+        .unwrap_or_else(|| panic!("the OpenAPI document has no {method} {route}"));
+    assert!(
+        statuses.contains(&status.as_u16()),
+        "the OpenAPI document does not list {} for {method} {route} (it lists {statuses:?})",
+        status.as_u16()
+    );
+}
+
 /// A report sealed on the "device".
 pub struct Filed {
     pub envelope: Envelope,
@@ -306,15 +391,12 @@ pub fn signed_request(
     body: Vec<u8>,
     timestamp: i64,
 ) -> Request<Body> {
-    let signature = sign_request(key, method.as_str(), path, timestamp, &body);
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(HEADER_UNIT, unit_id)
-        .header(HEADER_TIMESTAMP, timestamp.to_string())
-        .header(HEADER_SIGNATURE, signature)
-        .body(Body::from(body))
-        .unwrap()
+    let signed = sign_request(key, method.as_str(), path, timestamp, &body).unwrap();
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in signed.headers(unit_id) {
+        request = request.header(name, value);
+    }
+    request.body(Body::from(body)).unwrap()
 }
 
 /// A JSON POST.

@@ -185,3 +185,31 @@ async fn test_a_second_store_on_the_same_file_is_refused_while_the_first_is_open
         SubmitOutcome::Duplicate { .. }
     ));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn test_the_folder_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    // Given a data folder to be created, and a process umask that would leave files readable,
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("tipline.db");
+    // when the store opens and writes,
+    let store = SqliteStore::open(&path).unwrap();
+    store.submit_report(new_report(1, "dk-east")).await.unwrap();
+    // then the folder is 0700 and the database, its WAL and its SHM files are 0600.
+    assert_eq!(mode(&data), 0o700);
+    for file in ["tipline.db", "tipline.db-wal", "tipline.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    store.close().await;
+    drop(store);
+    // An existing installation's files are tightened when the store opens them again.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    store.close().await;
+}

@@ -192,8 +192,8 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-/// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), foreign
-/// keys enforced (once the schema is up to date), savepoint journals in memory.
+/// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), deleted
+/// content overwritten (`secure_delete`), foreign keys enforced (once the schema is up to date), savepoint journals in memory.
 pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -210,6 +210,9 @@ pub(super) fn open_writer(path: &std::path::Path) -> OpResult<Connection> {
     // Each write runs in a savepoint; its undo journal lives in memory rather than in a
     // temporary file that the first change of every page would be copied to.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted content is overwritten with zeros, in the database and in the write-ahead log, so
+    // that a purged report cannot be read back from free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Migrations that rebuild a table run with foreign keys off (SQLite's documented way), and
     // check them before they commit.
@@ -265,6 +268,16 @@ mod tests {
     use crate::store::{AppendOutcome, MessageDirection, Store, SubmitOutcome};
     use chrono::{Duration, TimeZone, Utc};
     use tipline_core::report::{CaseId, MessageId, ReportId};
+
+    #[test]
+    fn test_the_writer_overwrites_deleted_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("t.db")).unwrap();
+        let on: i64 = conn
+            .query_row("PRAGMA secure_delete", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(on, 1);
+    }
 
     /// A file at schema version 2 (as the previous release left it) with two cases, three
     /// reports (the second case's two reports received in the opposite order to their rows),
