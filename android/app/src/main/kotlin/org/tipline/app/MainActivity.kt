@@ -1,8 +1,8 @@
 package org.tipline.app
 
+import android.Manifest
 import android.content.ClipData
 import android.content.ClipDescription
-import android.Manifest
 import android.content.ClipboardManager
 import android.content.Intent
 import android.net.Uri
@@ -18,9 +18,9 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.padding
 import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.Text
-import androidx.compose.runtime.getValue
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
+import androidx.compose.runtime.getValue
 import androidx.compose.runtime.produceState
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
@@ -55,11 +55,14 @@ class MainActivity : ComponentActivity(), PlatformActions {
                 val failure = opened?.exceptionOrNull()
                 when {
                     ready != null -> {
-                        // The permission prompt once the reporter has a case to hear about.
+                        // The permission prompt once the reporter has a case to hear about: right
+                        // after filing (the codename on screen), or with cases already on the phone.
                         val cases by ready.cases.cases.collectAsState()
+                        val codename by ready.codename.state.collectAsState()
                         val settings by ready.settings.state.collectAsState()
-                        LaunchedEffect(cases.cases.isNotEmpty(), settings.updateNotifications) {
-                            if (cases.cases.isNotEmpty() && settings.updateNotifications) allowNotifications()
+                        val hasCase = cases.cases.isNotEmpty() || codename != null
+                        LaunchedEffect(hasCase, settings.updateNotifications) {
+                            if (hasCase && settings.updateNotifications) allowNotifications()
                         }
                         TiplineRoot(ready, this@MainActivity)
                     }
