@@ -1,6 +1,7 @@
 package org.tipline.app.platform
 
 import android.Manifest
+import android.app.Notification
 import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.app.PendingIntent
@@ -76,10 +77,10 @@ object UpdateNotifier {
         return granted && NotificationManagerCompat.from(context).areNotificationsEnabled()
     }
 
+    /** The channel, named in the reporter's language (created again when the language changes). */
     private fun createChannel(context: Context, name: String) {
-        if (Build.VERSION.SDK_INT < Build.VERSION_CODES.O) return
         val channel = NotificationChannel(CHANNEL, name, NotificationManager.IMPORTANCE_LOW).apply {
-            lockscreenVisibility = android.app.Notification.VISIBILITY_SECRET
+            lockscreenVisibility = Notification.VISIBILITY_SECRET
             setShowBadge(false)
             enableVibration(false)
             setSound(null, null)
