@@ -1,6 +1,7 @@
-// The Tipline iOS app: opens the one client (Keychain key store), registers the background task
-// and the network monitor that deliver the outbox, and draws the screens in the chosen language
-// and layout direction. Quick exit forgets what was on screen and leaves the app at once.
+// The Tipline iOS app: opens the one client (Keychain key store), registers the background tasks
+// and the network monitor that deliver the outbox and check the cases for news, and draws the
+// screens in the chosen language and layout direction. Quick exit forgets what was on screen,
+// removes the update notification and leaves the app at once.
 import SwiftUI
 import TiplineAppModel
 import TiplineFFI
@@ -13,6 +14,7 @@ struct TiplineApp: App {
     init() {
         // BGTaskScheduler wants its handlers before launch finishes.
         DeliveryHooks.registerBackgroundTask { await ModelHolder.shared?.model }
+        UpdateNotifier.shared.install()
     }
 
     var body: some Scene {
@@ -36,8 +38,12 @@ struct TiplineApp: App {
             switch phase {
             case .active:
                 holder.model?.delivery.onForeground()
+                // The reporter is looking at the app: the notification has done its work.
+                UpdateNotifier.shared.remove()
+                holder.model?.updates.dismissed()
             case .background:
                 DeliveryHooks.scheduleBackgroundTask()
+                DeliveryHooks.scheduleRefreshTask()
             default:
                 break
             }
@@ -80,6 +86,12 @@ final class ModelHolder: ObservableObject {
             model = opened
             hooks.startMonitoring(opened.delivery)
             await opened.start()
+            // The check at the app's start; iOS asks once for the notification permission, when
+            // the reporter has a case to hear about and has not turned the notification off.
+            if opened.settings.updateNotifications, !opened.cases.cases.isEmpty {
+                UpdateNotifier.shared.requestAuthorization()
+            }
+            await opened.updates.checkAtStart()
         } catch {
             failure = String(describing: error)
         }
@@ -88,6 +100,7 @@ final class ModelHolder: ObservableObject {
     /// Quick exit: nothing left on screen, then away to an ordinary page at once.
     func quickExit() {
         model?.quickExit()
+        UpdateNotifier.shared.remove()
         let page = Bundle.main.object(forInfoDictionaryKey: "TiplineQuickExitURL") as? String
         if let url = URL(string: page ?? "https://www.wikipedia.org") {
             UIApplication.shared.open(url)

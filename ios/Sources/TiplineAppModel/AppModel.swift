@@ -15,6 +15,7 @@ public final class AppModel: ObservableObject {
     public let cases: CasesModel
     public let alerts: AlertsModel
     public let hotlines: HotlinesModel
+    public let updates: UpdatesModel
     /// Why the directory could not be refreshed (the cached one stays in use).
     @Published public private(set) var directoryNotice: Notice?
     private let names: DirectoryNames
@@ -30,6 +31,7 @@ public final class AppModel: ObservableObject {
         cases = CasesModel(client: client, settings: settings, names: names)
         alerts = AlertsModel(client: client, settings: settings, names: names)
         hotlines = HotlinesModel(client: client, settings: settings)
+        updates = UpdatesModel(client: client, settings: settings, cases: cases)
         let outbox = self.outbox
         client.setListener(listener: OutboxRelay { item in
             Task { @MainActor in outbox.onChange(item) }
@@ -95,5 +97,6 @@ public final class AppModel: ObservableObject {
         cases.clear()
         outbox.clear()
         alerts.clear()
+        updates.dismissed()
     }
 }

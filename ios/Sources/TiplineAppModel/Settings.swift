@@ -1,4 +1,6 @@
-// The language switch (with the layout direction the core gives each language) and the region.
+// The language switch (with the layout direction the core gives each language), the region, and
+// the update notification (on or off, and the reporter's own wording): the Swift twin of
+// android/viewmodel/.../Settings.kt.
 import Foundation
 import TiplineFFI
 
@@ -27,6 +29,12 @@ public final class SettingsModel: ObservableObject {
     @Published public private(set) var language: Language
     @Published public private(set) var region: String?
     @Published public private(set) var regions: [RegionOption] = []
+    /// Whether a background check that finds news may post a notification (on by default).
+    @Published public private(set) var updateNotifications: Bool
+    /// The reporter's own words for that notification; nil for the neutral "You have an update".
+    @Published public private(set) var notificationWording: String?
+    /// The longest wording the reporter can give the notification.
+    public static let maxWording = 60
     public let languages: [LanguageOption]
     private let preferences: Preferences
     private var texts: [Language: CoreText] = [:]
@@ -37,6 +45,8 @@ public final class SettingsModel: ObservableObject {
         language = preferences.string(forKey: "language").flatMap { languageFromTag(tag: $0) }
             ?? negotiateLanguage(preferred: deviceLanguages)
         region = preferences.string(forKey: "region") ?? deviceRegion?.uppercased()
+        updateNotifications = preferences.string(forKey: "update-notifications") != "off"
+        notificationWording = preferences.string(forKey: "notification-wording")
         languages = [Language.spanish, .english, .arabic, .danish].map { language in
             let code = language.code()
             let locale = Locale(identifier: code)
@@ -69,6 +79,21 @@ public final class SettingsModel: ObservableObject {
     public func selectRegion(_ code: String) {
         preferences.set(code, forKey: "region")
         region = code
+    }
+
+    /// Turns the notification after a background check that found news on or off.
+    public func setUpdateNotifications(_ on: Bool) {
+        preferences.set(on ? nil : "off", forKey: "update-notifications")
+        updateNotifications = on
+    }
+
+    /// The reporter's own words for the notification (at most `maxWording` characters, on one
+    /// line); blank goes back to the neutral wording.
+    public func setNotificationWording(_ words: String?) {
+        let line = (words ?? "").split(whereSeparator: { $0.isWhitespace || $0.isNewline }).joined(separator: " ")
+        let wording = line.isEmpty ? nil : String(line.prefix(Self.maxWording))
+        preferences.set(wording, forKey: "notification-wording")
+        notificationWording = wording
     }
 
     /// The regions on offer are the ones the directory's units serve.

@@ -20,6 +20,8 @@ public enum AppMessage: String {
     case notFound = "message_not_found"
     case crypto = "message_crypto"
     case storage = "message_storage"
+    /// The neutral words of the update notification ("You have an update"): nothing more.
+    case update = "message_update"
 }
 
 /// The core's strings in one language, and the dates a screen shows in it.

@@ -44,6 +44,10 @@ struct RootView: View {
                 .environment(\.strings, t)
                 .environment(\.layoutDirection, direction)
         }
+        // Right after filing, the reporter has a case to hear about: iOS asks once for notifications.
+        .onChange(of: codename.state != nil) { shown in
+            if shown, settings.updateNotifications { UpdateNotifier.shared.requestAuthorization() }
+        }
         .environment(\.strings, t)
         .environment(\.locale, Locale(identifier: settings.languageCode))
         .environment(\.layoutDirection, direction)

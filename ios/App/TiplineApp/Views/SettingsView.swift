@@ -1,4 +1,5 @@
-// The language switch (es, en, ar right to left, da) and the reporter's region.
+// The language switch (es, en, ar right to left, da), the reporter's region, and the update
+// notification (on or off, and its words).
 import SwiftUI
 import TiplineAppModel
 
@@ -7,6 +8,7 @@ struct SettingsView: View {
     @ObservedObject var settings: SettingsModel
     @Environment(\.strings) private var t
     @Environment(\.dismiss) private var dismiss
+    @State private var wording = ""
 
     var body: some View {
         List {
@@ -25,10 +27,29 @@ struct SettingsView: View {
                     }
                 }
             }
+            Section(t("settings_notifications")) {
+                Toggle(t("settings_notifications_on"), isOn: Binding(
+                    get: { settings.updateNotifications },
+                    set: { on in
+                        settings.setUpdateNotifications(on)
+                        if on { UpdateNotifier.shared.requestAuthorization() }
+                    }
+                ))
+                if settings.updateNotifications {
+                    TextField(t("message_update"), text: $wording)
+                        .accessibilityLabel(t("settings_notification_wording"))
+                        .onChange(of: wording) { words in
+                            if words.count > SettingsModel.maxWording { wording = String(words.prefix(SettingsModel.maxWording)) }
+                            settings.setNotificationWording(wording)
+                        }
+                    Text(t("settings_notification_wording_note")).font(.footnote)
+                }
+            }
             Section {
                 Text(t("settings_quick_exit_note")).font(.footnote)
             }
         }
+        .onAppear { wording = settings.notificationWording ?? "" }
         .navigationTitle(t("settings_title"))
         .toolbar {
             Button(t("action_ok")) { dismiss() }

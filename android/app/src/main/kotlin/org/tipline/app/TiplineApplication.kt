@@ -20,11 +20,13 @@ import org.tipline.ffi.ApiException
 import org.tipline.ffi.ClientConfig
 import org.tipline.ffi.OutboxStatus
 import org.tipline.viewmodel.AppModel
+import org.tipline.viewmodel.UpdatesViewModel
 
 /**
  * Opens the one client for the process (in the app's private storage, keys from the Android
  * Keystore) and wires the platform's signals to delivery: the network callback, the app coming
- * to the foreground, and WorkManager for when the app is not running.
+ * to the foreground, and WorkManager for when the app is not running (which also checks the
+ * cases for news, see [DeliveryWorker]).
  */
 class TiplineApplication : Application() {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
@@ -60,6 +62,9 @@ class TiplineApplication : Application() {
             ProcessLifecycleOwner.get().lifecycle.addObserver(object : DefaultLifecycleObserver {
                 override fun onStart(owner: LifecycleOwner) {
                     app.delivery.onForeground()
+                    // The first time the app comes to the front (not when WorkManager alone
+                    // started the process), a check of the cases, posting nothing.
+                    scope.launch { app.updates.checkAtStart(UpdatesViewModel.START_SPREAD) }
                 }
             })
             app.start()

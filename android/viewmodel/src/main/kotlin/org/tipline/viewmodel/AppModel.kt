@@ -32,6 +32,7 @@ class AppModel(
     val cases = CaseViewModel(client, settings, names)
     val alerts = AlertsViewModel(client, settings, names)
     val hotlines = HotlinesViewModel(client, settings)
+    val updates = UpdatesViewModel(client, settings, cases)
 
     private val _directoryNotice = MutableStateFlow<Notice?>(null)
 
@@ -122,6 +123,7 @@ class AppModel(
         cases.clear()
         outbox.clear()
         alerts.clear()
+        updates.dismissed()
     }
 
     companion object {

@@ -1,6 +1,7 @@
-// The language switch (es, en, ar, da, with the layout direction the core gives each) and the
-// reporter's region, which picks the unit, the alerts and the hotlines. Both choices are kept in
-// the platform's preferences (SharedPreferences, UserDefaults) through [Preferences].
+// The language switch (es, en, ar, da, with the layout direction the core gives each), the
+// reporter's region, which picks the unit, the alerts and the hotlines, and the update
+// notifications (on or off, and the reporter's own wording). The choices are kept in the
+// platform's preferences (SharedPreferences, UserDefaults) through [Preferences].
 package org.tipline.viewmodel
 
 import java.util.Locale
@@ -50,6 +51,10 @@ data class SettingsState(
     val languages: List<LanguageOption>,
     val region: String?,
     val regions: List<RegionOption> = emptyList(),
+    /** Whether a background check that finds news may post a notification (on by default). */
+    val updateNotifications: Boolean = true,
+    /** The reporter's own words for that notification; null for the neutral "You have an update". */
+    val notificationWording: String? = null,
 )
 
 /**
@@ -66,7 +71,11 @@ class SettingsViewModel(private val preferences: Preferences, deviceLanguages: L
         val language = preferences[LANGUAGE]?.let { languageFromTag(it) } ?: negotiateLanguage(deviceLanguages)
         val languages = LANGUAGES.map { LanguageOption(it, it.code(), autonym(it)) }
         _state = MutableStateFlow(
-            SettingsState(language, language.direction(), languages, preferences[REGION] ?: deviceRegion?.uppercase()),
+            SettingsState(
+                language, language.direction(), languages, preferences[REGION] ?: deviceRegion?.uppercase(),
+                updateNotifications = preferences[UPDATE_NOTIFICATIONS] != OFF,
+                notificationWording = preferences[NOTIFICATION_WORDING],
+            ),
         )
         state = _state.asStateFlow()
     }
@@ -96,6 +105,22 @@ class SettingsViewModel(private val preferences: Preferences, deviceLanguages: L
         _state.update { it.copy(region = code) }
     }
 
+    /** Turns the notification after a background check that found news on or off. */
+    fun setUpdateNotifications(on: Boolean) {
+        preferences[UPDATE_NOTIFICATIONS] = if (on) null else OFF
+        _state.update { it.copy(updateNotifications = on) }
+    }
+
+    /**
+     * The reporter's own words for the notification (at most [MAX_WORDING] characters, on one
+     * line); blank goes back to the neutral wording.
+     */
+    fun setNotificationWording(words: String?) {
+        val wording = words?.replace(Regex("\\s+"), " ")?.trim()?.take(MAX_WORDING)?.takeIf { it.isNotEmpty() }
+        preferences[NOTIFICATION_WORDING] = wording
+        _state.update { it.copy(notificationWording = wording) }
+    }
+
     /** The directory in use changed: the regions on offer are the ones its units serve. */
     fun directoryChanged(directory: DirectoryInfo) {
         this.directory = directory
@@ -107,13 +132,18 @@ class SettingsViewModel(private val preferences: Preferences, deviceLanguages: L
         _state.update { it.copy(regions = regions) }
     }
 
-    private companion object {
-        const val LANGUAGE = "language"
-        const val REGION = "region"
-        val LANGUAGES = listOf(Language.SPANISH, Language.ENGLISH, Language.ARABIC, Language.DANISH)
+    companion object {
+        /** The longest wording the reporter can give the notification. */
+        const val MAX_WORDING = 60
+        private const val LANGUAGE = "language"
+        private const val REGION = "region"
+        private const val UPDATE_NOTIFICATIONS = "update-notifications"
+        private const val NOTIFICATION_WORDING = "notification-wording"
+        private const val OFF = "off"
+        private val LANGUAGES = listOf(Language.SPANISH, Language.ENGLISH, Language.ARABIC, Language.DANISH)
 
         /** The language's name in itself, from the platform's locale data. */
-        fun autonym(language: Language): String {
+        private fun autonym(language: Language): String {
             val locale = Locale.forLanguageTag(language.code())
             return locale.getDisplayLanguage(locale).replaceFirstChar { it.titlecase(locale) }
         }

@@ -43,6 +43,9 @@ enum class AppMessage {
 
     /** The phone's storage or key store failed. */
     STORAGE,
+
+    /** The neutral words of the update notification ("You have an update"): nothing more. */
+    UPDATE,
 }
 
 /** The core's strings in one language, and the dates a screen shows in it. */

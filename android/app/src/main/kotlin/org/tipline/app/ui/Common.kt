@@ -34,6 +34,7 @@ fun noticeText(notice: Notice): String = when (notice) {
             AppMessage.NOT_FOUND -> R.string.message_not_found
             AppMessage.CRYPTO -> R.string.message_crypto
             AppMessage.STORAGE -> R.string.message_storage
+            AppMessage.UPDATE -> R.string.message_update
         },
     )
 }

@@ -58,6 +58,9 @@ interface PlatformActions {
 
     /** Puts a secret on the clipboard, marked sensitive. */
     fun copySecret(label: String, text: String)
+
+    /** Asks the system to allow the update notification, where it must be asked (Android 13+). */
+    fun allowNotifications()
 }
 
 /** The app's destinations. */
@@ -143,7 +146,7 @@ fun TiplineRoot(model: AppModel, actions: PlatformActions) {
                 }
                 composable(Routes.ALERTS) { AlertsScreen(model) }
                 composable(Routes.HOTLINES) { HotlinesScreen(model.hotlines, actions) }
-                composable(Routes.SETTINGS) { SettingsScreen(model) }
+                composable(Routes.SETTINGS) { SettingsScreen(model, actions) }
             }
         }
     }
