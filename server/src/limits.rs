@@ -146,7 +146,13 @@ impl Default for RateLimits {
             // Alerts polled like cases (111/s), config and directory before each report in a
             // surge (2 x 33/s): about 180/s. 500/s sustained, a tenth of the apps at once.
             reads: Rate::new(30_000, 10_000),
-            unit: Rate::new(1_200, 200),
+            // One unit's desk: an acknowledgement per report, a download per attachment and
+            // a case sync per follow-up. A surge sends 2,000 reports a minute, perhaps all to one
+            // unit, with up to three photos each (8,000 requests a minute); a desk that was
+            // offline catches up on its backlog as fast as it can open and store reports.
+            // Only the unit's key signs these: the bound is against a runaway desk, not a
+            // stranger (whose requests are refused before any budget).
+            unit: Rate::new(60_000, 5_000),
         }
     }
 }

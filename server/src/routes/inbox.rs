@@ -135,7 +135,7 @@ pub async fn stream(
         state,
         unit_id,
         queue: VecDeque::new(),
-        leased_once: false,
+        lease_now: true,
     };
     Ok(Sse::new(events(live)).keep_alive(KeepAlive::new().interval(keep_alive)))
 }
@@ -148,7 +148,9 @@ struct LiveStream {
     subscription: Subscription,
     shutdown: tokio::sync::watch::Receiver<bool>,
     queue: VecDeque<Event>,
-    leased_once: bool,
+    /// Lease again before waiting: at the start, and after a batch that leased something (a
+    /// backlog longer than one batch goes out batch after batch, as the desk reads it).
+    lease_now: bool,
     _guard: LiveStreamGuard,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
@@ -177,6 +179,7 @@ impl LiveStream {
     async fn fill(&mut self) -> bool {
         match lease(&self.state, &self.unit_id, MAX_INBOX_BATCH).await {
             Ok(batch) => {
+                self.lease_now = !batch.is_empty();
                 self.queue.extend(batch.into_iter().map(report_event));
                 true
             }
@@ -208,8 +211,7 @@ impl LiveStream {
             if let Some(event) = self.queue.pop_front() {
                 return Some(event);
             }
-            if !self.leased_once {
-                self.leased_once = true;
+            if self.lease_now {
                 if !self.fill().await {
                     return None;
                 }

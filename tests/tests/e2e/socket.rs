@@ -76,6 +76,41 @@ async fn test_desk_connecting_later_gets_what_is_pending() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_backlog_longer_than_one_batch_reaches_the_live_desk_whole() {
+    // Given more reports waiting than one lease batch holds (100),
+    let server = TestServer::start(ServerOptions::default()).await.unwrap();
+    let (citizen, unit_key, desk) = citizen_and_desk(&server, UNIT).await.unwrap();
+    let pool =
+        tipline_e2e::citizen::seal_many(UNIT, &unit_key, citizen.info.stamp_difficulty, 250, "backlog")
+            .unwrap();
+    for submission in &pool {
+        assert_eq!(citizen.submit(submission).await.unwrap().status, 201);
+    }
+
+    // when the desk connects its stream and takes each report as it comes,
+    let mut stream = live_inbox(&desk).await.unwrap();
+    let mut received = HashSet::new();
+    while received.len() < pool.len() {
+        let delivered = next_report(&mut stream, PUSH_WAIT)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!(
+                    "the stream stopped after {} of {} reports",
+                    received.len(),
+                    pool.len()
+                )
+            });
+        desk.ack(delivered.report_id).await.unwrap();
+        received.insert(delivered.report_id);
+    }
+
+    // then every waiting report came, without waiting for a lease to end.
+    let filed: HashSet<_> = pool.iter().map(|s| s.report_id).collect();
+    assert_eq!(received, filed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_unacknowledged_report_comes_back_after_its_lease() {
     // Given a server whose deliveries hold for one second, and a live desk,
     let options = ServerOptions {

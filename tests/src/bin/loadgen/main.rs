@@ -9,7 +9,11 @@
 //!    in at a moderate rate, and acknowledges each as it arrives (`--no-ack` to leave them);
 //!    per report, the time from its 201 arriving at the client to its event arriving at the
 //!    desk (same process, same clock): median (target under 5 ms) and p99.
-//! 5. the ceiling: `intake-ceiling`, the server's own router, checks and receipt signing over a
+//! 5. the desk's backlog: 1,000 reports wait for a unit whose desk is off, then its desk starts,
+//!    through the receiving loop every desk front end runs, and takes them all (open, store
+//!    encrypted, acknowledge): the desk's rate against the rate the intake accepted them at
+//!    (target at least 1.0);
+//! 6. the ceiling: `intake-ceiling`, the server's own router, checks and receipt signing over a
 //!    store that keeps no report, driven like phase 2 (its 10,000 submissions sent in turn,
 //!    every 201 checked for a receipt): how fast intake could be if durable storage cost
 //!    nothing, to tell the storage's share of the gap to the bare handler from the rest.
@@ -36,6 +40,7 @@
 //! `push.rs` and `ceiling.rs`, the submissions the phases send in `pool.rs`, what makes a run fail
 //! in `checks.rs`, and the closing tables in `report.rs`.
 
+mod backlog;
 mod ceiling;
 mod checks;
 mod pool;
@@ -51,6 +56,7 @@ use tipline_e2e::binaries::{self, Binary, BARE, CEILING, SERVER};
 use tipline_e2e::load::{closed_loop, open_loop, Load};
 use tipline_e2e::{ChildServer, Citizen, ServerOptions, TestServer};
 
+use crate::backlog::{backlog_phase, BACKLOG, BACKLOG_UNIT};
 use crate::ceiling::ceiling_phase;
 use crate::checks::{check_receipts, phase_failures};
 use crate::pool::{addr_of, bodies, generate};
@@ -286,9 +292,14 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         &mut failures,
     )
     .await?;
+
+    println!(
+        "\n(f) the desk's backlog: {BACKLOG} reports for {BACKLOG_UNIT} while its desk is off, then its desk"
+    );
+    let backlog = backlog_phase(&server, &citizen, connections, &mut failures).await?;
     drop(server);
 
-    println!("\n(f) ceiling: the same server over a store that keeps no report, closed loop");
+    println!("\n(g) ceiling: the same server over a store that keeps no report, closed loop");
     let ceiling = ceiling_phase(ceiling_bin, options, connections, duration, &mut failures).await?;
     println!("  {:.0} requests/s", ceiling.rate());
 
@@ -300,6 +311,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         ceiling,
         push,
         push_rate: args.push_rate,
+        backlog,
     };
     measured.print_results();
     measured.print_targets();

@@ -4,6 +4,7 @@
 use hdrhistogram::Histogram;
 use tipline_e2e::load::PhaseResult;
 
+use crate::backlog::Backlog;
 use crate::push::Push;
 
 /// Targets.
@@ -27,6 +28,8 @@ pub struct Measured {
     pub push: Push,
     /// Reports per second offered in the push phase.
     pub push_rate: u64,
+    /// The desk's backlog phase.
+    pub backlog: Backlog,
 }
 
 /// The 1-minute load average (Linux), to tell a quiet machine from a busy one.
@@ -134,6 +137,15 @@ impl Measured {
             median,
             format!("< {TARGET_PUSH_MEDIAN_MS} ms"),
             verdict(median < TARGET_PUSH_MEDIAN_MS)
+        );
+        let (intake, desk) = (self.backlog.intake_rate(), self.backlog.desk_rate());
+        let backlog = desk / intake.max(1e-9);
+        println!(
+            "  {:<40} {:>12.2} {:>10}  {}",
+            format!("desk backlog / intake ({desk:.0} / {intake:.0})"),
+            backlog,
+            ">= 1.0",
+            verdict(backlog >= 1.0)
         );
     }
 }
