@@ -2,6 +2,7 @@
 //! server processes on loopback: `tipline-server` and `tipline-desk` ([`desk`]).
 #![allow(clippy::unwrap_used)]
 
+mod casework;
 mod desk;
 mod driver;
 mod flow;
