@@ -3,8 +3,8 @@
 //! A binary that is missing, or older than any of its sources (its crates' files and
 //! `Cargo.lock`), is built first with `cargo build -p <package> --bin <name>` in the same
 //! profile, once per process, so that a test never runs a stale server by mistake. An
-//! environment variable (`TIPLINE_SERVER_BIN`, `TIPLINE_CLI_BIN`, `TIPLINE_BARE_BIN`,
-//! `TIPLINE_CEILING_BIN`) names a binary to use as it is instead.
+//! environment variable (`TIPLINE_SERVER_BIN`, `TIPLINE_CLI_BIN`, `TIPLINE_DESK_BIN`,
+//! `TIPLINE_BARE_BIN`, `TIPLINE_CEILING_BIN`) names a binary to use as it is instead.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,23 @@ pub const CLI: Binary = Binary {
     sources: &[
         "cli/src",
         "cli/Cargo.toml",
+        "core/src",
+        "core/Cargo.toml",
+        "core/data",
+    ],
+};
+
+/// The unit's desk as a web application.
+pub const DESK: Binary = Binary {
+    package: "tipline-desk",
+    name: "tipline-desk",
+    env: "TIPLINE_DESK_BIN",
+    sources: &[
+        "desk/src",
+        "desk/templates",
+        "desk/assets",
+        "desk/locales",
+        "desk/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
         "core/data",
