@@ -267,6 +267,11 @@ pub(super) fn view(state: &AppState, tr: &Tr, record: &ReportRecord, case: &Case
 async fn page(State(state): State<AppState>, officer: Officer, Path(id): Path<String>) -> Result<Response> {
     let id = report_id(&id)?;
     let record = record(&state, id)?;
+    // Who read a report, and when, is part of the case file (the page's own live refreshes go
+    // through `live` and are not counted again).
+    state.audit_or_fail(
+        AuditEntry::now(Some(&officer.account.name), "report.opened").target(id.to_string()),
+    )?;
     // Opening the report reads the reporter's follow-ups for the whole team.
     let latest =
         state.with_index(|index, _| index.get(&id).and_then(|e| e.follow_ups.iter().max().copied()))?;

@@ -57,7 +57,8 @@ async fn test_a_case_exports_as_a_zip_with_its_page_data_and_checked_attachments
     let sums = String::from_utf8(read("SHA256SUMS")).unwrap();
     let hex: String = sha256(&photo).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(sums, format!("{hex}  attachments/00-_.._gym_photo.jpg\n"));
-    // And the export is in the audit log
+    // And opening the report and exporting it are in the audit log
+    assert!(desk.audited("anna", "report.opened"));
     assert!(desk.audited("anna", "report.exported"));
 }
 
