@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use tipline_core::desk::{AttachmentState, ReportRecord, Status};
 use tipline_core::directory::SignedDirectory;
+use tipline_core::message::CaseStatus;
 use tipline_core::report::{Place, ReportId, When};
 
 use super::attachments::{sniff_stored, Shown};
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/assign", post(assign))
         .route("/reports/{id}/notes", post(add_note))
         .route("/reports/{id}/reply", post(reply))
+        .route("/reports/{id}/notice", post(notice))
         .route("/reports/{id}/sync", post(sync))
         .route("/reports/{id}/transfer", post(transfer))
 }
@@ -459,6 +461,37 @@ async fn reply(
     state
         .audit_or_fail(AuditEntry::now(Some(&officer.account.name), "report.reply").target(id.to_string()))?;
     state.desk.reply(&id.to_string(), text).await?;
+    state.report_changed(id, ChangeKind::Messages);
+    Ok(back(id))
+}
+
+#[derive(Deserialize)]
+struct NoticeForm {
+    notice: String,
+}
+
+/// Tells the reporter where the case stands (a signed status notice, protocol 9.4), in the
+/// words the desk keeps for it in the report's language (English if the desk does not speak it):
+/// nothing an officer types, so nothing of the case can slip into it.
+async fn notice(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(id): Path<String>,
+    Form(form): Form<NoticeForm>,
+) -> Result<Response> {
+    let id = report_id(&id)?;
+    let status =
+        CaseStatus::parse(&form.notice).map_err(|_| DeskError::invalid("notice", "unknown status"))?;
+    let record = record(&state, id)?;
+    let language =
+        crate::l10n::language(&record.report.language).unwrap_or(tipline_core::l10n::Language::English);
+    let words = Tr::new(state.catalog.clone(), language).t(&format!("notice-{}", status.name()));
+    state.audit_or_fail(
+        AuditEntry::now(Some(&officer.account.name), "report.notice")
+            .target(id.to_string())
+            .detail(status.name()),
+    )?;
+    state.desk.send_notice(&id.to_string(), status, &words).await?;
     state.report_changed(id, ChangeKind::Messages);
     Ok(back(id))
 }

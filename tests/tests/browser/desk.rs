@@ -190,8 +190,23 @@ pub async fn still_marked(browser: &Client) -> anyhow::Result<bool> {
 }
 
 /// Fills the form that `form` selects (a `select` by value, anything else typed) and sends it
-/// with its submit button, as an officer does.
+/// with its submit button, as an officer does. The page's live part is redrawn when the report
+/// changes (an earlier step's own change may arrive late): a form redrawn while it was being
+/// filled was not sent, so it is filled again from the start, a few times at most.
 pub async fn submit_form(browser: &Client, form: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fill_and_send(browser, form, fields).await {
+            Err(e) if tries < 5 && format!("{e:#}").contains("stale element") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn fill_and_send(browser: &Client, form: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
     let form_element = browser
         .find(Locator::Css(form))
         .await

@@ -151,7 +151,19 @@ async fn test_a_report_with_a_photo_is_worked_from_the_open_inbox_to_the_reporte
     .await
     .unwrap();
 
-    // Then the citizen, on a second phone with only the codename, reads the reply
+    // and tells the reporter the report was read (a status notice in the report's language)
+    submit_form(off, &form("notice"), &[("notice", "received")])
+        .await
+        .unwrap();
+    wait_for(
+        off,
+        "document.querySelectorAll('ol.conversation li.from-unit').length === 2",
+        "the notice in the conversation",
+    )
+    .await
+    .unwrap();
+
+    // Then the citizen, on a second phone with only the codename, reads the reply and the notice
     let other_phone = desk.citizen("second-phone").await.unwrap();
     let case_id = other_phone.recover_case(&filed.codename).await.unwrap();
     assert_eq!(case_id, filed.case_id);
@@ -159,7 +171,13 @@ async fn test_a_report_with_a_photo_is_worked_from_the_open_inbox_to_the_reporte
     assert!(
         conversation
             .iter()
-            .any(|m| m.from_unit && m.text.as_deref() == Some(REPLY)),
+            .any(|m| m.from_unit && m.text.as_deref() == Some(REPLY) && m.status.is_none()),
+        "{conversation:?}"
+    );
+    assert!(
+        conversation.iter().any(|m| m.from_unit
+            && m.status == Some(tipline_core::message::CaseStatus::Received)
+            && m.text.as_deref() == Some("Din henvendelse er modtaget og læst.")),
         "{conversation:?}"
     );
 
@@ -195,6 +213,7 @@ async fn test_a_report_with_a_photo_is_worked_from_the_open_inbox_to_the_reporte
         (OFFICER, "report.note", id.as_str()),
         (OFFICER, "report.status", id.as_str()),
         (OFFICER, "report.reply", id.as_str()),
+        (OFFICER, "report.notice", id.as_str()),
     ] {
         assert!(
             logged(&log, actor, action, target),
