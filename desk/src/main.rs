@@ -123,6 +123,34 @@ fn read_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
     Ok(line)
 }
 
+/// Stores an account made from the command line (no one signed in made it), with its audit
+/// entry; its TOTP is enrolled at its first sign-in.
+fn first_account(
+    desk_store: &tipline_core::desk::DeskStore,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<()> {
+    let account = Account {
+        name: name.to_owned(),
+        role,
+        password_hash: password::hash(password, HashCost::default())?,
+        totp_secret: None,
+        totp_last_step: None,
+        disabled: false,
+        language: "en".into(),
+        created_at: Utc::now(),
+        created_by: None,
+    };
+    audit::append(
+        desk_store,
+        &AuditEntry::now(None, "account.add")
+            .target(name)
+            .detail(role.name()),
+    )?;
+    store_account(desk_store, &account)
+}
+
 fn add_user(store: &StoreArgs, name: &str, role: Role, password_file: Option<&Path>) -> Result<()> {
     check_name(name)?;
     let password = read_password(password_file)?;
@@ -133,24 +161,7 @@ fn add_user(store: &StoreArgs, name: &str, role: Role, password_file: Option<&Pa
     if load_accounts(&desk_store)?.contains_key(name) {
         return Err(DeskError::invalid("name", "an account of that name exists"));
     }
-    let account = Account {
-        name: name.to_owned(),
-        role,
-        password_hash: password::hash(&password, HashCost::default())?,
-        totp_secret: None,
-        totp_last_step: None,
-        disabled: false,
-        language: "en".into(),
-        created_at: Utc::now(),
-        created_by: None,
-    };
-    audit::append(
-        &desk_store,
-        &AuditEntry::now(None, "account.add")
-            .target(name)
-            .detail(role.name()),
-    )?;
-    store_account(&desk_store, &account)?;
+    first_account(&desk_store, name, role, &password)?;
     println!(
         "Added {} {name}; they enrol their TOTP code at first sign-in.",
         role.name()
@@ -200,24 +211,7 @@ async fn dev(args: &DevArgs) -> Result<()> {
             &tipline_core::crypto::random::random_array::<12>(&mut tipline_core::crypto::OsRandom::new())
                 .map_err(tipline_core::Error::from)?,
         ));
-        let account = Account {
-            name: DEV_SUPERVISOR.to_owned(),
-            role: Role::Supervisor,
-            password_hash: password::hash(&password, HashCost::default())?,
-            totp_secret: None,
-            totp_last_step: None,
-            disabled: false,
-            language: "en".into(),
-            created_at: Utc::now(),
-            created_by: None,
-        };
-        audit::append(
-            &desk_store,
-            &AuditEntry::now(None, "account.add")
-                .target(DEV_SUPERVISOR)
-                .detail(Role::Supervisor.name()),
-        )?;
-        store_account(&desk_store, &account)?;
+        first_account(&desk_store, DEV_SUPERVISOR, Role::Supervisor, &password)?;
         println!(
             "  sign in as {DEV_SUPERVISOR} with the password {} (shown this once); the first sign-in \
              enrols a TOTP code from a QR code",
