@@ -206,6 +206,31 @@ pub async fn submit_form(browser: &Client, form: &str, fields: &[(&str, &str)]) 
     }
 }
 
+/// Clicks what `selector` selects, again if the page's live part was redrawn between finding it
+/// and clicking it (a few times at most).
+pub async fn click(browser: &Client, selector: &str) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        let clicked = async {
+            browser
+                .find(Locator::Css(selector))
+                .await
+                .with_context(|| format!("nothing to click at {selector}"))?
+                .click()
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        match clicked {
+            Err(e) if tries < 5 && format!("{e:#}").contains("stale element") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn fill_and_send(browser: &Client, form: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
     let form_element = browser
         .find(Locator::Css(form))

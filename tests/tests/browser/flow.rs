@@ -5,7 +5,7 @@
 //! the inbox and the report page, in English and in Arabic, are taken on the way.
 
 use crate::desk::{
-    add_officer, audit_page, draft, js, logged, mark_page, photo, screenshot_dir, sign_in_first_time,
+    add_officer, audit_page, click, draft, js, logged, mark_page, photo, screenshot_dir, sign_in_first_time,
     still_marked, submit_form, text_of, wait_for, DeskUnderTest, PASSWORD, SUPERVISOR,
 };
 use crate::driver::Browser;
@@ -67,12 +67,7 @@ async fn test_a_report_with_a_photo_is_worked_from_the_open_inbox_to_the_reporte
     );
 
     // When the officer opens it
-    off.find(fantoccini::Locator::Css(&row_link))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(off, &row_link).await.unwrap();
     // Then the photo is shown, decoded by the browser
     let photo_img = format!("img[src='/reports/{id}/attachments/0']");
     wait_for(
