@@ -136,3 +136,26 @@ fn test_status_names() {
         serde_json::json!({"state": "invalid", "reason": "x"})
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn test_the_store_is_owner_only_on_disk() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    // Given a store with a report (so its log files exist)
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("desk");
+    let store = DeskStore::open(&store_dir, UNIT, "correct horse", FAST).unwrap();
+    store.put_report(&record("text")).unwrap();
+    // Then the folders are 0700 and the database and its log files 0600
+    assert_eq!(mode(&store_dir), 0o700);
+    assert_eq!(mode(&store_dir.join("files")), 0o700);
+    for name in ["desk.db", "desk.db-wal", "desk.db-shm"] {
+        assert_eq!(mode(&store_dir.join(name)), 0o600, "{name}");
+    }
+    // And a store made readable by others is tightened when it is opened again
+    drop(store);
+    std::fs::set_permissions(store_dir.join("desk.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    DeskStore::open(&store_dir, UNIT, "correct horse", FAST).unwrap();
+    assert_eq!(mode(&store_dir.join("desk.db")), 0o600);
+}

@@ -83,12 +83,27 @@ impl DeskStore {
     /// store that belongs to another unit.
     pub fn open(dir: &Path, unit_id: &str, passphrase: &str, params: KdfParams) -> Result<DeskStore> {
         std::fs::create_dir_all(dir.join("files"))?;
+        let db = dir.join("desk.db");
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            std::fs::set_permissions(dir.join("files"), std::fs::Permissions::from_mode(0o700))?;
+            // Made owner-only before SQLite opens it, so its log files (which SQLite creates
+            // with the database's mode) are too; an older store is tightened.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&db)?;
+            for name in ["desk.db", "desk.db-wal", "desk.db-shm"] {
+                let path = dir.join(name);
+                if path.exists() {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
         }
-        let conn = Connection::open(dir.join("desk.db"))?;
+        let conn = Connection::open(&db)?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
         conn.execute_batch(SCHEMA)?;
         let vault = key::unlock(&conn, unit_id, passphrase, params)?;
