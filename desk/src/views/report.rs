@@ -275,6 +275,18 @@ async fn page(State(state): State<AppState>, officer: Officer, Path(id): Path<St
         AuditEntry::now(Some(&officer.account.name), "report.opened").target(id.to_string()),
     )?;
     // Opening the report reads the reporter's follow-ups for the whole team.
+    mark_read(&state, id)?;
+    let case = state.case(&id);
+    let v = view(&state, &officer.tr, &record, &case)?;
+    render(&ReportPage {
+        me: Some(officer.me()),
+        tr: officer.tr,
+        v,
+    })
+}
+
+/// Marks the reporter's follow-ups of report `id` read for the whole team.
+fn mark_read(state: &AppState, id: ReportId) -> Result<()> {
     let latest =
         state.with_index(|index, _| index.get(&id).and_then(|e| e.follow_ups.iter().max().copied()))?;
     if let Some(latest) = latest {
@@ -285,18 +297,14 @@ async fn page(State(state): State<AppState>, officer: Officer, Path(id): Path<St
             })?;
         }
     }
-    let case = state.case(&id);
-    let v = view(&state, &officer.tr, &record, &case)?;
-    render(&ReportPage {
-        me: Some(officer.me()),
-        tr: officer.tr,
-        v,
-    })
+    Ok(())
 }
 
 async fn live(State(state): State<AppState>, officer: Officer, Path(id): Path<String>) -> Result<Response> {
     let id = report_id(&id)?;
     let record = record(&state, id)?;
+    // The open page shows a follow-up that arrived while it was open: it is read.
+    mark_read(&state, id)?;
     let v = view(&state, &officer.tr, &record, &state.case(&id))?;
     render(&ReportLive {
         me: Some(officer.me()),

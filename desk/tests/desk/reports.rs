@@ -335,6 +335,33 @@ async fn test_opening_a_report_marks_its_follow_ups_read() {
 }
 
 #[tokio::test]
+async fn test_a_follow_up_shown_on_an_open_report_page_is_read() {
+    use tipline_core::desk::MessageRecord;
+    use tipline_core::report::MessageId;
+    // Given an officer with a report's page open
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    browser.get(&format!("/reports/{id}")).await;
+    // When a follow-up arrives and the open page redraws its live part
+    let message = MessageRecord {
+        message_id: MessageId::random().unwrap(),
+        seq: 1,
+        from_reporter: true,
+        unit_id: crate::support::UNIT.into(),
+        text: Some("he was there again".into()),
+        sent_at: None,
+        status: None,
+    };
+    desk.state.store().put_message(id, &message).unwrap();
+    desk.state.report_changed(id, ChangeKind::Messages);
+    let live = browser.get(&format!("/reports/{id}/live")).await.body;
+    assert!(live.contains("he was there again"), "{live}");
+    // Then the inbox counts it as read
+    assert!(!browser.get("/").await.body.contains("class=\"unread\""));
+}
+
+#[tokio::test]
 async fn test_events_stop_when_the_session_ends() {
     // Given a signed-in officer listening to /events
     let desk = Desktop::new();
