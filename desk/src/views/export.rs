@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use tipline_core::desk::{AttachmentState, MessageRecord, ReportRecord};
+use tipline_core::encoding::with_hex;
 use tipline_core::report::{AttachmentInfo, Report};
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
@@ -104,7 +105,7 @@ async fn export(State(state): State<AppState>, officer: Officer, Path(id): Path<
     let files = exported_files(&record);
     let sums: Vec<(String, String)> = files
         .iter()
-        .map(|(info, name)| (name.clone(), hex(&info.sha256)))
+        .map(|(info, name)| (name.clone(), with_hex(&info.sha256, str::to_owned)))
         .collect();
     let page = ExportPage {
         v: view(&state, &officer.tr, &record, &case)?,
@@ -147,10 +148,6 @@ async fn export(State(state): State<AppState>, officer: Officer, Path(id): Path<
         body,
     )
         .into_response())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the zip: the page, the JSON, each attachment after its SHA-256 checked, the sums.

@@ -126,23 +126,28 @@ impl Formats {
     }
 }
 
+/// Every operation of a path item, whatever its method.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl Modify for Formats {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
-            ];
-            let parameters = operations
-                .into_iter()
-                .flatten()
-                .flat_map(|operation| operation.parameters.iter_mut().flatten());
+            let parameters = operations(item).flat_map(|operation| operation.parameters.iter_mut().flatten());
             for parameter in parameters {
                 if let (Some(pattern), Some(schema)) =
                     (Self::pattern(&parameter.name), parameter.schema.as_mut())
@@ -238,17 +243,7 @@ impl CommonAnswers {
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 Self::apply(operation);
             }
         }
