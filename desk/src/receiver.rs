@@ -13,6 +13,8 @@ use crate::state::{AppState, ChangeKind};
 
 /// Events waiting between the loop and their handling: the loop waits when they pile up.
 const QUEUE: usize = 64;
+/// How long the loop waits for a report's attachments still uploading before announcing it.
+const ATTACHMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts the receiving loop and its handling; both end when `stop` completes.
 pub fn spawn(
@@ -21,7 +23,13 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let (events, mut received) = mpsc::channel(QUEUE);
-        let run = state.desk.run_inbox(InboxOptions::default(), events, stop);
+        // A report is announced once its attachments are in (waiting up to ATTACHMENT_WAIT), so
+        // its page shows them; one still uploading after that is tried again in the background.
+        let options = InboxOptions {
+            attachment_wait: ATTACHMENT_WAIT,
+            ..InboxOptions::default()
+        };
+        let run = state.desk.run_inbox(options, events, stop);
         let handle = async {
             while let Some(event) = received.recv().await {
                 handle(&state, event);
