@@ -127,10 +127,12 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         let code = status.as_u16();
-        if code == 429 || code == 503 {
+        // A timeout (408) or a rate limit (429) passes, as a busy server (503) does.
+        if code == 408 || code == 429 || code == 503 {
             return Err(NetError::Busy { retry_after });
         }
-        if status.is_server_error() {
+        // Only a 4xx is the server's word about the request itself; anything else passes.
+        if !status.is_client_error() {
             return Err(NetError::Server { status: code });
         }
         let body: Option<ErrorBody> = read_json(response, MAX_SMALL_ANSWER).await.ok();

@@ -22,7 +22,7 @@ use crate::{Error, Result};
 use http::Api;
 use keystore::KeyStore;
 use local::Local;
-pub use outbox::{OutboxItem, OutboxListener, OutboxStatus};
+pub use outbox::{FlushSummary, OutboxItem, OutboxListener, OutboxStatus};
 
 /// Document names in the local store.
 const DIRECTORY_DOC: &str = "directory";
@@ -47,7 +47,7 @@ pub struct ClientConfig {
 /// A citizen's client: everything a reporting app needs, on one device.
 pub struct Client {
     api: Api,
-    local: Local,
+    local: Arc<Local>,
     authority: VerifyingKey,
     directory: RwLock<Option<Arc<VerifiedDirectory>>>,
     listener: RwLock<Option<Arc<dyn OutboxListener>>>,
@@ -57,11 +57,12 @@ pub struct Client {
 impl Client {
     /// Opens the client's storage and the cached directory (if it still verifies).
     pub fn open(config: ClientConfig) -> Result<Client> {
-        let key = config.key_store.key("tipline local store")?;
-        let local = Local::open(&config.storage_dir, &key)?;
+        // The key store is asked when the case book is first needed, not here: it may be
+        // unavailable for a while, and the outbox delivers what it can without it.
+        let local = Local::open_with(&config.storage_dir, config.key_store)?;
         let client = Client {
             api: Api::new(&config.base_url, config.tls_pin, config.timeout)?,
-            local,
+            local: Arc::new(local),
             authority: config.authority_key,
             directory: RwLock::new(None),
             listener: RwLock::new(None),
@@ -104,9 +105,22 @@ impl Client {
         let cached_version = self.directory().map(|d| d.version());
         let verified =
             SignedDirectory::from_json(&json)?.verify(&self.authority, Utc::now(), cached_version)?;
-        self.local.set_document(DIRECTORY_DOC, &json)?;
+        let cached = json.clone();
+        self.on_disk(move |local| local.set_document(DIRECTORY_DOC, &cached))
+            .await?;
         self.set_directory(verified);
         self.require_directory()
+    }
+
+    /// Runs `work` on the local store (SQLite, files) on the runtime's blocking pool, so that a
+    /// slow disk does not hold one of the few async workers a phone's runtime has; inline when
+    /// there is no runtime.
+    pub(crate) async fn on_disk<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Local) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let local = self.local.clone();
+        blocking(move || work(&local)).await?
     }
 
     /// Registers the listener that hears every outbox status change.
@@ -126,16 +140,32 @@ impl Client {
     async fn server_key(&self) -> Result<(crate::api::ServerConfig, VerifyingKey)> {
         let config = self.api.config().await?;
         let announced = config.receipt_key()?;
-        match self.local.document(SERVER_KEY_DOC)? {
+        match self.on_disk(|local| local.document(SERVER_KEY_DOC)).await? {
             Some(kept) if kept != announced.0 => Err(Error::refused(
                 "receipt",
                 "the server announces another receipt key than before",
             )),
             Some(_) => Ok((config, announced)),
             None => {
-                self.local.set_document(SERVER_KEY_DOC, &announced.0)?;
+                let key = announced.0;
+                self.on_disk(move |local| local.set_document(SERVER_KEY_DOC, &key))
+                    .await?;
                 Ok((config, announced))
             }
         }
+    }
+}
+
+/// Runs blocking `work` (file and database I/O, sealing, the stamp search) on the current tokio
+/// runtime's blocking pool, or inline when there is none. A panic in `work` goes on unwinding in
+/// the caller; a runtime shutting down under it is an I/O error.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Ok(work());
+    };
+    match runtime.spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::Io(std::io::Error::other("the runtime is shutting down"))),
     }
 }
