@@ -375,11 +375,11 @@ impl Client {
             summary.pending = rows.iter().filter(|r| r.state == OutboxState::Queued).count() as u32;
             return Ok(summary);
         }
-        let server = self.server_key().await;
+        let server = self.receipt_keys().await;
         for row in due {
             let id = row.report_id;
             let result = match &server {
-                Ok((config, key)) => self.deliver(row, config, key).await,
+                Ok((config, keys)) => self.deliver(row, config, keys).await,
                 Err(Error::Network(e)) => Err(Stopped::Net(e.clone())),
                 Err(Error::Refused { .. }) => Err(Stopped::ServerKeyChanged),
                 Err(_) => Err(Stopped::Local),
@@ -435,7 +435,7 @@ impl Client {
         &self,
         row: &OutboxRow,
         config: &ServerConfig,
-        server_key: &crate::keys::VerifyingKey,
+        receipt_keys: &[crate::keys::VerifyingKey],
     ) -> Result<(), Stopped> {
         let total: u64 = row.envelope.len() as u64 + row.attachments.iter().map(|a| a.1).sum::<u64>();
         let mut done = 0u64;
@@ -483,7 +483,7 @@ impl Client {
                 e => e,
             })?;
             let json = serde_json::to_vec(&signed).map_err(local)?;
-            if signed.verify(server_key, &envelope).is_err() {
+            if signed.verify_with_any(receipt_keys, &envelope).is_err() {
                 return Err(Stopped::ReceiptUnverified(json));
             }
             let id = row.report_id;
