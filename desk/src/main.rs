@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use tipline_desk::accounts::{check_name, Account, Role};
 use tipline_desk::audit::{self, AuditEntry};
 use tipline_desk::auth::password::{self, HashCost};
+use tipline_desk::categories;
 use tipline_desk::setup::{authority_key, open_desk, open_store, passphrase, read_keys};
 use tipline_desk::state::{load_accounts, store_account};
 use tipline_desk::{app, receiver, AppState, Config, DeskError, Result};
@@ -254,6 +255,7 @@ async fn serve_store(
     println!("desk listening on http://{bound}");
     let closing = state.clone();
     let (stop_receiving, receiving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let _labels = categories::spawn(state.clone());
     let receiving = receiver::spawn(state.clone(), async move {
         let _ = receiving_stopped.await;
     });

@@ -18,6 +18,7 @@ use crate::auth::clock::Clock;
 use crate::auth::password::HashCost;
 use crate::auth::ratelimit::Limiter;
 use crate::auth::sessions::Sessions;
+use crate::categories::Categories;
 use crate::error::{DeskError, Result};
 use crate::index::Index;
 use crate::l10n::Catalog;
@@ -87,6 +88,8 @@ pub struct Inner {
     pub sessions: Sessions,
     /// Sign-in bounds.
     pub limiter: Limiter,
+    /// The report categories' labels, from the directory.
+    pub categories: Categories,
     accounts: RwLock<BTreeMap<String, Account>>,
     cases: RwLock<HashMap<ReportId, CaseData>>,
     index: RwLock<Index>,
@@ -147,6 +150,7 @@ impl AppState {
             catalog: Arc::new(Catalog::load()),
             sessions: Sessions::default(),
             limiter: Limiter::default(),
+            categories: Categories::default(),
             accounts: RwLock::new(accounts),
             cases: RwLock::new(cases),
             index: RwLock::new(index),

@@ -219,7 +219,7 @@ pub(super) fn view(state: &AppState, tr: &Tr, record: &ReportRecord, case: &Case
         short: id[..8].to_owned(),
         id,
         case_id: record.case_id.to_string(),
-        category: report.category.clone(),
+        category: state.categories.label(&report.category, tr.lang()),
         text: report.text.clone(),
         language: report.language.clone(),
         when: when(tr, report.when.as_ref()),
