@@ -88,6 +88,11 @@ impl DeskUnderTest {
         format!("{}{path}", self.desk.url())
     }
 
+    /// Where the phone called `name` keeps its data (its outbox among it).
+    pub fn citizen_dir(&self, name: &str) -> PathBuf {
+        self.citizens.path().join(name)
+    }
+
     /// A citizen's phone called `name`: the core client with its own storage, against the
     /// intake, its directory read and verified.
     pub async fn citizen(&self, name: &str) -> anyhow::Result<Citizen> {
