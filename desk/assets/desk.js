@@ -1,23 +1,34 @@
 // The desk's only script: listens to /events and, when told that something changed, fetches
-// the changing part of the page again (#live, from its data-live address) and puts it in place.
-// A notice names a report and a kind, never content; a report page listens only to its report.
+// the changing parts of the page again (each element with a data-live address) and puts them in
+// place. A notice names a report and a kind, never content; a part with data-report listens
+// only to its report, and one with data-kinds only to those kinds of change.
 (function () {
   "use strict";
-  var live = document.getElementById("live");
-  if (!live || !window.EventSource || !window.fetch) {
+  if (!window.EventSource || !window.fetch) {
     return;
   }
-  var source = live.getAttribute("data-live");
-  var only = live.getAttribute("data-report");
-  var timer = null;
+  var parts = Array.prototype.slice.call(document.querySelectorAll("[data-live]")).map(function (element) {
+    var kinds = element.getAttribute("data-kinds");
+    return {
+      element: element,
+      source: element.getAttribute("data-live"),
+      report: element.getAttribute("data-report"),
+      kinds: kinds ? kinds.split(",") : null,
+      timer: null
+    };
+  });
+  if (parts.length === 0) {
+    return;
+  }
 
-  function refresh() {
+  function refresh(part) {
+    var element = part.element;
     // Never pull a form from under an officer who is using it: try again shortly.
-    if (live.contains(document.activeElement) && document.activeElement !== document.body) {
-      schedule(2000);
+    if (element.contains(document.activeElement) && document.activeElement !== document.body) {
+      schedule(part, 2000);
       return;
     }
-    fetch(source, { headers: { "X-Desk-Fragment": "1" }, credentials: "same-origin" })
+    fetch(part.source, { headers: { "X-Desk-Fragment": "1" }, credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 401) {
           window.location.assign("/login");
@@ -27,17 +38,17 @@
       })
       .then(function (html) {
         if (typeof html === "string") {
-          live.innerHTML = html;
+          element.innerHTML = html;
         }
       })
       .catch(function () {});
   }
 
-  function schedule(delay) {
-    if (timer === null) {
-      timer = window.setTimeout(function () {
-        timer = null;
-        refresh();
+  function schedule(part, delay) {
+    if (part.timer === null) {
+      part.timer = window.setTimeout(function () {
+        part.timer = null;
+        refresh(part);
       }, delay);
     }
   }
@@ -50,9 +61,15 @@
     } catch (e) {
       change = {};
     }
-    if (only && change.report && change.report !== only) {
-      return;
-    }
-    schedule(250);
+    parts.forEach(function (part) {
+      // A notice without a report or a kind (a page that fell behind) refreshes every part.
+      if (part.report && change.report && change.report !== part.report) {
+        return;
+      }
+      if (part.kinds && change.kind && part.kinds.indexOf(change.kind) < 0) {
+        return;
+      }
+      schedule(part, 250);
+    });
   });
 })();

@@ -8,10 +8,12 @@
 //! - [`state`] is what the views share; [`index`] the reports held in memory for the inbox.
 //! - [`auth`], [`accounts`], [`team`], [`audit`]: the team's side.
 //! - [`receiver`]: the core's receiving loop, run beside the web application.
+//! - [`categories`]: the categories' labels, from the signed directory.
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod categories;
 pub mod error;
 pub mod index;
 pub mod l10n;

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use tipline_desk::accounts::{check_name, Account, Role};
 use tipline_desk::audit::{self, AuditEntry};
 use tipline_desk::auth::password::{self, HashCost};
+use tipline_desk::auth::sessions::{self, Expiry};
+use tipline_desk::categories;
 use tipline_desk::setup::{authority_key, open_desk, open_store, passphrase, read_keys};
 use tipline_desk::state::{load_accounts, store_account};
 use tipline_desk::{app, receiver, AppState, Config, DeskError, Result};
@@ -48,6 +50,28 @@ struct DevArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
+    #[command(flatten)]
+    sessions: SessionArgs,
+}
+
+/// When officers' sessions expire.
+#[derive(clap::Args)]
+struct SessionArgs {
+    /// Seconds a session stays signed in without use.
+    #[arg(long, default_value_t = sessions::IDLE, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    session_idle_secs: i64,
+    /// Seconds a session stays signed in at most, in use or not.
+    #[arg(long, default_value_t = sessions::ABSOLUTE, value_parser = clap::value_parser!(i64).range(1..=604_800))]
+    session_max_secs: i64,
+}
+
+impl SessionArgs {
+    fn expiry(&self) -> Expiry {
+        Expiry {
+            idle: self.session_idle_secs,
+            absolute: self.session_max_secs,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -78,6 +102,8 @@ enum Command {
         /// Where to listen; loopback unless told otherwise.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
+        #[command(flatten)]
+        sessions: SessionArgs,
     },
     /// A ready-to-try desk for a unit of `tipline-server --dev`'s directory, with a first
     /// supervisor account; prints the address and how to sign in. Not for real use: the store's
@@ -169,13 +195,19 @@ fn add_user(store: &StoreArgs, name: &str, role: Role, password_file: Option<&Pa
     Ok(())
 }
 
-async fn serve(store: &StoreArgs, server: &str, authority: Option<&str>, listen: SocketAddr) -> Result<()> {
+async fn serve(
+    store: &StoreArgs,
+    server: &str,
+    authority: Option<&str>,
+    listen: SocketAddr,
+    sessions: Expiry,
+) -> Result<()> {
     let authority = authority.map(authority_key).transpose()?;
     let keys = read_keys(&store.key)?;
     let passphrase = passphrase(store.passphrase_file.as_deref())?;
     let desk_store = open_store(&store.data_dir, &keys, &passphrase)?;
     drop(passphrase);
-    serve_store(desk_store, keys, server, authority, listen).await
+    serve_store(desk_store, keys, server, authority, listen, sessions).await
 }
 
 /// The store passphrase of a dev desk.
@@ -225,7 +257,15 @@ async fn dev(args: &DevArgs) -> Result<()> {
         );
     }
     println!("  then file a report as a citizen: it appears in the inbox without a reload");
-    serve_store(desk_store, keys, &args.server, Some(authority), args.listen).await
+    serve_store(
+        desk_store,
+        keys,
+        &args.server,
+        Some(authority),
+        args.listen,
+        args.sessions.expiry(),
+    )
+    .await
 }
 
 async fn serve_store(
@@ -234,10 +274,12 @@ async fn serve_store(
     server: &str,
     authority: Option<tipline_core::keys::VerifyingKey>,
     listen: SocketAddr,
+    sessions: Expiry,
 ) -> Result<()> {
     let desk = open_desk(desk_store, keys, server)?;
     let config = Config {
         authority,
+        sessions,
         ..Config::default()
     };
     let state = AppState::open(desk, config)?;
@@ -254,6 +296,7 @@ async fn serve_store(
     println!("desk listening on http://{bound}");
     let closing = state.clone();
     let (stop_receiving, receiving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let _labels = categories::spawn(state.clone());
     let receiving = receiver::spawn(state.clone(), async move {
         let _ = receiving_stopped.await;
     });
@@ -313,7 +356,17 @@ async fn main() -> ExitCode {
             server,
             authority_pub,
             listen,
-        }) => serve(store, server, authority_pub.as_deref(), *listen).await,
+            sessions,
+        }) => {
+            serve(
+                store,
+                server,
+                authority_pub.as_deref(),
+                *listen,
+                sessions.expiry(),
+            )
+            .await
+        }
         Some(Command::User {
             command:
                 UserCommand::Add {

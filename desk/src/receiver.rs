@@ -13,8 +13,6 @@ use crate::state::{AppState, ChangeKind};
 
 /// Events waiting between the loop and their handling: the loop waits when they pile up.
 const QUEUE: usize = 64;
-/// How long the loop waits for a report's attachments still uploading before announcing it.
-const ATTACHMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts the receiving loop and its handling; both end when `stop` completes.
 pub fn spawn(
@@ -23,13 +21,9 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let (events, mut received) = mpsc::channel(QUEUE);
-        // A report is announced once its attachments are in (waiting up to ATTACHMENT_WAIT), so
-        // its page shows them; one still uploading after that is tried again in the background.
-        let options = InboxOptions {
-            attachment_wait: ATTACHMENT_WAIT,
-            ..InboxOptions::default()
-        };
-        let run = state.desk.run_inbox(options, events, stop);
+        // A report is announced at once; attachments still uploading are tried again in the
+        // background, and announced again when they are in, so its open page shows them.
+        let run = state.desk.run_inbox(InboxOptions::default(), events, stop);
         let handle = async {
             while let Some(event) = received.recv().await {
                 handle(&state, event);

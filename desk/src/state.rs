@@ -17,7 +17,8 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::clock::Clock;
 use crate::auth::password::HashCost;
 use crate::auth::ratelimit::Limiter;
-use crate::auth::sessions::Sessions;
+use crate::auth::sessions::{Expiry, Sessions};
+use crate::categories::Categories;
 use crate::error::{DeskError, Result};
 use crate::index::Index;
 use crate::l10n::Catalog;
@@ -58,6 +59,8 @@ pub struct Config {
     pub clock: Clock,
     /// The authority's public key, to verify the directory a transfer needs.
     pub authority: Option<VerifyingKey>,
+    /// When sessions expire.
+    pub sessions: Expiry,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             issuer: "Tipline Desk".into(),
             clock: Clock::System,
             authority: None,
+            sessions: Expiry::default(),
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct Inner {
     pub sessions: Sessions,
     /// Sign-in bounds.
     pub limiter: Limiter,
+    /// The report categories' labels, from the directory.
+    pub categories: Categories,
     accounts: RwLock<BTreeMap<String, Account>>,
     cases: RwLock<HashMap<ReportId, CaseData>>,
     index: RwLock<Index>,
@@ -141,12 +147,14 @@ impl AppState {
         }
         let index = Index::load(store)?;
         let (events, index_feed) = broadcast::channel(EVENTS);
+        let sessions = Sessions::new(config.sessions);
         Ok(AppState(Arc::new(Inner {
             desk,
             config,
             catalog: Arc::new(Catalog::load()),
-            sessions: Sessions::default(),
+            sessions,
             limiter: Limiter::default(),
+            categories: Categories::default(),
             accounts: RwLock::new(accounts),
             cases: RwLock::new(cases),
             index: RwLock::new(index),

@@ -184,6 +184,11 @@ impl Metrics {
         self.acks.inc();
     }
 
+    /// Counts the reports a batched acknowledgement took.
+    pub fn acks(&self, reports: u64) {
+        self.acks.inc_by(reports);
+    }
+
     /// Counts a case message.
     pub fn message(&self, direction: &'static str) {
         self.messages.get_or_create(&DirectionLabels { direction }).inc();

@@ -13,8 +13,11 @@ use tipline_core::keys::{UnitKeyFile, VerifyingKey};
 
 use crate::binaries::{self, SERVER};
 
-/// How long a server may take to print its address and then answer `/readyz` with 200.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to print its address and then answer `/readyz` with 200. A debug
+/// `tipline-desk dev` derives its store key and hashes its first password with Argon2id before it
+/// prints anything: a few seconds of CPU, several times that on a machine shared with other
+/// builds.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a child's output kept for error messages.
 const KEPT_LINES: usize = 200;
 

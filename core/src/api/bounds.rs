@@ -8,6 +8,10 @@ use crate::envelope::MAX_ENVELOPE;
 pub const MAX_PAGE: u32 = 200;
 /// Most reports one inbox request or one stream batch leases.
 pub const MAX_INBOX_BATCH: u32 = 100;
+/// Most report ids one batched acknowledgement carries (a stream batch's worth).
+pub const MAX_ACK_BATCH: u32 = MAX_INBOX_BATCH;
+/// Largest body of a batched acknowledgement: its ids in hex, quoted, with the JSON around them.
+pub const MAX_ACK_BODY: usize = MAX_ACK_BATCH as usize * 48 + 64;
 /// Envelope bytes after which a page of case messages or of inbox reports takes no more items.
 /// The first item is always taken, however large, so a cursor always moves.
 pub const PAGE_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;

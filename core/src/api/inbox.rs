@@ -1,5 +1,6 @@
-//! A unit's inbox (`/v1/units/{unit_id}/inbox`, its live stream `.../inbox/stream`, and
-//! `.../reports/{report_id}/ack`) and the transfer of a report to another unit.
+//! A unit's inbox (`/v1/units/{unit_id}/inbox`, its live stream `.../inbox/stream`,
+//! `.../reports/{report_id}/ack` and the batched `.../acks`) and the transfer of a report to
+//! another unit.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,29 @@ pub struct Delivery {
 pub struct Inbox {
     /// The reports, oldest first.
     pub reports: Vec<Delivery>,
+}
+
+/// A batched acknowledgement (`POST /v1/units/{unit_id}/acks`): reports stored at the desk, not
+/// to be delivered again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AckBatch {
+    /// 1 to [`super::bounds::MAX_ACK_BATCH`] report ids (32 hex digits each); one named twice
+    /// counts once.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, min_items = 1, max_items = 100))]
+    pub report_ids: Vec<ReportId>,
+}
+
+// The schema's `max_items` is a literal: it must say the bound.
+const _: () = assert!(super::bounds::MAX_ACK_BATCH == 100);
+
+/// The answer to an [`AckBatch`]: every id is acknowledged (now or before) except those listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AckBatchAnswer {
+    /// The ids that are not reports of this unit: nothing was done with them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub unknown: Vec<ReportId>,
 }
 
 /// The `message` event of a stream: a reporter posted in one of the unit's cases.

@@ -19,8 +19,8 @@ mod reports;
 
 pub use cases::{MessageDirection, Messages, MessagesQuery, PostMessage, Posted, SealedMessage};
 pub use inbox::{
-    AttachmentProgress, Delivery, Inbox, InboxQuery, MessageNotice, TransferRequest, EVENT_MESSAGE,
-    EVENT_REPORT,
+    AckBatch, AckBatchAnswer, AttachmentProgress, Delivery, Inbox, InboxQuery, MessageNotice,
+    TransferRequest, EVENT_MESSAGE, EVENT_REPORT,
 };
 pub use public::{
     AlertPublished, Alerts, AlertsQuery, DirectoryPublished, DirectoryQuery, PublicLimits, ServerConfig,

@@ -31,6 +31,8 @@ pub mod route {
     pub const UNIT_INBOX_STREAM: &str = "/units/{unit_id}/inbox/stream";
     /// `POST`: acknowledge a report.
     pub const UNIT_ACK: &str = "/units/{unit_id}/reports/{report_id}/ack";
+    /// `POST`: acknowledge a batch of reports.
+    pub const UNIT_ACKS: &str = "/units/{unit_id}/acks";
     /// `GET`: download a report's sealed attachment.
     pub const UNIT_ATTACHMENT: &str = "/units/{unit_id}/reports/{report_id}/attachments/{index}";
     /// `POST`: hand a report to another unit.
@@ -52,6 +54,7 @@ pub mod route {
         UNIT_INBOX,
         UNIT_INBOX_STREAM,
         UNIT_ACK,
+        UNIT_ACKS,
         UNIT_ATTACHMENT,
         UNIT_TRANSFER,
         UNIT_CASE_MESSAGES,
@@ -143,6 +146,11 @@ pub fn unit_ack(unit_id: &str, report_id: ReportId) -> String {
     )
 }
 
+/// `/v1/units/{unit_id}/acks`.
+pub fn unit_acks(unit_id: &str) -> String {
+    fill(route::UNIT_ACKS, &[("unit_id", unit_id)])
+}
+
 /// `/v1/units/{unit_id}/reports/{report_id}/attachments/{index}`.
 pub fn unit_attachment(unit_id: &str, report_id: ReportId, index: u16) -> String {
     fill(
@@ -206,6 +214,7 @@ mod tests {
             unit_inbox("u"),
             unit_inbox_stream("u"),
             unit_ack("u", report),
+            unit_acks("u"),
             unit_attachment("u", report, 1),
             unit_transfer("u", report),
             unit_case_messages("u", case),

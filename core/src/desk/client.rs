@@ -8,10 +8,12 @@ use chrono::Utc;
 use reqwest::Method;
 
 use super::sse::{SseEvent, SseParser};
-use crate::api::bounds::{max_sealed_attachment, MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
+use crate::api::bounds::{
+    max_sealed_attachment, MAX_ACK_BATCH, MAX_API_DOCUMENT, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER,
+};
 use crate::api::{
-    code, paths, AlertPublished, DirectoryPublished, Inbox, MessageNotice, Messages, PostMessage, Posted,
-    SealedMessage, EVENT_MESSAGE, EVENT_REPORT, EVENT_STREAM_CONTENT_TYPE,
+    code, paths, AckBatch, AckBatchAnswer, AlertPublished, DirectoryPublished, Inbox, MessageNotice,
+    Messages, PostMessage, Posted, SealedMessage, EVENT_MESSAGE, EVENT_REPORT, EVENT_STREAM_CONTENT_TYPE,
 };
 pub use crate::api::{AttachmentProgress, Delivery, TransferRequest};
 use crate::client::http::{client_builder, read_json, Api, NetError, CONNECT_TIMEOUT};
@@ -144,6 +146,22 @@ impl DeskClient {
         let path = paths::unit_ack(&self.unit_id, report_id);
         self.send(Method::POST, &path, Vec::new()).await?;
         Ok(())
+    }
+
+    /// Acknowledges several reports in one request per [`MAX_ACK_BATCH`] of them (one commit
+    /// on the server each); returns the ids the server says are not this unit's reports.
+    pub async fn ack_batch(&self, report_ids: &[ReportId]) -> Result<Vec<ReportId>> {
+        let path = paths::unit_acks(&self.unit_id);
+        let mut unknown = Vec::new();
+        for chunk in report_ids.chunks(MAX_ACK_BATCH as usize) {
+            let body = serde_json::to_vec(&AckBatch {
+                report_ids: chunk.to_vec(),
+            })?;
+            let answer: AckBatchAnswer =
+                read_json(self.send(Method::POST, &path, body).await?, MAX_SMALL_ANSWER).await?;
+            unknown.extend(answer.unknown.into_iter().filter(|id| chunk.contains(id)));
+        }
+        Ok(unknown)
     }
 
     /// Opens the live inbox stream; from the moment it returns, every report committed for the

@@ -5,30 +5,29 @@
 //! reusable by any desk front end; like the rest of the core it owns no runtime.
 //!
 //! - [`client`]: the signed HTTP calls and the live stream ([`sse`]).
+//! - `receive`: taking delivered reports: open, store, fetch attachments, acknowledge, in
+//!   batches.
 //! - [`runtime`]: the receiving loop every desk front end runs.
 //! - [`store`]: the passphrase-protected local store.
 //! - [`transfer`]: handing a report to another unit, re-sealed to it.
 
 pub mod client;
+mod receive;
 pub mod runtime;
 pub mod sse;
 pub mod store;
 pub mod transfer;
 
-use std::io::BufReader;
-
 use chrono::Utc;
 
 use crate::alert::Alert;
-use crate::attachment::{self, AttachmentKey};
-use crate::crypto::{Context, OsRandom};
-use crate::encoding::{b64, unb64};
+use crate::crypto::OsRandom;
 use crate::envelope::{open_report, Envelope, Kind};
 use crate::keys::UnitKeyFile;
 use crate::message::{
     open_follow_up, seal_notice_with_rng, seal_reply_with_rng, CaseMessage, CaseStatus, StatusNotice,
 };
-use crate::report::{CaseId, MessageId, ReportId};
+use crate::report::{CaseId, MessageId};
 use crate::{Error, Result};
 pub use client::{publish_directory, Delivery, DeskClient, Download, InboxEvent, InboxStream};
 pub use runtime::{DeskEvent, InboxOptions};
@@ -91,130 +90,6 @@ impl Desk {
     fn open(&self, envelope: &[u8]) -> Result<crate::envelope::OpenedReport> {
         let envelope = Envelope::from_bytes(envelope)?;
         open_report(&envelope, &self.keys.unit_id, &self.keys.encryption_key())
-    }
-
-    /// Opens a delivered report, stores it, fetches and verifies its attachments, and
-    /// acknowledges it once everything is stored. A report that does not open with this unit's
-    /// key is an error and is not acknowledged (it stays on the server).
-    pub async fn receive(&self, delivery: &Delivery) -> Result<Received> {
-        let opened = self.open(&delivery.envelope)?;
-        // The store keeps envelopes as base64url text.
-        let envelope = b64(&delivery.envelope);
-        if opened.report.case_id != delivery.case_id {
-            return Err(Error::invalid(
-                "delivery",
-                "the report names another case than the server",
-            ));
-        }
-        let existing = self.store.report(delivery.report_id)?;
-        // The same report under a new envelope was transferred back to this unit: a new arrival.
-        let (mut record, first_time) = match existing {
-            Some(record) if record.envelope == envelope => (record, false),
-            _ => (
-                ReportRecord {
-                    report_id: delivery.report_id,
-                    case_id: delivery.case_id,
-                    received_at: delivery.received_at,
-                    stored_at: Utc::now(),
-                    envelope,
-                    attachments: vec![AttachmentState::Pending; opened.report.attachments.len()],
-                    report: opened.report,
-                    status: Status::New,
-                    acked: false,
-                    transfer: None,
-                    last_seq: 0,
-                },
-                true,
-            ),
-        };
-        self.store.put_report(&record)?;
-        let pending = self.fetch_attachments(&mut record, &opened.context).await?;
-        // Acknowledged every time it comes: a repeat delivery means the last ack was lost.
-        if pending.is_empty() {
-            self.client.ack(record.report_id).await?;
-            record.acked = true;
-        }
-        self.store.put_report(&record)?;
-        Ok(Received {
-            record,
-            first_time,
-            pending,
-        })
-    }
-
-    /// Tries again to fetch the attachments still uploading, and acknowledges the report once
-    /// none is left.
-    pub async fn retry_attachments(&self, report_id: ReportId) -> Result<Received> {
-        let mut record = self.find(&report_id.to_string())?;
-        let opened = self.open(&unb64(&record.envelope)?)?;
-        let pending = self.fetch_attachments(&mut record, &opened.context).await?;
-        if pending.is_empty() && !record.acked {
-            self.client.ack(record.report_id).await?;
-            record.acked = true;
-        }
-        self.store.put_report(&record)?;
-        Ok(Received {
-            record,
-            first_time: false,
-            pending,
-        })
-    }
-
-    /// Downloads, decrypts and checks every attachment still pending; returns those the
-    /// reporter has not finished uploading.
-    async fn fetch_attachments(&self, record: &mut ReportRecord, context: &Context) -> Result<Vec<u16>> {
-        let mut pending = Vec::new();
-        for (i, info) in record.report.attachments.clone().iter().enumerate() {
-            if record.attachments.get(i) != Some(&AttachmentState::Pending) {
-                continue;
-            }
-            let scratch = self
-                .store
-                .scratch_path(&format!("{}-{}-download", record.report_id, info.index));
-            let download = {
-                let mut file = std::io::BufWriter::new(std::fs::File::create(&scratch)?);
-                let download = self
-                    .client
-                    .download_attachment(record.report_id, info.index, &mut file)
-                    .await;
-                std::io::Write::flush(&mut file)?;
-                download
-            };
-            let state = match download {
-                Ok(Download::Complete { .. }) => {
-                    let key = AttachmentKey::derive(context, info.index)?;
-                    let mut writer = self.store.attachment_writer(record.report_id, info.index)?;
-                    let mut sealed = BufReader::new(std::fs::File::open(&scratch)?);
-                    match attachment::decrypt(&key, info, &mut sealed, &mut writer) {
-                        Ok(()) => {
-                            writer.finish()?;
-                            AttachmentState::Saved
-                        }
-                        Err(e) => {
-                            writer.discard();
-                            AttachmentState::Invalid {
-                                reason: e.to_string(),
-                            }
-                        }
-                    }
-                }
-                Ok(Download::Incomplete) => {
-                    pending.push(info.index);
-                    AttachmentState::Pending
-                }
-                Ok(Download::Missing) => AttachmentState::Invalid {
-                    reason: "the server does not hold it".into(),
-                },
-                Err(e) => {
-                    let _ = std::fs::remove_file(&scratch);
-                    return Err(e);
-                }
-            };
-            let _ = std::fs::remove_file(&scratch);
-            record.attachments[i] = state;
-            self.store.put_report(record)?;
-        }
-        Ok(pending)
     }
 
     /// A stored report by id or id prefix.

@@ -15,9 +15,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use super::{Desk, InboxEvent, MessageRecord, Received};
+use super::{Desk, InboxEvent, InboxStream, MessageRecord, Received};
+use crate::api::bounds::MAX_ACK_BATCH;
 use crate::api::Delivery;
 use crate::crypto::random::random_array;
 use crate::crypto::OsRandom;
@@ -88,22 +88,16 @@ impl Default for InboxOptions {
     }
 }
 
-/// Between two waits of the in-loop attachment wait.
-const ATTACHMENT_POLL: Duration = Duration::from_millis(100);
+/// Most deliveries taken as one batch (one commit, one acknowledgement).
+const MAX_BATCH: usize = MAX_ACK_BATCH as usize;
+
+/// What ended the gathering of a batch other than its size: an event to handle after it.
+enum After {
+    Message { case_id: CaseId, seq: i64 },
+    Ended(String),
+}
 
 impl Desk {
-    /// Receives one delivery, trying its attachments still uploading again until `wait` has
-    /// passed (bounded, so one stalled upload cannot hold a desk).
-    pub async fn receive_waiting(&self, delivery: &Delivery, wait: Duration) -> Result<Received> {
-        let deadline = Instant::now() + wait;
-        let mut received = self.receive(delivery).await?;
-        while !received.pending.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(ATTACHMENT_POLL.min(deadline - Instant::now())).await;
-            received = self.retry_attachments(delivery.report_id).await?;
-        }
-        Ok(received)
-    }
-
     /// Holds the unit's live inbox and tells `events` what happens, until `stop` completes or
     /// the receiver of `events` is dropped. Returns `Ok` then; an error only if the local store
     /// fails (the server's faults and a broken network are retried).
@@ -137,9 +131,23 @@ impl Desk {
                         tokio::select! {
                             next = stream.next() => match next {
                                 Ok(Some(InboxEvent::Report(delivery))) => {
-                                    let event = self.take(&delivery, options.attachment_wait, &mut pending).await;
-                                    if events.send(event).await.is_err() {
-                                        return Ok(());
+                                    // The deliveries already arrived behind it join its batch.
+                                    let (batch, after) = gather(*delivery, &mut stream).await;
+                                    for event in self.take(&batch, options.attachment_wait, &mut pending).await {
+                                        if events.send(event).await.is_err() {
+                                            return Ok(());
+                                        }
+                                    }
+                                    match after {
+                                        None => {}
+                                        Some(After::Message { case_id, seq }) => {
+                                            if let Some(event) = self.follow_up(case_id, seq).await? {
+                                                if events.send(event).await.is_err() {
+                                                    return Ok(());
+                                                }
+                                            }
+                                        }
+                                        Some(After::Ended(reason)) => break reason,
                                     }
                                 }
                                 Ok(Some(InboxEvent::Message { case_id, seq })) => {
@@ -174,25 +182,35 @@ impl Desk {
         }
     }
 
-    /// Takes one delivery and says what became of it.
-    async fn take(&self, delivery: &Delivery, wait: Duration, pending: &mut BTreeSet<ReportId>) -> DeskEvent {
-        match self.receive_waiting(delivery, wait).await {
-            Ok(received) => {
-                if received.pending.is_empty() {
-                    pending.remove(&delivery.report_id);
-                } else {
-                    pending.insert(delivery.report_id);
+    /// Takes a batch of deliveries and says what became of each.
+    async fn take(
+        &self,
+        batch: &[Delivery],
+        wait: Duration,
+        pending: &mut BTreeSet<ReportId>,
+    ) -> Vec<DeskEvent> {
+        let results = self.receive_batch(batch, wait).await;
+        batch
+            .iter()
+            .zip(results)
+            .map(|(delivery, result)| match result {
+                Ok(received) => {
+                    if received.pending.is_empty() {
+                        pending.remove(&delivery.report_id);
+                    } else {
+                        pending.insert(delivery.report_id);
+                    }
+                    DeskEvent::Received {
+                        received: Box::new(received),
+                        delivery_count: delivery.delivery_count,
+                    }
                 }
-                DeskEvent::Received {
-                    received: Box::new(received),
-                    delivery_count: delivery.delivery_count,
-                }
-            }
-            Err(e) => DeskEvent::Refused {
-                report_id: delivery.report_id,
-                reason: e.to_string(),
-            },
-        }
+                Err(e) => DeskEvent::Refused {
+                    report_id: delivery.report_id,
+                    reason: e.to_string(),
+                },
+            })
+            .collect()
     }
 
     /// Tries the attachments of reports still uploading again; an event for each that moved.
@@ -234,6 +252,33 @@ impl Desk {
             message,
         }))
     }
+}
+
+/// `first` and the deliveries that already arrived behind it, up to [`MAX_BATCH`], without
+/// waiting for more (a live report is taken at once; a backlog arrives in bursts and is taken in
+/// batches); and the other event that ended the gathering, if any. The stream's reads are
+/// cancel-safe, so the one that finds nothing ready loses nothing.
+async fn gather(first: Delivery, stream: &mut InboxStream) -> (Vec<Delivery>, Option<After>) {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        let Ok(next) = tokio::time::timeout(Duration::ZERO, stream.next()).await else {
+            break;
+        };
+        match next {
+            Ok(Some(InboxEvent::Report(delivery))) => batch.push(*delivery),
+            Ok(Some(InboxEvent::Message { case_id, seq })) => {
+                return (batch, Some(After::Message { case_id, seq }))
+            }
+            Ok(None) => {
+                return (
+                    batch,
+                    Some(After::Ended("the server ended the stream".to_owned())),
+                )
+            }
+            Err(e) => return (batch, Some(After::Ended(e.to_string()))),
+        }
+    }
+    (batch, None)
 }
 
 /// `wait` plus up to a quarter more, at random, so desks that lost the same server do not all

@@ -98,13 +98,41 @@ fn random_hex() -> Result<String> {
     Ok(tipline_core::encoding::with_hex(&bytes, str::to_owned))
 }
 
+/// When sessions expire, in seconds: after `idle` without use, and `absolute` after sign-in
+/// whatever happens (by default [`IDLE`] and [`ABSOLUTE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    /// Seconds without use.
+    pub idle: i64,
+    /// Seconds after it started.
+    pub absolute: i64,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            idle: IDLE,
+            absolute: ABSOLUTE,
+        }
+    }
+}
+
 /// Every live session.
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    expiry: Expiry,
 }
 
 impl Sessions {
+    /// No sessions yet; they expire after `expiry`.
+    pub fn new(expiry: Expiry) -> Sessions {
+        Sessions {
+            map: Mutex::default(),
+            expiry,
+        }
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -120,7 +148,7 @@ impl Sessions {
         };
         let mut map = self.map();
         if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| !expired(s, now) && !matches!(s.stage, Stage::Anonymous));
+            map.retain(|_, s| !expired(s, now, self.expiry) && !matches!(s.stage, Stage::Anonymous));
         }
         map.insert(session.id.clone(), session.clone());
         Ok(session)
@@ -132,7 +160,7 @@ impl Sessions {
         let Some(session) = map.get_mut(id) else {
             return Err(Missing::Unknown);
         };
-        if expired(session, now) {
+        if expired(session, now, self.expiry) {
             let account = session.stage.account().map(str::to_owned);
             map.remove(id);
             return Err(Missing::Expired(account));
@@ -149,7 +177,7 @@ impl Sessions {
         let Some(session) = map.get(id) else {
             return Err(Missing::Unknown);
         };
-        if expired(session, now) {
+        if expired(session, now, self.expiry) {
             let account = session.stage.account().map(str::to_owned);
             map.remove(id);
             return Err(Missing::Expired(account));
@@ -160,7 +188,7 @@ impl Sessions {
     /// Whether session `id` is still there and not expired, without counting this as a use
     /// (a page's open event stream must not keep its session alive).
     pub fn is_live(&self, id: &str, now: i64) -> bool {
-        self.map().get(id).is_some_and(|s| !expired(s, now))
+        self.map().get(id).is_some_and(|s| !expired(s, now, self.expiry))
     }
 
     /// Moves session `id` to `stage`.
@@ -184,8 +212,8 @@ impl Sessions {
     }
 }
 
-fn expired(session: &Session, now: i64) -> bool {
-    now - session.last_seen > IDLE || now - session.created > ABSOLUTE
+fn expired(session: &Session, now: i64, expiry: Expiry) -> bool {
+    now - session.last_seen > expiry.idle || now - session.created > expiry.absolute
 }
 
 #[cfg(test)]
@@ -219,6 +247,26 @@ mod tests {
         assert!(sessions.is_live(&t.id, IDLE));
         assert!(!sessions.is_live(&t.id, IDLE + 1));
         assert!(sessions.touch(&t.id, IDLE + 1).is_err());
+    }
+
+    #[test]
+    fn test_shorter_expiry_as_configured() {
+        let sessions = Sessions::new(Expiry {
+            idle: 5,
+            absolute: 12,
+        });
+        let s = sessions.start(signed_in(), 0).unwrap();
+        assert!(sessions.touch(&s.id, 5).is_ok());
+        assert!(sessions.touch(&s.id, 10).is_ok());
+        assert!(sessions.is_live(&s.id, 12));
+        assert!(!sessions.is_live(&s.id, 13), "past the absolute expiry");
+        let t = sessions.start(signed_in(), 0).unwrap();
+        assert!(sessions.peek(&t.id, 5).is_ok());
+        assert_eq!(
+            sessions.peek(&t.id, 6).unwrap_err(),
+            Missing::Expired(Some("anna".into())),
+            "a peek is not a use"
+        );
     }
 
     #[test]

@@ -128,9 +128,13 @@ pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<
             .collect();
         match non_empty(&filters.sort).unwrap_or("newest") {
             "oldest" => found.sort_by_key(|(e, _)| (e.received_at, e.id)),
-            "category" => found.sort_by(|a, b| {
-                (&a.0.category, std::cmp::Reverse(a.0.received_at))
-                    .cmp(&(&b.0.category, std::cmp::Reverse(b.0.received_at)))
+            // By the label the officer reads.
+            "category" => found.sort_by_cached_key(|(e, _)| {
+                (
+                    state.categories.label(&e.category, tr.lang()),
+                    std::cmp::Reverse(e.received_at),
+                    e.id,
+                )
             }),
             "status" => found.sort_by_key(|(e, _)| (e.status.name(), std::cmp::Reverse(e.received_at))),
             "unread" => found.sort_by_key(|(e, c)| {
@@ -149,7 +153,7 @@ pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<
             .map(|(e, c)| Row {
                 id: e.id_text.clone(),
                 short: e.id_text[..8].to_owned(),
-                category: e.category.clone(),
+                category: state.categories.label(&e.category, tr.lang()),
                 received: time(&e.received_at),
                 region: e.region.clone(),
                 status: tr.t(&format!("status-{}", e.status.name())),
@@ -174,7 +178,8 @@ struct InboxPage {
     paging: Paging,
     filters: Filters,
     statuses: Vec<(&'static str, String)>,
-    categories: Vec<String>,
+    /// Category ids and their labels, by label.
+    categories: Vec<(String, String)>,
     labels: Vec<String>,
     officers: Vec<String>,
 }
@@ -250,13 +255,21 @@ async fn page(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let (rows, total) = select(&state, &officer.tr, &filters, &officer.account.name)?;
-    let (mut categories, mut labels) = state.with_index(|index, cases| {
+    let (mut ids, mut labels) = state.with_index(|index, cases| {
         let categories: Vec<String> = index.entries().map(|e| e.category.clone()).collect();
         let labels: Vec<String> = cases.values().flat_map(|c| c.labels.iter().cloned()).collect();
         (categories, labels)
     })?;
-    categories.sort();
-    categories.dedup();
+    ids.sort();
+    ids.dedup();
+    let mut categories: Vec<(String, String)> = ids
+        .into_iter()
+        .map(|id| {
+            let label = state.categories.label(&id, officer.tr.lang());
+            (id, label)
+        })
+        .collect();
+    categories.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
     labels.sort();
     labels.dedup();
     let officers = state

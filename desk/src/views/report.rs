@@ -1,7 +1,8 @@
 //! One report: every field the reporter gave, the place with its precision, the attachments
 //! (photos shown, video and audio playable, each downloadable), the conversation with a reply
 //! form, and the team's side: status and its history, labels, assignee, internal notes.
-//! `/reports/{id}/live` answers the parts that change, for the page's script to refresh.
+//! `/reports/{id}/live` answers the parts that change, for the page's script to refresh, and
+//! `/reports/{id}/live/attachments` the attachments, once those still uploading are in.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reports/{id}", get(page))
         .route("/reports/{id}/live", get(live))
+        .route("/reports/{id}/live/attachments", get(live_attachments))
         .route("/reports/{id}/status", post(set_status))
         .route("/reports/{id}/labels", post(add_label))
         .route("/reports/{id}/labels/remove", post(remove_label))
@@ -135,6 +137,13 @@ struct ReportLive {
     v: ReportView,
 }
 
+#[derive(Template)]
+#[template(path = "report_attachments.html")]
+struct ReportAttachments {
+    tr: Tr,
+    v: ReportView,
+}
+
 fn when(tr: &Tr, when: Option<&When>) -> String {
     match when {
         None => String::new(),
@@ -210,7 +219,7 @@ pub(super) fn view(state: &AppState, tr: &Tr, record: &ReportRecord, case: &Case
         short: id[..8].to_owned(),
         id,
         case_id: record.case_id.to_string(),
-        category: report.category.clone(),
+        category: state.categories.label(&report.category, tr.lang()),
         text: report.text.clone(),
         language: report.language.clone(),
         when: when(tr, report.when.as_ref()),
@@ -311,6 +320,19 @@ async fn live(State(state): State<AppState>, officer: Officer, Path(id): Path<St
         tr: officer.tr,
         v,
     })
+}
+
+/// The attachments of an open report page again: one still uploading when the page was drawn
+/// is shown once the desk has it. Not counted as an opening either.
+async fn live_attachments(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = report_id(&id)?;
+    let record = record(&state, id)?;
+    let v = view(&state, &officer.tr, &record, &state.case(&id))?;
+    render(&ReportAttachments { tr: officer.tr, v })
 }
 
 fn back(id: ReportId) -> Response {

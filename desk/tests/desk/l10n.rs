@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use tipline_desk::accounts::Role;
 
-use crate::support::Desktop;
+use crate::support::{sample, Desktop};
 
 #[tokio::test]
 async fn test_each_language_renders_and_arabic_runs_right_to_left() {
@@ -116,4 +116,74 @@ async fn test_errors_are_pages_in_the_officers_language() {
     let plain = browser.send(request).await;
     assert_eq!(plain.status, StatusCode::NOT_FOUND);
     assert!(plain.header("content-type").starts_with("text/plain"));
+}
+
+#[tokio::test]
+async fn test_categories_are_shown_by_their_label_in_the_officers_language() {
+    // Given the directory's labels of two categories (one without Spanish, one not in it at
+    // all) and a report in each of three categories
+    let desk = Desktop::new();
+    let labels = |pairs: &[(&str, &str)]| -> tipline_core::directory::LocalisedText {
+        pairs
+            .iter()
+            .map(|(l, t)| ((*l).to_owned(), (*t).to_owned()))
+            .collect()
+    };
+    desk.state.categories.set(&[
+        tipline_core::directory::Category {
+            id: "radicalisation".into(),
+            labels: labels(&[
+                ("en", "Radicalisation"),
+                ("da", "Radikalisering"),
+                ("ar", "التطرف"),
+            ]),
+        },
+        tipline_core::directory::Category {
+            id: "hate-crime".into(),
+            labels: labels(&[("en", "Hate crime"), ("da", "Hadforbrydelse")]),
+        },
+    ]);
+    let mut ids = Vec::new();
+    for category in ["radicalisation", "hate-crime", "travel"] {
+        let mut report = sample("Labels");
+        report.category = category.into();
+        ids.push(desk.report_with(report, vec![]));
+    }
+
+    for (lang, radicalisation, hate_crime) in [
+        ("da", "Radikalisering", "Hadforbrydelse"),
+        ("ar", "التطرف", "Hate crime"),
+        ("es", "Radicalisation", "Hate crime"),
+    ] {
+        // When an officer reads the inbox, its filter and a report in their language
+        let mut officer = desk.signed_in(&format!("officer-{lang}"), Role::Officer).await;
+        let inbox = officer.get(&format!("/?lang={lang}")).await.body;
+        let page = officer.get(&format!("/reports/{}", ids[0])).await.body;
+        let filtered = officer.get("/?category=hate-crime").await.body;
+
+        // Then each category reads as its label there, else in English, else as its id
+        for (id, label) in [
+            ("radicalisation", radicalisation),
+            ("hate-crime", hate_crime),
+            ("travel", "travel"),
+        ] {
+            assert!(
+                inbox.contains(&format!("<td><bdi>{label}</bdi></td>")),
+                "{lang} {id} row"
+            );
+            assert!(
+                inbox.contains(&format!("<option value=\"{id}\">{label}</option>")),
+                "{lang} {id} filter: {inbox}"
+            );
+        }
+        assert!(
+            page.contains(&format!("<dd><bdi>{radicalisation}</bdi></dd>")),
+            "{lang}"
+        );
+        // and the filter still selects by id.
+        assert!(filtered.contains(&format!(
+            "<option value=\"hate-crime\" selected>{hate_crime}</option>"
+        )));
+        assert!(filtered.contains(&ids[1].to_string()) && !filtered.contains(&ids[0].to_string()));
+    }
 }

@@ -605,3 +605,43 @@ async fn test_a_reply_is_checked_and_an_unreachable_intake_stores_nothing() {
     let sync = anna.submit(&page, &format!("{page}/sync"), &[]).await;
     assert_eq!(sync.status, StatusCode::BAD_GATEWAY);
 }
+
+#[tokio::test]
+async fn test_an_open_report_page_redraws_its_attachments_when_they_arrive() {
+    // Given a report page open while its photo is still uploading
+    let desk = Desktop::new();
+    let id = desk.report_with(
+        sample("photo late"),
+        vec![("late.jpg", "image/jpeg", b"\xff\xd8\xff\xe0 jpeg bytes".to_vec())],
+    );
+    let mut record = desk.state.store().report(id).unwrap().unwrap();
+    record.attachments = vec![tipline_core::desk::AttachmentState::Pending];
+    desk.state.store().put_report(&record).unwrap();
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    let page = browser.get(&format!("/reports/{id}")).await.body;
+    assert!(page.contains(&format!(
+        "data-live=\"/reports/{id}/live/attachments\" data-report=\"{id}\" data-kinds=\"report\""
+    )));
+    let img = format!("<img src=\"/reports/{id}/attachments/0\"");
+    assert!(!page.contains(&img), "{page}");
+    let opened = desk.audit().len();
+
+    // When the desk has it and the page asks for its attachments again
+    record.attachments = vec![tipline_core::desk::AttachmentState::Saved];
+    desk.state.store().put_report(&record).unwrap();
+    desk.state.report_changed(id, ChangeKind::Report);
+    let live = browser.get(&format!("/reports/{id}/live/attachments")).await;
+
+    // Then the fragment shows the photo (and only the attachments), and no opening is counted
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.body.contains(&img), "{}", live.body);
+    assert!(live.body.contains("late.jpg"));
+    assert!(!live.body.contains("<html"));
+    assert_eq!(desk.audit().len(), opened);
+    // and a signed-out browser gets nothing of it.
+    let answer = desk
+        .browser()
+        .get(&format!("/reports/{id}/live/attachments"))
+        .await;
+    assert!(!answer.body.contains("late.jpg"));
+}

@@ -60,6 +60,7 @@ impl Desktop {
             issuer: "Tipline Desk".into(),
             clock: clock.clone(),
             authority,
+            sessions: Default::default(),
         };
         Desktop {
             state: AppState::open(desk, config).unwrap(),

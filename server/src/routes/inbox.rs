@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -16,13 +16,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use futures_util::Stream;
+use tipline_core::api::bounds::{MAX_ACK_BATCH, MAX_ACK_BODY};
 use tipline_core::api::paths::route;
-use tipline_core::api::{code, Delivery, Inbox, InboxQuery, MessageNotice, EVENT_MESSAGE, EVENT_REPORT};
+use tipline_core::api::{
+    code, AckBatch, AckBatchAnswer, Delivery, Inbox, InboxQuery, MessageNotice, EVENT_MESSAGE, EVENT_REPORT,
+};
 use tipline_core::report::{CaseId, ReportId};
 
 use crate::auth::AuthedUnit;
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::extract::{Path, Query};
+use crate::extract::{Json as JsonBody, Path, Query};
 use crate::limits::MAX_INBOX_BATCH;
 use crate::metrics::LiveStreamGuard;
 use crate::push::{PushEvent, Received, Subscription};
@@ -39,6 +42,10 @@ pub fn router() -> Router<AppState> {
         .route(route::UNIT_INBOX, get(pull))
         .route(route::UNIT_INBOX_STREAM, get(stream))
         .route(route::UNIT_ACK, post(ack))
+        .route(
+            route::UNIT_ACKS,
+            post(ack_batch).layer(DefaultBodyLimit::max(MAX_ACK_BODY)),
+        )
 }
 
 async fn lease(state: &AppState, unit_id: &str, limit: u32) -> AppResult<Vec<Delivery>> {
@@ -105,6 +112,47 @@ pub async fn ack(
             "no such report for this unit",
         ))
     }
+}
+
+/// Acknowledges a batch of reports at once (one commit on the server, one request for the
+/// desk): each stored at the desk, not to be delivered again. Idempotent; the ids that are not
+/// this unit's reports are answered back and nothing is done with them.
+#[utoipa::path(
+    post,
+    path = "/v1/units/{unit_id}/acks",
+    tag = "desk",
+    security(("unit_signature" = [])),
+    params(("unit_id" = String, Path, description = "The unit")),
+    request_body = AckBatch,
+    responses(
+        (status = 200, description = "Every id acknowledged (now or before) except those in `unknown`", body = AckBatchAnswer),
+        (status = 400, description = "`malformed_json`: not 1 to 100 report ids", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`too_large`", body = ErrorBody),
+    )
+)]
+pub async fn ack_batch(
+    State(state): State<AppState>,
+    AuthedUnit(unit_id): AuthedUnit,
+    JsonBody(batch): JsonBody<AckBatch>,
+) -> AppResult<Json<AckBatchAnswer>> {
+    if batch.report_ids.is_empty() || batch.report_ids.len() > MAX_ACK_BATCH as usize {
+        return Err(AppError::bad_request(
+            code::MALFORMED_JSON,
+            format!("report_ids must hold 1 to {MAX_ACK_BATCH} report ids"),
+        ));
+    }
+    let unknown = state
+        .store()
+        .ack_reports(&unit_id, &batch.report_ids, Utc::now())
+        .await?;
+    let mut named = batch.report_ids;
+    named.sort_unstable();
+    named.dedup();
+    state
+        .metrics()
+        .acks(named.len().saturating_sub(unknown.len()) as u64);
+    Ok(Json(AckBatchAnswer { unknown }))
 }
 
 /// The live stream of a unit's reports.

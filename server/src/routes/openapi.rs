@@ -40,6 +40,7 @@ or a request signed as version 1 is refused with 401. Any route may answer 503 `
         inbox::pull,
         inbox::stream,
         inbox::ack,
+        inbox::ack_batch,
         transfer::transfer,
         cases::reporter_post,
         cases::reporter_read,
@@ -94,6 +95,8 @@ const UNIT_ID: &str = "^[a-z0-9-]{1,64}$";
 /// table, for every parameter and every property of that name.
 const FORMATS: &[(&str, &str)] = &[
     ("report_id", HEX_16),
+    ("report_ids", HEX_16),
+    ("unknown", HEX_16),
     ("case_id", HEX_16),
     ("message_id", HEX_16),
     ("alert_id", HEX_16),
@@ -116,6 +119,13 @@ impl Formats {
 
     /// Sets the pattern on a string schema; base64url is not OpenAPI's `byte` (standard base64).
     fn apply(schema: &mut RefOr<Schema>, pattern: &str) {
+        // A list of ids: the pattern is its items'.
+        if let RefOr::T(Schema::Array(array)) = schema {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
+                Self::apply(items, pattern);
+            }
+            return;
+        }
         if let RefOr::T(Schema::Object(object)) = schema {
             object.pattern = Some(pattern.to_owned());
             if pattern == B64 {

@@ -175,6 +175,16 @@ pub trait Store: Send + Sync + 'static {
     /// that unit (acknowledged now or before), `false` if not.
     async fn ack_report(&self, unit_id: &str, report_id: ReportId, now: DateTime<Utc>) -> StoreResult<bool>;
 
+    /// Acknowledges several reports of `unit_id` durably, in one commit: all of them or, if the
+    /// store fails, none. Idempotent like [`Store::ack_report`]; returns the ids that are not
+    /// reports of that unit (left as they are), in the order given, each once.
+    async fn ack_reports(
+        &self,
+        unit_id: &str,
+        report_ids: &[ReportId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ReportId>>;
+
     /// Appends sealed bytes to an attachment at `offset`, durably, if `case_secret_hash` matches
     /// the report's case.
     async fn append_attachment(

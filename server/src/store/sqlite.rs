@@ -250,6 +250,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn ack_reports(
+        &self,
+        unit_id: &str,
+        report_ids: &[ReportId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ReportId>> {
+        let unit_id = unit_id.to_owned();
+        let report_ids = report_ids.to_vec();
+        // One job: its acknowledgements share one transaction and one fsync.
+        self.write(0, move |conn, ids| {
+            let mut unknown = Vec::new();
+            for report_id in &report_ids {
+                if !reports::ack(conn, ids, &unit_id, report_id, now)? && !unknown.contains(report_id) {
+                    unknown.push(*report_id);
+                }
+            }
+            Ok(unknown)
+        })
+        .await
+    }
+
     async fn append_attachment(
         &self,
         report_id: ReportId,

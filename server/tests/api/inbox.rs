@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -189,6 +189,50 @@ async fn test_pull_leases_and_ack_is_idempotent() {
     // Acknowledgements are counted (each accepted request).
     let metrics = env.metrics().await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("tipline_acks_total 2"));
+}
+
+#[tokio::test]
+async fn test_batched_ack_takes_the_units_reports_and_names_the_others() {
+    // Given two reports of the unit and one of another unit,
+    let env = Env::new().await;
+    let ours = [env.file(UNIT).await.report_id, env.file(UNIT).await.report_id];
+    let theirs = env.file(OTHER).await.report_id;
+    let acks = format!("/v1/units/{UNIT}/acks");
+    let batch = |ids: &[String]| json!({ "report_ids": ids });
+    // when the unit acknowledges its two, the other's and an unknown id in one request,
+    let unknown = "0".repeat(32);
+    let ids = [
+        ours[0].to_string(),
+        ours[1].to_string(),
+        theirs.to_string(),
+        unknown.clone(),
+    ];
+    for _ in 0..2 {
+        let reply = env
+            .send(env.signed_json(UNIT, Method::POST, &acks, &batch(&ids)))
+            .await;
+        // then its own are acknowledged (again, the second time), the others named back,
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json()["unknown"], json!([theirs.to_string(), unknown]));
+    }
+    // and the other unit's report still waits for its own desk.
+    let stats = env.state.store().stats().await.unwrap();
+    assert_eq!((stats.pending_reports, stats.acknowledged_reports), (1, 2));
+    // An empty batch, one over the bound and a malformed id are refused, unsigned is 401.
+    let too_many: Vec<String> = (0..101).map(|n| format!("{n:032x}")).collect();
+    for body in [batch(&[]), batch(&too_many), json!({ "report_ids": ["xyz"] })] {
+        let reply = env.send(env.signed_json(UNIT, Method::POST, &acks, &body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.error(), "malformed_json");
+    }
+    let unsigned = Request::post(&acks)
+        .header("content-type", "application/json")
+        .body(Body::from(batch(&ids).to_string()))
+        .unwrap();
+    assert_eq!(env.send(unsigned).await.status, StatusCode::UNAUTHORIZED);
+    // Each report acknowledged counts, once per request that took it.
+    let metrics = env.metrics().await;
+    assert!(String::from_utf8_lossy(&metrics.body).contains("tipline_acks_total 4"));
 }
 
 #[tokio::test]

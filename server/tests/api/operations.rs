@@ -94,6 +94,7 @@ async fn test_openapi_document_lists_the_paths() {
         "/v1/units/{unit_id}/inbox",
         "/v1/units/{unit_id}/inbox/stream",
         "/v1/units/{unit_id}/reports/{report_id}/ack",
+        "/v1/units/{unit_id}/acks",
         "/v1/units/{unit_id}/reports/{report_id}/transfer",
         "/v1/cases/{case_id}/messages",
         "/v1/units/{unit_id}/cases/{case_id}/messages",

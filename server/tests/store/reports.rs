@@ -306,6 +306,58 @@ async fn test_ack_is_idempotent_and_other_unit_cannot_ack() {
 }
 
 #[tokio::test]
+async fn test_batched_ack_takes_only_the_units_reports_idempotently() {
+    // Given three leased reports of dk-east, one of dk-west, one of them acked alone before
+    let (store, _dir) = open_store();
+    for n in 1..=3 {
+        store.submit_report(new_report(n, "dk-east")).await.unwrap();
+    }
+    store.submit_report(new_report(4, "dk-west")).await.unwrap();
+    lease(&store, "dk-east", 10, 10).await;
+    lease(&store, "dk-west", 10, 10).await;
+    assert!(store.ack_report("dk-east", report_id(2), at(11)).await.unwrap());
+
+    // When dk-east acks its three, dk-west's, an unknown id and one of its own twice, in one batch
+    let ids = [
+        report_id(1),
+        report_id(2),
+        report_id(4),
+        report_id(9),
+        report_id(3),
+        report_id(1),
+        report_id(9),
+    ];
+    let unknown = store.ack_reports("dk-east", &ids, at(12)).await.unwrap();
+
+    // Then the ids that are not dk-east's come back once each, in order, dk-west's report is
+    // still pending, and dk-east's are never delivered again
+    assert_eq!(unknown, [report_id(4), report_id(9)]);
+    assert_eq!(
+        store.stats().await.unwrap(),
+        StoreStats {
+            pending_reports: 1,
+            acknowledged_reports: 3
+        }
+    );
+    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
+    let west: Vec<_> = lease(&store, "dk-west", 1000, 10)
+        .await
+        .iter()
+        .map(|d| d.report_id)
+        .collect();
+    assert_eq!(west, [report_id(4)]);
+    // And the same batch again changes nothing and answers the same
+    let again = store.ack_reports("dk-east", &ids, at(13)).await.unwrap();
+    assert_eq!(again, [report_id(4), report_id(9)]);
+    assert_eq!(store.stats().await.unwrap().acknowledged_reports, 3);
+    assert!(store
+        .ack_reports("dk-east", &[], at(14))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
 async fn test_transfer_moves_report_and_case_and_requeues() {
     // Given a report of dk-east with an uploaded attachment, delivered and acknowledged
     let (store, _dir) = open_store();

@@ -54,6 +54,15 @@ impl Store for KeepsNoReport {
         self.0.ack_report(unit_id, report_id, now).await
     }
 
+    async fn ack_reports(
+        &self,
+        unit_id: &str,
+        report_ids: &[ReportId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ReportId>> {
+        self.0.ack_reports(unit_id, report_ids, now).await
+    }
+
     async fn append_attachment(
         &self,
         report_id: ReportId,

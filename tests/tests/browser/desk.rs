@@ -49,6 +49,12 @@ fn printed_password(output: &str) -> Option<String> {
 impl DeskUnderTest {
     /// Starts the intake and the desk, and waits until the desk answers.
     pub async fn start() -> anyhow::Result<DeskUnderTest> {
+        DeskUnderTest::start_with(&[]).await
+    }
+
+    /// [`DeskUnderTest::start`] with more arguments for `tipline-desk dev` (shorter session
+    /// expiry, say).
+    pub async fn start_with(desk_args: &[&str]) -> anyhow::Result<DeskUnderTest> {
         let server = TestServer::start(ServerOptions::default()).await?;
         let binary = tokio::task::spawn_blocking(|| binaries::locate(DESK)).await??;
         let data = tempfile::Builder::new().prefix("tipline-desk-").tempdir()?;
@@ -65,6 +71,7 @@ impl DeskUnderTest {
             .arg(server.url())
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(desk_args)
             .env("RUST_LOG", "warn");
         let desk = tokio::task::spawn_blocking(move || ChildServer::spawn("tipline-desk", command)).await??;
         let supervisor_password = printed_password(&desk.output())
@@ -86,6 +93,11 @@ impl DeskUnderTest {
     /// The absolute URL of `path` at the desk.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.desk.url())
+    }
+
+    /// Where the phone called `name` keeps its data (its outbox among it).
+    pub fn citizen_dir(&self, name: &str) -> PathBuf {
+        self.citizens.path().join(name)
     }
 
     /// A citizen's phone called `name`: the core client with its own storage, against the

@@ -7,6 +7,7 @@ mod desk;
 mod driver;
 mod flow;
 mod hostile;
+mod late;
 mod refusals;
 mod smoke;
 mod together;

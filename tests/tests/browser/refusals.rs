@@ -181,3 +181,53 @@ async fn test_wrong_credentials_forged_requests_and_supervisor_pages_are_refused
     supervisor.quit().await.unwrap();
     officer.quit().await.unwrap();
 }
+
+/// The idle expiry of the desk in [`test_an_expired_session_is_refused_and_audited`], seconds.
+const SHORT_IDLE: u64 = 6;
+
+#[tokio::test]
+async fn test_an_expired_session_is_refused_and_audited() {
+    // Given a desk whose sessions expire after SHORT_IDLE seconds without use, a supervisor
+    // who added an officer, and the officer signed in on the inbox
+    let idle = SHORT_IDLE.to_string();
+    let desk = DeskUnderTest::start_with(&["--session-idle-secs", &idle])
+        .await
+        .unwrap();
+    let (supervisor, officer) =
+        tokio::try_join!(Browser::start(1024, 768), Browser::start(1024, 768)).unwrap();
+    let (sup, off) = (&supervisor.client, &officer.client);
+    sign_in_first_time(sup, &desk, SUPERVISOR, &desk.supervisor_password)
+        .await
+        .unwrap();
+    add_officer(sup, &desk, OFFICER).await.unwrap();
+    sign_in_first_time(off, &desk, OFFICER, PASSWORD).await.unwrap();
+
+    // When the officer leaves the desk unused past the idle expiry (the open page's live
+    // stream does not count as use), while the supervisor keeps using it
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(SHORT_IDLE + 2);
+    while std::time::Instant::now() < until {
+        sup.goto(&desk.at("/")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // and then comes back to the inbox
+    off.goto(&desk.at("/")).await.unwrap();
+
+    // Then the desk sends the officer to sign in again, with nothing of the inbox shown
+    wait_for(
+        off,
+        "location.pathname === '/login' && document.querySelector('input[name=password]')",
+        "the expired session sent to sign in",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        js(off, "return document.querySelector('table.inbox') === null")
+            .await
+            .unwrap(),
+        true
+    );
+    // and the supervisor, still signed in, reads the expiry in the audit log.
+    let log = audit_page(sup, &desk).await.unwrap();
+    assert!(logged(&log, OFFICER, "session.expired", ""), "{log:?}");
+    assert!(!logged(&log, SUPERVISOR, "session.expired", ""), "{log:?}");
+}

@@ -149,14 +149,37 @@ fn ms(t: DateTime<Utc>) -> i64 {
 impl DeskStore {
     /// Stores or replaces a report record.
     pub fn put_report(&self, record: &ReportRecord) -> Result<()> {
-        let id = record.report_id.to_string();
-        let json = Zeroizing::new(serde_json::to_vec(record)?);
-        let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
-        self.conn().execute(
-            "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed",
-            params![id, ms(record.received_at), sealed],
-        )?;
+        self.put_reports(&[record])
+    }
+
+    /// Stores or replaces several report records in one transaction: one synced commit for all
+    /// of them, and none of them if one fails.
+    pub fn put_reports(&self, records: &[&ReportRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // Sealed before the database is locked.
+        let rows = records
+            .iter()
+            .map(|record| {
+                let id = record.report_id.to_string();
+                let json = Zeroizing::new(serde_json::to_vec(record)?);
+                let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
+                Ok((id, ms(record.received_at), sealed))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut statement = tx.prepare_cached(
+                "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed",
+            )?;
+            for (id, received_ms, sealed) in &rows {
+                statement.execute(params![id, received_ms, sealed])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

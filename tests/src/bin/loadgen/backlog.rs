@@ -1,7 +1,8 @@
 //! The desk's backlog phase: 1,000 reports wait on the intake for a unit whose desk is off (sent
 //! closed-loop, every 201 checked for a receipt); then the unit's desk starts, through the same
 //! receiving loop the web and terminal desks run (`Desk::run_inbox`: live inbox, open, store
-//! encrypted on disk, acknowledge), and takes them all. The figure is the desk's rate against
+//! encrypted on disk, acknowledge; deliveries that arrive together are stored in one commit and
+//! acknowledged in one request), and takes them all. The figure is the desk's rate against
 //! the intake's, from the first event to the last report stored and acknowledged. Target: at
 //! least 1.0 (the desk keeps up with what the intake accepts).
 
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::checks::{check_receipts, phase_failures};
 use crate::pool::{addr_of, bodies, generate};
+use crate::report::verdict;
 
 /// The unit whose desk is off while its backlog grows: no other phase files to it.
 pub const BACKLOG_UNIT: &str = "es-stop-radicalismos";
@@ -42,6 +44,20 @@ impl Backlog {
     /// Reports per second the desk took.
     pub fn desk_rate(&self) -> f64 {
         self.taken as f64 / self.desk_elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Prints the desk's rate against the intake's, with the target, as a line of the targets'
+    /// table.
+    pub fn print_target(&self) {
+        let (intake, desk) = (self.intake_rate(), self.desk_rate());
+        let ratio = desk / intake.max(1e-9);
+        println!(
+            "  {:<40} {:>12.2} {:>10}  {}",
+            format!("desk backlog / intake ({desk:.0} / {intake:.0})"),
+            ratio,
+            ">= 1.0",
+            verdict(ratio >= 1.0)
+        );
     }
 }
 

@@ -34,6 +34,7 @@
 //! ```text
 //! cargo build --release -p tipline-server -p tipline-e2e && target/release/loadgen
 //! target/release/loadgen --duration-secs 5 --connections 64
+//! target/release/loadgen --only-backlog    # the desk's backlog phase alone
 //! ```
 //!
 //! Here: the command line and the run, phase after phase. The push and ceiling phases are in
@@ -103,6 +104,9 @@ struct Args {
     /// each one as it arrives, as a desk does once it stored it).
     #[arg(long)]
     no_ack: bool,
+    /// Run only the desk's backlog phase (f), after a short warm-up of the intake.
+    #[arg(long)]
+    only_backlog: bool,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,40 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--only-backlog`: the intake warmed up for a second (as the earlier phases warm it in a whole
+/// run), then the backlog phase and its target.
+async fn only_backlog(
+    server: &TestServer,
+    citizen: &Citizen,
+    intake_key: &tipline_core::keys::EncryptionPublicKey,
+    intake_addr: std::net::SocketAddr,
+    connections: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut failures = Vec::new();
+    println!("\n(c) intake warm-up, closed loop");
+    let warm_pool = generate(INTAKE_UNIT, intake_key, WARM_UP_POOL / 2, "the warm-up")?;
+    let warm_load = Load {
+        addr: intake_addr,
+        path: "/v1/reports",
+        bodies: bodies(&warm_pool),
+        reuse: false,
+        keep_status: Some(201),
+    };
+    let warm = closed_loop(&warm_load, connections, WARM_UP).await?;
+    phase_failures("intake warm-up", &warm, 201, &mut failures);
+    println!("  {:.0} requests/s", warm.rate());
+    println!(
+        "\n(f) the desk's backlog: {BACKLOG} reports for {BACKLOG_UNIT} while its desk is off, then its desk"
+    );
+    let backlog = backlog_phase(server, citizen, connections, &mut failures).await?;
+    println!("\nTargets");
+    backlog.print_target();
+    if let Some(load) = load_average() {
+        println!("  load average after the run: {load:.2} (this run's own load included)");
+    }
+    Ok(failures)
 }
 
 /// The binary given on the command line, or `which` next to this one (built if need be).
@@ -189,6 +227,10 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     let server_key = citizen.info.server_key;
     let intake_key = citizen.unit_key(&server.authority()?, INTAKE_UNIT).await?;
     let intake_addr = addr_of(server.url())?;
+
+    if args.only_backlog {
+        return only_backlog(&server, &citizen, &intake_key, intake_addr, connections).await;
+    }
 
     println!("\n(a) submissions");
     let warm_pool = generate(

@@ -53,7 +53,7 @@ fn row(name: &str, result: &PhaseResult, histogram: &Histogram<u64>) {
     );
 }
 
-fn verdict(pass: bool) -> &'static str {
+pub fn verdict(pass: bool) -> &'static str {
     if pass {
         "PASS"
     } else {
@@ -138,14 +138,6 @@ impl Measured {
             format!("< {TARGET_PUSH_MEDIAN_MS} ms"),
             verdict(median < TARGET_PUSH_MEDIAN_MS)
         );
-        let (intake, desk) = (self.backlog.intake_rate(), self.backlog.desk_rate());
-        let backlog = desk / intake.max(1e-9);
-        println!(
-            "  {:<40} {:>12.2} {:>10}  {}",
-            format!("desk backlog / intake ({desk:.0} / {intake:.0})"),
-            backlog,
-            ">= 1.0",
-            verdict(backlog >= 1.0)
-        );
+        self.backlog.print_target();
     }
 }

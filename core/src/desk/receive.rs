@@ -1,0 +1,286 @@
+//! Taking delivered reports: open each with the unit's key, fetch and check its attachments,
+//! store it, and acknowledge it once stored. A backlog arrives as a burst of deliveries, so they
+//! are taken in batches: the records of a batch are committed in one transaction and
+//! acknowledged in one request ([`super::DeskClient::ack_batch`]), and only after that commit
+//! (an acknowledged report is on the desk's disk), which costs two synced commits and one
+//! request per batch instead of two and one per report.
+
+use std::io::BufReader;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::{AttachmentState, Delivery, Desk, Download, Received, ReportRecord, Status};
+use crate::attachment::{self, AttachmentKey};
+use crate::crypto::Context;
+use crate::encoding::{b64, unb64};
+use crate::report::ReportId;
+use crate::{Error, Result};
+
+/// Between two tries of the attachments still uploading, while a batch waits for them.
+const ATTACHMENT_POLL: Duration = Duration::from_millis(100);
+
+/// One delivery of a batch, opened, waiting to be stored.
+struct Opened {
+    record: ReportRecord,
+    first_time: bool,
+    pending: Vec<u16>,
+}
+
+/// The same failure for each report of a batch it struck (the network's errors are kept as
+/// they are, so a caller can still tell them apart).
+fn shared(e: &Error) -> Error {
+    match e {
+        Error::Network(net) => Error::Network(net.clone()),
+        other => Error::invalid("desk", other.to_string()),
+    }
+}
+
+impl Desk {
+    /// Opens a delivered report, stores it, fetches and verifies its attachments, and
+    /// acknowledges it once everything is stored. A report that does not open with this unit's
+    /// key is an error and is not acknowledged (it stays on the server).
+    pub async fn receive(&self, delivery: &Delivery) -> Result<Received> {
+        self.receive_waiting(delivery, Duration::ZERO).await
+    }
+
+    /// Receives one delivery, trying its attachments still uploading again until `wait` has
+    /// passed (bounded, so one stalled upload cannot hold a desk).
+    pub async fn receive_waiting(&self, delivery: &Delivery, wait: Duration) -> Result<Received> {
+        self.receive_batch(std::slice::from_ref(delivery), wait)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(Error::invalid("delivery", "nothing was received")))
+    }
+
+    /// Takes a batch of deliveries: opens each, fetches its attachments (trying those still
+    /// uploading again until `wait` has passed), stores every record in one commit, then
+    /// acknowledges in one request those with all their attachments in, and records that they
+    /// were. One result per delivery, in order; a delivery that failed stays unacknowledged on
+    /// the server and comes again after its lease.
+    pub async fn receive_batch(&self, deliveries: &[Delivery], wait: Duration) -> Vec<Result<Received>> {
+        let deadline = Instant::now() + wait;
+        let mut results: Vec<Result<Opened>> = Vec::with_capacity(deliveries.len());
+        for (i, delivery) in deliveries.iter().enumerate() {
+            // A report delivered twice in one batch is taken once, as its last delivery.
+            if deliveries[i + 1..]
+                .iter()
+                .any(|d| d.report_id == delivery.report_id)
+            {
+                results.push(Err(Error::invalid(
+                    "delivery",
+                    "delivered again in the same batch",
+                )));
+                continue;
+            }
+            results.push(self.open_delivery(delivery, deadline).await);
+        }
+
+        // One commit for the batch, before anything is acknowledged.
+        let records: Vec<&ReportRecord> = results.iter().flatten().map(|o| &o.record).collect();
+        if let Err(e) = self.store.put_reports(&records) {
+            return fail_all(results, &e);
+        }
+
+        // Acknowledged every time it comes: a repeat delivery means the last ack was lost.
+        let complete: Vec<ReportId> = results
+            .iter()
+            .flatten()
+            .filter(|o| o.pending.is_empty())
+            .map(|o| o.record.report_id)
+            .collect();
+        if !complete.is_empty() {
+            let unknown = match self.client.ack_batch(&complete).await {
+                Ok(unknown) => unknown,
+                Err(e) => return fail_complete(results, &e),
+            };
+            for result in &mut results {
+                let Ok(opened) = result else { continue };
+                if !opened.pending.is_empty() {
+                    continue;
+                }
+                if unknown.contains(&opened.record.report_id) {
+                    *result = Err(Error::NotFound(format!(
+                        "report {} among this unit's reports on the server",
+                        opened.record.report_id
+                    )));
+                } else {
+                    opened.record.acked = true;
+                }
+            }
+            let acked: Vec<&ReportRecord> = results
+                .iter()
+                .flatten()
+                .filter(|o| o.record.acked && o.pending.is_empty())
+                .map(|o| &o.record)
+                .collect();
+            // Acknowledged but not marked: harmless, the next delivery or retry marks it.
+            if let Err(e) = self.store.put_reports(&acked) {
+                return fail_all(results, &e);
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                result.map(|o| Received {
+                    record: o.record,
+                    first_time: o.first_time,
+                    pending: o.pending,
+                })
+            })
+            .collect()
+    }
+
+    /// Opens one delivery into the record to store and fetches its attachments, trying those
+    /// still uploading until `deadline`.
+    async fn open_delivery(&self, delivery: &Delivery, deadline: Instant) -> Result<Opened> {
+        let opened = self.open(&delivery.envelope)?;
+        // The store keeps envelopes as base64url text.
+        let envelope = b64(&delivery.envelope);
+        if opened.report.case_id != delivery.case_id {
+            return Err(Error::invalid(
+                "delivery",
+                "the report names another case than the server",
+            ));
+        }
+        let existing = self.store.report(delivery.report_id)?;
+        // The same report under a new envelope was transferred back to this unit: a new arrival.
+        let (mut record, first_time) = match existing {
+            Some(record) if record.envelope == envelope => (record, false),
+            _ => (
+                ReportRecord {
+                    report_id: delivery.report_id,
+                    case_id: delivery.case_id,
+                    received_at: delivery.received_at,
+                    stored_at: Utc::now(),
+                    envelope,
+                    attachments: vec![AttachmentState::Pending; opened.report.attachments.len()],
+                    report: opened.report,
+                    status: Status::New,
+                    acked: false,
+                    transfer: None,
+                    last_seq: 0,
+                },
+                true,
+            ),
+        };
+        let mut pending = self.fetch_attachments(&mut record, &opened.context).await?;
+        while !pending.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(ATTACHMENT_POLL.min(deadline - Instant::now())).await;
+            pending = self.fetch_attachments(&mut record, &opened.context).await?;
+        }
+        Ok(Opened {
+            record,
+            first_time,
+            pending,
+        })
+    }
+
+    /// Tries again to fetch the attachments still uploading, and acknowledges the report once
+    /// none is left.
+    pub async fn retry_attachments(&self, report_id: ReportId) -> Result<Received> {
+        let mut record = self.find(&report_id.to_string())?;
+        let opened = self.open(&unb64(&record.envelope)?)?;
+        let pending = self.fetch_attachments(&mut record, &opened.context).await?;
+        self.store.put_report(&record)?;
+        if pending.is_empty() && !record.acked {
+            self.client.ack(record.report_id).await?;
+            record.acked = true;
+            self.store.put_report(&record)?;
+        }
+        Ok(Received {
+            record,
+            first_time: false,
+            pending,
+        })
+    }
+
+    /// Downloads, decrypts and checks every attachment still pending; returns those the
+    /// reporter has not finished uploading. Each one fetched is recorded at once, so a failure
+    /// of the next does not make the desk download it again.
+    async fn fetch_attachments(&self, record: &mut ReportRecord, context: &Context) -> Result<Vec<u16>> {
+        let mut pending = Vec::new();
+        for (i, info) in record.report.attachments.clone().iter().enumerate() {
+            if record.attachments.get(i) != Some(&AttachmentState::Pending) {
+                continue;
+            }
+            let scratch = self
+                .store
+                .scratch_path(&format!("{}-{}-download", record.report_id, info.index));
+            let download = {
+                let mut file = std::io::BufWriter::new(std::fs::File::create(&scratch)?);
+                let download = self
+                    .client
+                    .download_attachment(record.report_id, info.index, &mut file)
+                    .await;
+                std::io::Write::flush(&mut file)?;
+                download
+            };
+            let state = match download {
+                Ok(Download::Complete { .. }) => {
+                    let key = AttachmentKey::derive(context, info.index)?;
+                    let mut writer = self.store.attachment_writer(record.report_id, info.index)?;
+                    let mut sealed = BufReader::new(std::fs::File::open(&scratch)?);
+                    match attachment::decrypt(&key, info, &mut sealed, &mut writer) {
+                        Ok(()) => {
+                            writer.finish()?;
+                            AttachmentState::Saved
+                        }
+                        Err(e) => {
+                            writer.discard();
+                            AttachmentState::Invalid {
+                                reason: e.to_string(),
+                            }
+                        }
+                    }
+                }
+                Ok(Download::Incomplete) => {
+                    pending.push(info.index);
+                    AttachmentState::Pending
+                }
+                Ok(Download::Missing) => AttachmentState::Invalid {
+                    reason: "the server does not hold it".into(),
+                },
+                Err(e) => {
+                    let _ = std::fs::remove_file(&scratch);
+                    return Err(e);
+                }
+            };
+            let _ = std::fs::remove_file(&scratch);
+            let moved = state != AttachmentState::Pending;
+            record.attachments[i] = state;
+            if moved {
+                self.store.put_report(record)?;
+            }
+        }
+        Ok(pending)
+    }
+}
+
+/// Every delivery of the batch failed with `e` (the store could not commit).
+fn fail_all(results: Vec<Result<Opened>>, e: &Error) -> Vec<Result<Received>> {
+    results
+        .into_iter()
+        .map(|result| result.and_then(|_| Err(shared(e))))
+        .collect()
+}
+
+/// The acknowledgement failed with `e`: the deliveries it was for failed (they are stored,
+/// unacknowledged, and come again); those still waiting for attachments are received.
+fn fail_complete(results: Vec<Result<Opened>>, e: &Error) -> Vec<Result<Received>> {
+    results
+        .into_iter()
+        .map(|result| {
+            let opened = result?;
+            if opened.pending.is_empty() {
+                return Err(shared(e));
+            }
+            Ok(Received {
+                record: opened.record,
+                first_time: opened.first_time,
+                pending: opened.pending,
+            })
+        })
+        .collect()
+}
