@@ -5,6 +5,9 @@
 //! - A request body must keep coming: no pause longer than the stall timeout, and no slower on
 //!   average than the floor rate once the stall timeout has passed; a body that does not is cut
 //!   with its connection.
+//! - A response must keep going out: a write to the socket that makes no progress for the write
+//!   timeout (a client that does not read its answer, or a desk that stopped reading its live
+//!   stream) closes the connection.
 //! - At most `max_connections` are open. When the cap is reached the oldest connection with no
 //!   request in flight is closed to make room (so idle and slow-header connections cannot keep
 //!   anyone out); if every connection is busy the newcomer gets a fast `503 busy` and is closed,
@@ -57,6 +60,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// How fast request bodies must come.
     pub body: BodyPace,
+    /// Time a write of a response may wait for the client to take its bytes.
+    pub write_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
     /// After shutdown begins, how long open connections get to finish before they are dropped.
@@ -72,6 +77,7 @@ impl Default for ServeOptions {
                 stall: Duration::from_secs(15),
                 min_rate: 1024,
             },
+            write_timeout: Duration::from_secs(30),
             max_connections: files::DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -222,7 +228,11 @@ impl Connection {
         let io = TokioIo::new(Tracked::new(tcp, Arc::clone(&conn)));
         let connection = self.http.serve_connection(io, service);
         tokio::pin!(connection);
-        let (header, idle) = (self.options.header_timeout, self.options.idle_timeout);
+        let limits = conn::Overstay {
+            header: self.options.header_timeout,
+            idle: self.options.idle_timeout,
+            write: self.options.write_timeout,
+        };
         let mut stopping = false;
         loop {
             tokio::select! {
@@ -233,7 +243,7 @@ impl Connection {
                     break;
                 }
                 () = conn.closed() => break,
-                () = conn.overstayed(header, idle) => break,
+                () = conn.overstayed(limits) => break,
                 _ = self.stop.wait_for(|stop| *stop), if !stopping => {
                     stopping = true;
                     connection.as_mut().graceful_shutdown();
