@@ -106,6 +106,26 @@ fn is_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 55 | 105 | 12))
 }
 
+/// Connections the kernel keeps waiting for the accept loop (tokio's `bind` asks for 1,024;
+/// Linux caps it at `net.core.somaxconn`, 4,096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with a backlog of [`LISTEN_BACKLOG`]: a burst of connections (a flood,
+/// or a surge of genuine ones) waits in the kernel for the accept loop instead of being dropped
+/// half-open, where a client believes it connected and the server never saw it.
+pub fn listen(address: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's `bind` does on Unix: a restarted server can listen again at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `router` on `listener` within `options` until `shutdown` resolves, then lets open
 /// connections finish (within `options.shutdown_grace`).
 pub async fn serve(
