@@ -250,12 +250,29 @@ async fn goodput(args: &Args) -> anyhow::Result<()> {
     let quiet_cpu = cpu_time(target.pid).saturating_sub(cpu);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (flooding, holders) = start_attacker(
-        &target,
-        args.flood as usize,
-        args.connections as usize,
-        Arc::clone(&stop),
-    );
+    // The attacker runs on a runtime (one thread) of its own, as another client would: on the
+    // reporters' runtime its tasks would take turns with theirs, and the figure would measure
+    // this program's scheduling rather than the server.
+    let attacker = {
+        let (target, stop) = (target.clone(), Arc::clone(&stop));
+        let (flood, connections) = (args.flood as usize, args.connections as usize);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let (flooding, holders) = start_attacker(&target, flood, connections, Arc::clone(&stop));
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                for holder in holders {
+                    holder.abort();
+                }
+                anyhow::Ok(flooding.await.unwrap_or(0))
+            })
+        })
+    };
     // Let the attacker's connections open first.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu = cpu_time(target.pid);
@@ -263,10 +280,9 @@ async fn goodput(args: &Args) -> anyhow::Result<()> {
     let (flooded, flooded_refused, flooded_took) = file_for(&target, pools.1, reporters, seconds).await;
     let flooded_cpu = cpu_time(target.pid).saturating_sub(cpu);
     stop.store(true, Ordering::Relaxed);
-    for holder in holders {
-        holder.abort();
-    }
-    let follow_ups = flooding.await.unwrap_or(0);
+    let follow_ups = tokio::task::spawn_blocking(move || attacker.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the attacker's thread panicked"))??;
     let flood_seconds = flood_started.elapsed().as_secs_f64();
 
     let rate = |n: usize, took: Duration| n as f64 / took.as_secs_f64();
