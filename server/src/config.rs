@@ -122,6 +122,11 @@ pub struct Config {
     /// Bytes per second a request body must average after the grace (0: no floor).
     #[arg(long, env = "TIPLINE_BODY_MIN_RATE", default_value_t = 1024)]
     pub body_min_rate: u64,
+    /// Seconds a response write may wait for the client to take its bytes before the connection
+    /// is closed (a client that does not read its answer).
+    #[arg(long, env = "TIPLINE_WRITE_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout_seconds: u64,
     /// Connections open at once (0: 4,096); never more than the open-file limit allows.
     #[arg(long, env = "TIPLINE_MAX_CONNECTIONS", default_value_t = 0)]
     pub max_connections: usize,
@@ -232,6 +237,7 @@ impl Config {
                 stall: Duration::from_secs(self.body_stall_seconds),
                 min_rate: self.body_min_rate,
             },
+            write_timeout: Duration::from_secs(self.write_timeout_seconds),
             max_connections: files::connection_cap(open_files, self.max_connections),
             ..ServeOptions::default()
         }
@@ -406,6 +412,7 @@ mod tests {
         assert_eq!(serve.idle_timeout, Duration::from_secs(30));
         assert_eq!(serve.body.stall, Duration::from_secs(15));
         assert_eq!(serve.body.min_rate, 1024);
+        assert_eq!(serve.write_timeout, Duration::from_secs(30));
         assert_eq!(serve.max_connections, 1024 - files::RESERVED_FILES as usize);
         let config = Config::try_parse_from(["tipline-server", "--max-streams", "7"]).unwrap();
         assert_eq!(config.settings().max_streams, 7);

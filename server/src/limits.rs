@@ -34,6 +34,20 @@ pub const ALERT_BODY_BYTES: usize = tipline_core::api::bounds::MAX_ALERT_JSON;
 pub const DIRECTORY_BODY_BYTES: usize = tipline_core::directory::MAX_SIGNED_JSON_LEN;
 /// Largest body of any other request (and the default for every route).
 pub const DEFAULT_BODY_BYTES: usize = 16 * 1024;
+/// Largest body any route takes: a declared length up to this is taken from the body budget
+/// whole, before the body is read (see [`crate::budget`]).
+pub const LARGEST_BODY: usize = max_of(
+    max_of(ENVELOPE_BODY_BYTES, MAX_CHUNK_BYTES),
+    max_of(ALERT_BODY_BYTES, DIRECTORY_BODY_BYTES),
+);
+
+const fn max_of(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 /// Largest body a signed unit request may have (buffered whole to check the signature).
 pub const UNIT_REQUEST_BYTES: usize = ENVELOPE_BODY_BYTES;
 pub use tipline_core::api::bounds::{max_sealed_attachment, MAX_INBOX_BATCH, MAX_PAGE, PAGE_ENVELOPE_BYTES};

@@ -78,9 +78,8 @@ async fn main() -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.purge_interval_seconds),
     );
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        serve::listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "listening");
     if let Some(setup) = &dev_setup {

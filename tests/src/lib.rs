@@ -10,6 +10,7 @@
 //! The integration tests are in `tests/e2e/`; the load benchmark is the `loadgen` binary (its
 //! drivers are in [`load`]), with `bare` as its baseline server.
 
+pub mod attack;
 pub mod binaries;
 pub mod citizen;
 pub mod files;

@@ -145,7 +145,10 @@ pub async fn upload_chunk(
         .await?
         .ok_or_else(unknown)?;
     state.limiters().check_upload(report_id)?;
-    state.storage().check(state.store(), bytes.len() as u64).await?;
+    state
+        .storage()
+        .check_attachments(state.store(), bytes.len() as u64)
+        .await?;
     match state
         .store()
         .append_attachment(report_id, index, hash, offset, &bytes)

@@ -8,7 +8,7 @@
 //! bucket only once the case and its secret checked, so requests to random cases spend nobody's
 //! budget, and a flood in one case spends that case's.
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
@@ -119,13 +119,15 @@ async fn read(state: &AppState, case_id: CaseId, query: MessagesQuery) -> AppRes
 pub async fn reporter_post(
     State(state): State<AppState>,
     Path(case_id): Path<CaseId>,
-    headers: HeaderMap,
-    Json(body): Json<PostMessage>,
+    request: axum::extract::Request,
 ) -> AppResult<(StatusCode, axum::Json<Posted>)> {
-    let hash = case_secret_hash(&headers)?;
+    let hash = case_secret_hash(request.headers())?;
+    // The case and its secret before the body is read: a flood of follow-ups to random cases
+    // costs the server a map lookup each, not a body to read and parse.
+    let case = reporter_case(&state, case_id, &hash).await?;
+    let Json(body) = Json::<PostMessage>::from_request(request, &state).await?;
     let envelope = parse_envelope(&body.envelope)?;
     expect_kind(&envelope, Kind::FollowUp)?;
-    let case = reporter_case(&state, case_id, &hash).await?;
     if envelope.unit_id != case.unit_id {
         return Err(AppError::bad_request(
             code::WRONG_UNIT,

@@ -167,16 +167,20 @@ async fn submit(state: &AppState, submission: SubmitReport) -> AppResult<(Status
     // Counted before the bucket: a flood that the bucket holds back still raises the difficulty.
     state.difficulty().record(now);
     state.limiters().check(Family::Reports)?;
-    // The declared attachments must fit too, so that a report is refused rather than its uploads
-    // half-way.
+    // The declared attachments must fit too (in the attachments' share of the budget), so that a
+    // report is refused rather than its uploads half-way.
     let envelope_bytes = submission.envelope.len() as u64;
     let declared = attachments
         .iter()
         .fold(0u64, |sum, a| sum.saturating_add(a.sealed_size));
-    state
-        .storage()
-        .check(state.store(), envelope_bytes.saturating_add(declared))
-        .await?;
+    if declared == 0 {
+        state.storage().check(state.store(), envelope_bytes).await?;
+    } else {
+        state
+            .storage()
+            .check_attachments(state.store(), envelope_bytes.saturating_add(declared))
+            .await?;
+    }
 
     // Whole seconds: the receipt needs no finer time, and the store keeps no finer trace.
     let now = Utc::now();

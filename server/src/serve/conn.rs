@@ -1,7 +1,9 @@
 //! What the server knows of each open connection: whether a request is in flight on it, since
-//! when it has been idle, and since when a request head has been arriving. The accept loop reads
-//! it to close connections that overstay (slow headers, idle keep-alive) and to make room when
-//! the connection cap is reached (the oldest connection with no request in flight goes first).
+//! when it has been idle, since when a request head has been arriving, and since when a write
+//! has been waiting for the client to take its bytes. The accept loop reads it to close
+//! connections that overstay (slow headers, idle keep-alive, a client that does not read its
+//! answer) and to make room when the connection cap is reached (the oldest connection with no
+//! request in flight goes first).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -29,6 +31,8 @@ pub(crate) struct ConnState {
     idle_since: AtomicU64,
     /// When the first byte of a request head arrived while idle, plus one; 0 while none has.
     head_started: AtomicU64,
+    /// When a write began to wait for room in the socket, plus one; 0 while none waits.
+    write_blocked: AtomicU64,
     closing: AtomicBool,
     close: Notify,
 }
@@ -41,6 +45,7 @@ impl ConnState {
             idle_since: AtomicU64::new(now),
             // A fresh connection owes its first request head from the moment it is accepted.
             head_started: AtomicU64::new(now + 1),
+            write_blocked: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             close: Notify::new(),
         }
@@ -71,12 +76,20 @@ impl ConnState {
         }
     }
 
+    /// A write waits for the client to take bytes (`true`), or went through (`false`).
+    fn on_write(&self, blocked: bool) {
+        if !blocked {
+            self.write_blocked.store(0, Ordering::Release);
+        } else if self.write_blocked.load(Ordering::Acquire) == 0 {
+            self.write_blocked.store(now_ms() + 1, Ordering::Release);
+        }
+    }
+
     /// When the connection must be closed unless a request starts, or `None` while busy.
     fn deadline_ms(&self, header_timeout: Duration, idle_timeout: Duration) -> Option<u64> {
         if !self.is_idle() {
             return None;
         }
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         match self.head_started.load(Ordering::Acquire) {
             0 => Some(
                 self.idle_since
@@ -87,25 +100,57 @@ impl ConnState {
         }
     }
 
-    /// Resolves when the connection has overstayed: no request head within `header_timeout` of
-    /// its first byte (or of the accept), or nothing at all within `idle_timeout` of the last
-    /// request.
-    pub(crate) async fn overstayed(&self, header_timeout: Duration, idle_timeout: Duration) {
-        // While busy, look again at this pace (a request may end at any time).
-        let recheck = header_timeout.min(idle_timeout).max(Duration::from_millis(100));
+    /// When the connection must be closed unless the write waiting now goes through, or `None`
+    /// while no write waits.
+    fn write_deadline_ms(&self, write_timeout: Duration) -> Option<u64> {
+        match self.write_blocked.load(Ordering::Acquire) {
+            0 => None,
+            since => Some((since - 1).saturating_add(ms(write_timeout))),
+        }
+    }
+
+    /// Resolves when the connection has overstayed: no request head within the header timeout
+    /// of its first byte (or of the accept), nothing at all within the idle timeout of the last
+    /// request, or a write that waited longer than the write timeout for the client to read.
+    pub(crate) async fn overstayed(&self, limits: Overstay) {
+        // The state may change at any time (a request starts or ends, a write goes through or
+        // blocks): look again at least at this pace.
+        let recheck = (limits.header.min(limits.idle).min(limits.write) / 2).max(Duration::from_millis(50));
         loop {
-            match self.deadline_ms(header_timeout, idle_timeout) {
+            let deadline = [
+                self.deadline_ms(limits.header, limits.idle),
+                self.write_deadline_ms(limits.write),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match deadline {
                 None => tokio::time::sleep(recheck).await,
                 Some(deadline) => {
                     let now = now_ms();
                     if now >= deadline {
                         return;
                     }
-                    tokio::time::sleep(Duration::from_millis(deadline - now)).await;
+                    tokio::time::sleep(Duration::from_millis(deadline - now).min(recheck)).await;
                 }
             }
         }
     }
+}
+
+/// The timeouts a connection must keep.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Overstay {
+    /// For a request head to arrive whole.
+    pub(crate) header: Duration,
+    /// For the next request on a keep-alive connection.
+    pub(crate) idle: Duration,
+    /// For a waiting write to go through.
+    pub(crate) write: Duration,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Marks a request in flight on a connection until dropped (held by the response body, so a
@@ -219,7 +264,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.conn.on_write(result.is_pending());
+        result
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -235,7 +283,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.conn.on_write(result.is_pending());
+        result
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -278,5 +329,21 @@ mod tests {
         assert!(idle_deadline > now_ms() + 50_000);
         conn.on_read();
         assert!(conn.deadline_ms(header, idle).unwrap() <= now_ms() + 5_000);
+    }
+
+    #[test]
+    fn test_a_waiting_write_has_a_deadline_until_it_goes_through() {
+        let conn = ConnState::new();
+        let write = Duration::from_secs(30);
+        assert_eq!(conn.write_deadline_ms(write), None);
+        conn.on_write(true);
+        let first = conn.write_deadline_ms(write).unwrap();
+        assert!(first <= now_ms() + 30_000);
+        // Still waiting: the deadline counts from the first wait.
+        std::thread::sleep(Duration::from_millis(5));
+        conn.on_write(true);
+        assert_eq!(conn.write_deadline_ms(write), Some(first));
+        conn.on_write(false);
+        assert_eq!(conn.write_deadline_ms(write), None);
     }
 }

@@ -5,6 +5,9 @@
 //! - A request body must keep coming: no pause longer than the stall timeout, and no slower on
 //!   average than the floor rate once the stall timeout has passed; a body that does not is cut
 //!   with its connection.
+//! - A response must keep going out: a write to the socket that makes no progress for the write
+//!   timeout (a client that does not read its answer, or a desk that stopped reading its live
+//!   stream) closes the connection.
 //! - At most `max_connections` are open. When the cap is reached the oldest connection with no
 //!   request in flight is closed to make room (so idle and slow-header connections cannot keep
 //!   anyone out); if every connection is busy the newcomer gets a fast `503 busy` and is closed,
@@ -57,6 +60,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// How fast request bodies must come.
     pub body: BodyPace,
+    /// Time a write of a response may wait for the client to take its bytes.
+    pub write_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
     /// After shutdown begins, how long open connections get to finish before they are dropped.
@@ -72,6 +77,7 @@ impl Default for ServeOptions {
                 stall: Duration::from_secs(15),
                 min_rate: 1024,
             },
+            write_timeout: Duration::from_secs(30),
             max_connections: files::DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -98,6 +104,26 @@ fn busy_answer() -> Vec<u8> {
 fn is_exhaustion(e: &io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux and the BSDs.
     matches!(e.raw_os_error(), Some(23 | 24 | 55 | 105 | 12))
+}
+
+/// Connections the kernel keeps waiting for the accept loop (tokio's `bind` asks for 1,024;
+/// Linux caps it at `net.core.somaxconn`, 4,096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with a backlog of [`LISTEN_BACKLOG`]: a burst of connections (a flood,
+/// or a surge of genuine ones) waits in the kernel for the accept loop instead of being dropped
+/// half-open, where a client believes it connected and the server never saw it.
+pub fn listen(address: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's `bind` does on Unix: a restarted server can listen again at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves `router` on `listener` within `options` until `shutdown` resolves, then lets open
@@ -222,7 +248,11 @@ impl Connection {
         let io = TokioIo::new(Tracked::new(tcp, Arc::clone(&conn)));
         let connection = self.http.serve_connection(io, service);
         tokio::pin!(connection);
-        let (header, idle) = (self.options.header_timeout, self.options.idle_timeout);
+        let limits = conn::Overstay {
+            header: self.options.header_timeout,
+            idle: self.options.idle_timeout,
+            write: self.options.write_timeout,
+        };
         let mut stopping = false;
         loop {
             tokio::select! {
@@ -233,7 +263,7 @@ impl Connection {
                     break;
                 }
                 () = conn.closed() => break,
-                () = conn.overstayed(header, idle) => break,
+                () = conn.overstayed(limits) => break,
                 _ = self.stop.wait_for(|stop| *stop), if !stopping => {
                     stopping = true;
                     connection.as_mut().graceful_shutdown();

@@ -337,6 +337,11 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, case_id: CaseId) -> StoreResult<Option<CaseRecord>> {
+        // An unknown case (what a flood to random cases asks for) is answered from the id map,
+        // without taking a read connection on the blocking pool.
+        if self.inner.ids.case(&case_id.0).is_none() {
+            return Ok(None);
+        }
         self.read(move |conn, ids| cases::case(conn, ids, &case_id)).await
     }
 

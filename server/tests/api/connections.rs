@@ -22,6 +22,7 @@ fn quick() -> ServeOptions {
             stall: Duration::from_millis(400),
             min_rate: 0,
         },
+        write_timeout: Duration::from_millis(400),
         max_connections: 64,
         shutdown_grace: Duration::from_secs(1),
     }
@@ -262,4 +263,73 @@ async fn test_when_every_connection_is_busy_a_newcomer_gets_a_fast_503() {
     assert!(text.contains("\"error\":\"busy\""), "{text}");
     assert!(closed);
     assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// A router whose one route answers with a body that never ends, 64 KiB at a time.
+fn endless() -> axum::Router {
+    let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+    axum::Router::new().route(
+        "/endless",
+        axum::routing::get(move || {
+            let chunk = chunk.clone();
+            async move {
+                let pieces =
+                    futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                axum::body::Body::from_stream(pieces)
+            }
+        }),
+    )
+}
+
+/// Asks for the endless answer over a socket with a small receive buffer and reads none of it
+/// for `unread`; then reads for at most 3 s: whether the server had closed the connection.
+async fn closed_when_unread(write_timeout: Duration, unread: Duration) -> bool {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ServeOptions {
+        write_timeout,
+        ..quick()
+    };
+    tokio::spawn(async move { serve(listener, endless(), options, std::future::pending()).await });
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /endless HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(unread).await;
+    // What the buffers hold comes first; then the end, if the server closed.
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(3);
+    // (a read that finds bytes waiting never times out: the deadline is checked apart)
+    while Instant::now() < deadline {
+        match timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn test_a_client_that_does_not_read_its_answer_is_closed_at_the_write_timeout() {
+    // Given a server whose writes may wait 400 ms, when a client asks for a long answer and
+    // reads none of it for 1.5 s, then the server has closed the connection;
+    assert!(
+        closed_when_unread(Duration::from_millis(400), Duration::from_millis(1500)).await,
+        "the connection of a client that does not read was kept"
+    );
+    // and with a write timeout far longer than the wait, the same connection is kept (the answer
+    // keeps coming as the client reads it, until this test stops reading after 3 s).
+    assert!(
+        !closed_when_unread(Duration::from_secs(60), Duration::from_millis(1500)).await,
+        "the connection was closed though its writes may wait 60 s"
+    );
 }

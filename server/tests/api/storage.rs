@@ -35,7 +35,7 @@ async fn test_intake_past_the_storage_budget_is_507_storage_full() {
     // When a report that fits uploads its attachment in pieces of 700 KB
     let filed = env.seal(UNIT);
     let reply = env
-        .send(post_json("/v1/reports", &filed.submission(&[(0, 1_900_000)])))
+        .send(post_json("/v1/reports", &filed.submission(&[(0, 1_400_000)])))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let piece = vec![5u8; 700_000];
@@ -52,6 +52,42 @@ async fn test_intake_past_the_storage_budget_is_507_storage_full() {
     }
     // Then the pieces that would pass the budget are refused with 507
     assert_eq!(statuses, vec![204, 204, 507]);
+}
+
+#[tokio::test]
+async fn test_attachments_leave_room_for_text_reports() {
+    // Given a server whose store may take 2 MiB, and two reports that declared 1 MB each
+    let budget = 2 * 1024 * 1024;
+    let env = Env::with_settings(|s| s.storage_budget = budget).await;
+    let first = env.seal(UNIT);
+    let second = env.seal(UNIT);
+    for filed in [&first, &second] {
+        let reply = env
+            .send(post_json("/v1/reports", &filed.submission(&[(0, 1_000_000)])))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    // when their uploads fill all that attachments may take (all but a sixteenth: 1.5 MB of
+    // them fit, 2 MB do not)
+    let piece = vec![5u8; 500_000];
+    let uploads = [(&first, 0), (&first, 500_000), (&second, 0), (&second, 500_000)];
+    let mut statuses = Vec::new();
+    for (filed, offset) in uploads {
+        statuses.push(env.send(patch(filed, offset, &piece)).await.status.as_u16());
+    }
+    assert_eq!(statuses, vec![204, 204, 204, 507]);
+    // and another report declares what is left of the attachments' share,
+    let more = env.seal(UNIT);
+    let reply = env
+        .send(post_json("/v1/reports", &more.submission(&[(0, 500_000)])))
+        .await;
+    assert_eq!(reply.status, StatusCode::INSUFFICIENT_STORAGE);
+
+    // Then a report without attachments is still taken: the budget keeps its last sixteenth for
+    // reports' envelopes
+    let text = env.seal(UNIT);
+    let reply = env.send(post_json("/v1/reports", &text.submission(&[]))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
 }
 
 #[tokio::test]

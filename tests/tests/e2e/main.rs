@@ -2,6 +2,7 @@
 //! client and a unit desk talk to it over HTTP. One binary, one module per concern.
 #![allow(clippy::unwrap_used)]
 
+mod attack;
 mod batch;
 mod ceiling;
 mod crash;
