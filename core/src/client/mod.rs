@@ -9,6 +9,7 @@ pub mod keystore;
 pub mod local;
 pub mod outbox;
 pub mod public;
+pub mod transport;
 pub mod vault;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub use outbox::{OutboxItem, OutboxListener, OutboxStatus};
 /// Document names in the local store.
 const DIRECTORY_DOC: &str = "directory";
 const SERVER_KEY_DOC: &str = "server-key";
+/// Present (empty) when the reporter chose to reach the intake directly, without a relay.
+const NO_RELAY_DOC: &str = "no-relay";
 
 /// How a client is set up.
 pub struct ClientConfig {
@@ -42,11 +45,31 @@ pub struct ClientConfig {
     pub key_store: Arc<dyn KeyStore>,
     /// The bound of every call to the server ([`http::CALL_TIMEOUT`] unless a test wants less).
     pub timeout: std::time::Duration,
+    /// Every call through this Oblivious HTTP relay to this gateway key, so the intake never sees
+    /// the device's address (unless the reporter opted out); `None`: through the relay and key
+    /// the verified directory names, if it names any, else straight to the intake.
+    pub oblivious: Option<transport::ObliviousConfig>,
+    /// The local address to connect from (`None`: the system's choice).
+    pub local_address: Option<std::net::IpAddr>,
+}
+
+fn api(config: &ClientConfig) -> Result<Api> {
+    let mut api = Api::new(&config.base_url, config.tls_pin, config.timeout)?;
+    if let Some(address) = config.local_address {
+        let http = http::client_builder(config.tls_pin, http::CONNECT_TIMEOUT.min(config.timeout))?
+            .timeout(config.timeout)
+            .local_address(address)
+            .build()
+            .map_err(|e| Error::invalid("local address", e.to_string()))?;
+        api = api.with_http_client(http);
+    }
+    api.with_oblivious(config.oblivious.as_ref())
 }
 
 /// A citizen's client: everything a reporting app needs, on one device.
 pub struct Client {
-    api: Api,
+    api: RwLock<Api>,
+    explicit_oblivious: Option<transport::ObliviousConfig>,
     local: Local,
     authority: VerifyingKey,
     directory: RwLock<Option<Arc<VerifiedDirectory>>>,
@@ -60,7 +83,8 @@ impl Client {
         let key = config.key_store.key("tipline local store")?;
         let local = Local::open(&config.storage_dir, &key)?;
         let client = Client {
-            api: Api::new(&config.base_url, config.tls_pin, config.timeout)?,
+            api: RwLock::new(api(&config)?),
+            explicit_oblivious: config.oblivious.clone(),
             local,
             authority: config.authority_key,
             directory: RwLock::new(None),
@@ -75,7 +99,49 @@ impl Client {
                 client.set_directory(verified);
             }
         }
+        client.apply_transport()?;
         Ok(client)
+    }
+
+    /// The API handle as it stands (its transport may change with the settings).
+    pub(crate) fn api(&self) -> Api {
+        self.api.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the reporter lets calls go through a relay (the default), as set by
+    /// [`Client::set_use_relay`].
+    pub fn use_relay(&self) -> Result<bool> {
+        Ok(self.local.document(NO_RELAY_DOC)?.is_none())
+    }
+
+    /// The reporter's choice: through a relay when one is known (`true`, the default), or
+    /// straight to the intake, which then sees the device's address (`false`). Takes effect for
+    /// the next call.
+    pub fn set_use_relay(&self, enabled: bool) -> Result<()> {
+        if enabled {
+            self.local.remove_document(NO_RELAY_DOC)?;
+        } else {
+            self.local.set_document(NO_RELAY_DOC, b"")?;
+        }
+        self.apply_transport()
+    }
+
+    /// Where calls go now: through the relay the configuration gives, or the verified
+    /// directory names, unless the reporter opted out; else straight to the intake.
+    fn apply_transport(&self) -> Result<()> {
+        let wanted = if self.use_relay()? {
+            self.explicit_oblivious.clone()
+        } else {
+            None
+        };
+        let api = self.api().with_oblivious(wanted.as_ref())?;
+        *self.api.write().unwrap_or_else(|p| p.into_inner()) = api;
+        Ok(())
+    }
+
+    /// Whether calls go through a relay.
+    pub fn is_oblivious(&self) -> bool {
+        self.api().is_oblivious()
     }
 
     fn set_directory(&self, directory: VerifiedDirectory) {
@@ -97,7 +163,7 @@ impl Client {
     /// refused and the cached one stays.
     pub async fn refresh_directory(&self) -> Result<Arc<VerifiedDirectory>> {
         let json = self
-            .api
+            .api()
             .directory()
             .await?
             .ok_or_else(|| Error::NotFound("a published directory".into()))?;
@@ -106,6 +172,7 @@ impl Client {
             SignedDirectory::from_json(&json)?.verify(&self.authority, Utc::now(), cached_version)?;
         self.local.set_document(DIRECTORY_DOC, &json)?;
         self.set_directory(verified);
+        self.apply_transport()?;
         self.require_directory()
     }
 
@@ -124,7 +191,7 @@ impl Client {
     /// The server's receipt key: the one this device saw first. A server that later announces
     /// another key is refused, so a swapped server cannot issue receipts.
     async fn server_key(&self) -> Result<(crate::api::ServerConfig, VerifyingKey)> {
-        let config = self.api.config().await?;
+        let config = self.api().config().await?;
         let announced = config.receipt_key()?;
         match self.local.document(SERVER_KEY_DOC)? {
             Some(kept) if kept != announced.0 => Err(Error::refused(

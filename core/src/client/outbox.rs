@@ -331,7 +331,7 @@ impl Client {
                     .collect(),
                 stamp,
             };
-            let signed = self.api.submit(&submission).await?;
+            let signed = self.api().submit(&submission).await?;
             signed
                 .verify(server_key, &envelope)
                 .map_err(|e| NetError::Refused {
@@ -348,7 +348,10 @@ impl Client {
             let secret = self.case_secret(row.case_id).map_err(local_err)?;
             let piece = UPLOAD_PIECE.min((config.limits.max_chunk_bytes as u64).max(1));
             for &(index, size, _) in &row.attachments {
-                let mut offset = self.api.attachment_offset(row.report_id, index, &secret).await?;
+                let mut offset = self
+                    .api()
+                    .attachment_offset(row.report_id, index, &secret)
+                    .await?;
                 let mut file = std::fs::File::open(self.local.attachment_path(row.report_id, index))
                     .map_err(|e| local_err(e.into()))?;
                 while offset < size {
@@ -358,7 +361,7 @@ impl Client {
                         .map_err(|e| local_err(e.into()))?;
                     file.read_exact(&mut buf).map_err(|e| local_err(e.into()))?;
                     offset = self
-                        .api
+                        .api()
                         .upload(row.report_id, index, &secret, offset, buf)
                         .await?;
                     self.local

@@ -3,6 +3,7 @@
 //! alert checks; the reply round trip; recovering a case on a second device.
 #![allow(clippy::unwrap_used)]
 
+mod oblivious;
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -18,6 +18,7 @@ use tipline_core::alert::{Alert, Severity};
 use tipline_core::attachment::{self, AttachmentKey};
 use tipline_core::client::keystore::StaticKeyStore;
 use tipline_core::client::outbox::Filed;
+use tipline_core::client::transport::ObliviousConfig;
 use tipline_core::client::{Client, ClientConfig};
 use tipline_core::compose::{Draft, DraftAttachment};
 use tipline_core::crypto::OsRandom;
@@ -29,6 +30,7 @@ use tipline_core::message::{
 };
 use tipline_core::report::MessageId;
 use tipline_core::signed::Signed;
+use tipline_server::gateway::GatewayKeys;
 use tipline_server::limits::RateLimits;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{Delivery, MessageDirection, StoredAlert};
@@ -88,6 +90,8 @@ pub struct Server {
     units: Vec<UnitKeyFile>,
     faults: Option<(Faults, Arc<AtomicUsize>)>,
     case_polls: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// The address of every connection the server accepted (kept in the test only).
+    peers: Arc<Mutex<Vec<std::net::IpAddr>>>,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     dir: Arc<TempDir>,
 }
@@ -144,6 +148,7 @@ impl Server {
             units,
             faults,
             case_polls: Arc::default(),
+            peers: Arc::default(),
             running: None,
             dir,
         };
@@ -155,6 +160,11 @@ impl Server {
             .await
             .unwrap();
         server.state.load_directory(Utc::now()).await.unwrap();
+        let ikm: [u8; 32] = tipline_core::crypto::random::random_array(&mut OsRandom::new()).unwrap();
+        server
+            .state
+            .gateway()
+            .set_keys(GatewayKeys::from_ikms(&[(1, ikm)]).unwrap());
         listener.set_nonblocking(true).unwrap();
         server.serve(tokio::net::TcpListener::from_std(listener).unwrap());
         server
@@ -185,6 +195,12 @@ impl Server {
             }
         }));
         let (stop, stopped) = oneshot::channel::<()>();
+        let peers = self.peers.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+            if let Ok(peer) = tcp.peer_addr() {
+                peers.lock().unwrap_or_else(|p| p.into_inner()).push(peer.ip());
+            }
+        });
         let handle = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
@@ -199,6 +215,40 @@ impl Server {
     /// When each reporter's read of a case (`GET /v1/cases/{id}/messages`) arrived, and its path.
     pub fn case_polls(&self) -> Vec<(Instant, String)> {
         self.case_polls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The address of every connection accepted so far.
+    pub fn accepted_peers(&self) -> Vec<std::net::IpAddr> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The gateway's key configurations (`application/ohttp-keys`).
+    pub fn gateway_keys(&self) -> Vec<u8> {
+        self.state.gateway().keys().unwrap().encoded_list().to_vec()
+    }
+
+    /// A client called `name`, connecting from 127.0.0.3, that sends every call through the
+    /// relay at `relay_url`.
+    pub fn oblivious_client(&self, name: &str, relay_url: &str) -> Client {
+        Client::open(ClientConfig {
+            storage_dir: self.client_dir(name),
+            base_url: self.url(),
+            authority_key: self.authority.verifying_key(),
+            tls_pin: None,
+            key_store: Arc::new(StaticKeyStore::new([7; 32])),
+            timeout: Duration::from_secs(10),
+            oblivious: Some(ObliviousConfig {
+                relay_url: relay_url.to_owned(),
+                key_configs: self.gateway_keys(),
+            }),
+            local_address: Some([127, 0, 0, 3].into()),
+        })
+        .unwrap()
     }
 
     /// Forgets the case reads seen so far.
@@ -301,6 +351,8 @@ impl Server {
             tls_pin: None,
             key_store: Arc::new(StaticKeyStore::new([7; 32])),
             timeout: Duration::from_secs(2),
+            oblivious: None,
+            local_address: None,
         })
         .unwrap()
     }
