@@ -189,11 +189,12 @@ impl Api {
 
     /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
     pub async fn directory(&self) -> Result<Option<Vec<u8>>, NetError> {
-        let call = Call::new(
-            Method::GET,
+        let path = format!(
+            "{}?format={}",
             paths::directory(),
-            crate::directory::MAX_SIGNED_JSON_LEN,
+            crate::directory::DIRECTORY_FORMAT
         );
+        let call = Call::new(Method::GET, path, crate::directory::MAX_SIGNED_JSON_LEN);
         match self.call(call).await {
             Ok(answer) => Ok(Some(answer.body)),
             Err(NetError::Refused { status: 404, .. }) => Ok(None),

@@ -129,12 +129,22 @@ impl Client {
     /// Where calls go now: through the relay the configuration gives, or the verified
     /// directory names, unless the reporter opted out; else straight to the intake.
     fn apply_transport(&self) -> Result<()> {
-        let wanted = if self.use_relay()? {
-            self.explicit_oblivious.clone()
+        let api = self.api();
+        let api = if !self.use_relay()? {
+            api.with_oblivious(None)?
+        } else if let Some(explicit) = &self.explicit_oblivious {
+            api.with_oblivious(Some(explicit))?
         } else {
-            None
+            // A relay and keys from the verified directory; keys this build cannot use (another
+            // KEM, say) leave the calls direct rather than the app unable to report.
+            let named = self
+                .directory()
+                .and_then(|d| d.intake().and_then(transport::ObliviousConfig::from_intake));
+            match api.clone().with_oblivious(named.as_ref()) {
+                Ok(api) => api,
+                Err(_) => api.with_oblivious(None)?,
+            }
         };
-        let api = self.api().with_oblivious(wanted.as_ref())?;
         *self.api.write().unwrap_or_else(|p| p.into_inner()) = api;
         Ok(())
     }
@@ -188,20 +198,26 @@ impl Client {
         }
     }
 
-    /// The server's receipt key: the one this device saw first. A server that later announces
-    /// another key is refused, so a swapped server cannot issue receipts.
-    async fn server_key(&self) -> Result<(crate::api::ServerConfig, VerifyingKey)> {
+    /// The server's configuration and the keys its receipts must be signed with. A directory of
+    /// format 2 lists them (an intake of several nodes may sign with any of them, and the device
+    /// takes nothing the server says about its own keys). With a format 1 directory, the key the
+    /// server announces, which must be the one this device saw first: a server that later
+    /// announces another key is refused, so a swapped server cannot issue receipts.
+    async fn receipt_keys(&self) -> Result<(crate::api::ServerConfig, Vec<VerifyingKey>)> {
         let config = self.api().config().await?;
+        if let Some(intake) = self.directory().as_deref().and_then(|d| d.intake()) {
+            return Ok((config, intake.receipt_keys.clone()));
+        }
         let announced = config.receipt_key()?;
         match self.local.document(SERVER_KEY_DOC)? {
             Some(kept) if kept != announced.0 => Err(Error::refused(
                 "receipt",
                 "the server announces another receipt key than before",
             )),
-            Some(_) => Ok((config, announced)),
+            Some(_) => Ok((config, vec![announced])),
             None => {
                 self.local.set_document(SERVER_KEY_DOC, &announced.0)?;
-                Ok((config, announced))
+                Ok((config, vec![announced]))
             }
         }
     }

@@ -79,6 +79,27 @@ pub struct ObliviousConfig {
     pub key_configs: Vec<u8>,
 }
 
+impl ObliviousConfig {
+    /// The first relay and the gateway keys a verified directory names, if it names both.
+    pub fn from_intake(intake: &crate::directory::Intake) -> Option<ObliviousConfig> {
+        let relay_url = intake.relays.first()?.clone();
+        if intake.gateway_keys.is_empty() {
+            return None;
+        }
+        // The directory lists configurations one by one; the transport reads them as the
+        // `application/ohttp-keys` list (each preceded by its length).
+        let mut key_configs = Vec::new();
+        for config in &intake.gateway_keys {
+            key_configs.extend_from_slice(&u16::try_from(config.len()).ok()?.to_be_bytes());
+            key_configs.extend_from_slice(config);
+        }
+        Some(ObliviousConfig {
+            relay_url,
+            key_configs,
+        })
+    }
+}
+
 /// How calls travel.
 #[derive(Clone)]
 pub(crate) enum Transport {

@@ -20,17 +20,17 @@ fn ids(alerts: &[StoredAlert]) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn test_directory_is_replaced_only_by_a_newer_version() {
+async fn test_directory_is_replaced_only_by_a_newer_version_of_its_format() {
     // Given no directory
     let (store, _dir) = open_store();
-    assert_eq!(store.directory().await.unwrap(), None);
+    assert_eq!(store.directory(1).await.unwrap(), None);
 
-    // When version 2 is published, then 1 and 2 again, then 3
-    let v2 = store.publish_directory(2, b"v2".to_vec()).await.unwrap();
-    let v1 = store.publish_directory(1, b"v1".to_vec()).await.unwrap();
-    let v2_again = store.publish_directory(2, b"v2 again".to_vec()).await.unwrap();
-    let after_old = store.directory().await.unwrap();
-    let v3 = store.publish_directory(3, b"v3".to_vec()).await.unwrap();
+    // When version 2 is published, then 1 and 2 again, then 3, all in format 1
+    let v2 = store.publish_directory(1, 2, b"v2".to_vec()).await.unwrap();
+    let v1 = store.publish_directory(1, 1, b"v1".to_vec()).await.unwrap();
+    let v2_again = store.publish_directory(1, 2, b"v2 again".to_vec()).await.unwrap();
+    let after_old = store.directory(1).await.unwrap();
+    let v3 = store.publish_directory(1, 3, b"v3".to_vec()).await.unwrap();
 
     // Then only the newer versions replace it
     assert!(v2);
@@ -38,7 +38,15 @@ async fn test_directory_is_replaced_only_by_a_newer_version() {
     assert!(!v2_again);
     assert_eq!(after_old, Some((2, b"v2".to_vec())));
     assert!(v3);
-    assert_eq!(store.directory().await.unwrap(), Some((3, b"v3".to_vec())));
+    assert_eq!(store.directory(1).await.unwrap(), Some((3, b"v3".to_vec())));
+
+    // And each format keeps its own: the same version in format 2 is new there, an older one is
+    // refused there, and neither touches format 1
+    assert_eq!(store.directory(2).await.unwrap(), None);
+    assert!(store.publish_directory(2, 3, b"v3 f2".to_vec()).await.unwrap());
+    assert!(!store.publish_directory(2, 2, b"v2 f2".to_vec()).await.unwrap());
+    assert_eq!(store.directory(2).await.unwrap(), Some((3, b"v3 f2".to_vec())));
+    assert_eq!(store.directory(1).await.unwrap(), Some((3, b"v3".to_vec())));
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The citizen's whole flow through an Oblivious HTTP relay, on three loopback addresses: the
 //! device on 127.0.0.3, the relay (the real `tipline-relay` process) on 127.0.0.2, the intake on
-//! 127.0.0.1. The intake accepts connections only from the relay, and the relay's memory and log
-//! hold none of what the device sent in the clear.
+//! 127.0.0.1, named with the gateway's keys in the authority-signed directory. The intake accepts
+//! connections only from the relay, and the relay's memory and log hold none of what the device
+//! sent in the clear.
 
 use std::process::Command;
 
@@ -27,11 +28,19 @@ async fn test_a_citizen_reaches_the_intake_only_through_the_relay() {
         .args(["--outgoing-address", "127.0.0.2"]);
     let relay = ChildServer::spawn("tipline-relay", command).unwrap();
     assert!(relay.url().starts_with("http://127.0.0.2:"), "{}", relay.url());
-    // And a device on 127.0.0.3 that sends every call through the relay
-    let client = server.oblivious_client("phone-a", &format!("{}/", relay.url()));
+    // And a directory, signed by the authority, that names the gateway's keys and the relay
+    server.publish_relay(&format!("{}/", relay.url())).await;
+    // And a device on 127.0.0.3 that fetched it once, directly (it knew no relay before)
+    let device = std::net::IpAddr::from([127, 0, 0, 3]);
+    let client = server.client_from("phone-a", device);
+    assert!(!client.is_oblivious());
+    client.refresh_directory().await.unwrap();
+    assert_eq!(server.accepted_peers(), vec![device]);
+    server.clear_peers();
+    // Then from now on every call goes through the relay
     assert!(client.is_oblivious());
 
-    // When the reporter fetches the directory, files a report with a photo and sends it
+    // When the reporter fetches the directory again, files a report with a photo and sends it
     client.refresh_directory().await.unwrap();
     let filed = client.file_report(&attach_jpeg(draft())).unwrap();
     let summary = client.flush().await.unwrap();
