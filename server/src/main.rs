@@ -26,9 +26,20 @@ async fn main() -> anyhow::Result<()> {
 
     config::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    if config.new_gateway_key {
-        let id = gateway::keys::new_key(&config.data_dir)?;
-        println!("{id}");
+    if config.new_gateway_key || config.show_gateway_keys {
+        if config.new_gateway_key {
+            gateway::keys::new_key(&config.data_dir)?;
+        }
+        // One line per live key: its id and its configuration (base64url), as
+        // `tipline authority sign --gateway-key` takes it.
+        let keys = gateway::GatewayKeys::load_or_create(&config.data_dir)?;
+        for id in keys.ids() {
+            let encoded = keys
+                .config(id)
+                .map(|c| tipline_core::encoding::b64(&c))
+                .unwrap_or_default();
+            println!("{id} {encoded}");
+        }
         return Ok(());
     }
     if let Some(id) = config.retire_gateway_key {

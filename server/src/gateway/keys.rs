@@ -107,6 +107,14 @@ impl GatewayKeys {
         self.servers.get(&id)
     }
 
+    /// The key configuration of live key `id` (RFC 9458 section 3.1), as the authority lists it
+    /// in the directory.
+    pub fn config(&self, id: u8) -> Option<Vec<u8>> {
+        self.servers
+            .get(&id)
+            .and_then(|server| server.config().encode().ok())
+    }
+
     /// The `application/ohttp-keys` list of the live keys, newest first.
     pub fn encoded_list(&self) -> &[u8] {
         &self.list
@@ -211,6 +219,7 @@ mod tests {
         assert_eq!(both.ids(), vec![1, 2]);
         let published = tipline_core::ohttp::KeyConfig::decode_list(both.encoded_list()).unwrap();
         assert_eq!(published.iter().map(|c| c.key_id).collect::<Vec<_>>(), vec![2, 1]);
+        assert_eq!(both.config(1).unwrap(), published[1].encode());
         // When the first is retired, it is gone and its id is not given out again
         retire_key(dir.path(), 1).unwrap();
         assert_eq!(GatewayKeys::load(dir.path()).unwrap().ids(), vec![2]);
