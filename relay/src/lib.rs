@@ -203,3 +203,110 @@ async fn forward(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A gateway that records the header names of what it receives and echoes the body.
+    async fn fake_gateway(seen: Arc<Mutex<Vec<Vec<String>>>>) -> String {
+        let app = Router::new().route(
+            "/gateway",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
+                    ([(CONTENT_TYPE, RESPONSE_MEDIA_TYPE)], body)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/gateway", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    async fn relay(config: RelayConfig) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let app = app(config).unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap()
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn test_relay_forwards_bytes_only_and_bounds_sizes_and_rates() {
+        // Given a relay for a gateway that records what reaches it, with a burst of 3
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut config = RelayConfig::new(fake_gateway(seen.clone()).await);
+        config.max_request = 1024;
+        config.per_minute = 1;
+        config.burst = 3;
+        let url = relay(config).await;
+        let http = reqwest::Client::new();
+        // When a client sends an encapsulated request with headers that would identify it
+        let answer = http
+            .post(&url)
+            .header(CONTENT_TYPE, REQUEST_MEDIA_TYPE)
+            .header("x-forwarded-for", "192.0.2.7")
+            .header("cookie", "id=reporter")
+            .header("user-agent", "phone/1.0")
+            .body(vec![7u8; 100])
+            .send()
+            .await
+            .unwrap();
+        // Then the gateway's answer comes back, and the gateway got the bytes with none of them
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()[CONTENT_TYPE], RESPONSE_MEDIA_TYPE);
+        assert_eq!(answer.bytes().await.unwrap().to_vec(), vec![7u8; 100]);
+        let names = seen.lock().unwrap()[0].clone();
+        for name in [
+            "x-forwarded-for",
+            "forwarded",
+            "via",
+            "cookie",
+            "user-agent",
+            "x-real-ip",
+        ] {
+            assert!(
+                !names.contains(&name.to_string()),
+                "{name} reached the gateway: {names:?}"
+            );
+        }
+        // And an oversize body, or another media type, is refused without reaching the gateway
+        let oversize = http
+            .post(&url)
+            .header(CONTENT_TYPE, REQUEST_MEDIA_TYPE)
+            .body(vec![0u8; 2048])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(oversize.status(), 413);
+        let mistyped = http.post(&url).body(vec![0u8; 8]).send().await.unwrap();
+        assert_eq!(mistyped.status(), 415);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        // And past its burst of 3 (the mistyped one counted; the oversize one never reached the
+        // limiter), the same client address is told to wait
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let answer = http
+                .post(&url)
+                .header(CONTENT_TYPE, REQUEST_MEDIA_TYPE)
+                .body(vec![1u8; 8])
+                .send()
+                .await
+                .unwrap();
+            statuses.push(answer.status().as_u16());
+        }
+        assert_eq!(statuses, vec![200, 429]);
+    }
+}
