@@ -6,10 +6,13 @@ outbox-sending = جارٍ الإرسال… { $percent }٪
 outbox-delivered = تم التسليم { $date }
 outbox-retrying = لم يُرسل بعد: { $reason }. ستتم المحاولة مجددًا في الساعة { $time }.
 outbox-failed = لم يُرسل: { $reason }.
+outbox-receipt-unverified = استلم الخادم البلاغ، لكن تعذّر التحقق من إيصاله. يُحفظ البلاغ هنا ولن يُرسل مرة أخرى.
 reason-offline = لا يوجد اتصال
 reason-server = لم يستجب الخادم
 reason-rejected = رفض الخادم البلاغ
 reason-busy = الخادم مشغول
+reason-local = تعذّر على هذا الهاتف حفظه أو قراءته الآن
+reason-receipt = تعذّر التحقق من إيصال الخادم
 
 ## خطوط المساعدة
 hotline-open-until = مفتوح الآن حتى الساعة { $time }

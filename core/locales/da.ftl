@@ -6,10 +6,13 @@ outbox-sending = Sender… { $percent } %
 outbox-delivered = Leveret { $date }
 outbox-retrying = Ikke sendt endnu: { $reason }. Prøver igen kl. { $time }.
 outbox-failed = Ikke sendt: { $reason }.
+outbox-receipt-unverified = Serveren modtog rapporten, men dens kvittering kan ikke bekræftes. Rapporten gemmes her og sendes ikke igen.
 reason-offline = ingen forbindelse
 reason-server = serveren svarede ikke
 reason-rejected = serveren afviste henvendelsen
 reason-busy = serveren har travlt
+reason-local = telefonen kunne ikke gemme eller læse den lige nu
+reason-receipt = serverens kvittering kunne ikke bekræftes
 
 ## Hotlines
 hotline-open-until = Åben nu, indtil kl. { $time }

@@ -6,10 +6,13 @@ outbox-sending = Sending… { $percent }%
 outbox-delivered = Delivered { $date }
 outbox-retrying = Not sent yet: { $reason }. Trying again at { $time }.
 outbox-failed = Not sent: { $reason }.
+outbox-receipt-unverified = The server took the report, but its receipt does not check out. The report is kept here and not sent again.
 reason-offline = no connection
 reason-server = the server did not answer
 reason-rejected = the server refused the report
 reason-busy = the server is busy
+reason-local = this phone could not store or read it for now
+reason-receipt = the server's receipt could not be checked
 
 ## Hotlines
 hotline-open-until = Open now, until { $time }

@@ -6,10 +6,13 @@ outbox-sending = Enviando… { $percent } %
 outbox-delivered = Entregado { $date }
 outbox-retrying = Aún no enviado: { $reason }. Se volverá a intentar a las { $time }.
 outbox-failed = No enviado: { $reason }.
+outbox-receipt-unverified = El servidor recibió el informe, pero su recibo no se puede comprobar. El informe se guarda aquí y no se vuelve a enviar.
 reason-offline = sin conexión
 reason-server = el servidor no respondió
 reason-rejected = el servidor rechazó el aviso
 reason-busy = el servidor está ocupado
+reason-local = este teléfono no pudo guardarlo o leerlo por ahora
+reason-receipt = no se pudo comprobar el recibo del servidor
 
 ## Teléfonos de ayuda
 hotline-open-until = Abierto ahora, hasta las { $time }

@@ -2,13 +2,16 @@
 //! model's rules and the directory, then turned into a report whose photos have lost their
 //! metadata and whose position has been blurred, ready to seal.
 
+use std::io::Read;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attachment;
 use crate::directory::VerifiedDirectory;
 use crate::keys::EncryptionPublicKey;
 use crate::l10n::Localizer;
-use crate::media::strip_metadata;
+use crate::media::{strip_metadata, strips};
 use crate::report::{
     people_and_contact_problems, AttachmentInfo, CaseId, Contact, Person, Place, Precision, Problem, Report,
     When, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_SHORT_CHARS, MAX_TEXT_CHARS,
@@ -35,15 +38,42 @@ pub enum DraftPlace {
     },
 }
 
-/// A file the reporter attaches, as bytes (photos are small enough; the outbox encrypts it).
+/// Largest photo (JPEG or PNG) whose metadata the core strips. A photo is parsed whole in memory
+/// (the file, the parsed image and the cleaned copy: about three times its size), so this bounds
+/// what filing a photo costs a phone; a larger photo is refused rather than sent with its
+/// metadata. Other files (video, audio) are never loaded whole: they are read in chunks.
+pub const MAX_STRIPPED_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A file the reporter attaches, by path: the app copies a picked file to its own cache and
+/// passes the copy's path. The core reads it in chunks and leaves it where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftAttachment {
     /// The file name.
     pub name: String,
     /// Its media type, e.g. `image/jpeg`.
     pub media_type: String,
-    /// Its bytes, with metadata still in.
-    pub bytes: Vec<u8>,
+    /// Where the file is, metadata still in.
+    pub path: PathBuf,
+}
+
+/// An attachment ready to seal: a photo cleaned in memory, or any other file read from its path
+/// as it is, in chunks.
+#[derive(Debug)]
+pub enum CleanAttachment {
+    /// A photo without its metadata.
+    Memory(Vec<u8>),
+    /// A file passed through unchanged.
+    File(PathBuf),
+}
+
+impl CleanAttachment {
+    /// A reader over the cleaned bytes.
+    pub fn open(&self) -> Result<Box<dyn Read + '_>> {
+        Ok(match self {
+            CleanAttachment::Memory(bytes) => Box::new(&bytes[..]),
+            CleanAttachment::File(path) => Box::new(std::fs::File::open(path)?),
+        })
+    }
 }
 
 /// A report being written.
@@ -159,12 +189,21 @@ impl Draft {
             ));
         }
         for (i, a) in self.attachments.iter().enumerate() {
-            if a.bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
-                errors.push(FieldError::new(
-                    format!("attachments[{i}]"),
+            let field = format!("attachments[{i}]");
+            let limit = if strips(&a.media_type) {
+                MAX_STRIPPED_IMAGE_BYTES
+            } else {
+                MAX_ATTACHMENT_BYTES
+            };
+            match std::fs::metadata(&a.path) {
+                Ok(meta) if !meta.is_file() => errors.push(FieldError::new(field, "field-invalid", None)),
+                Ok(meta) if meta.len() > limit => errors.push(FieldError::new(
+                    field,
                     "attachment-too-large",
-                    Some(MAX_ATTACHMENT_BYTES / (1024 * 1024)),
-                ));
+                    Some(limit / (1024 * 1024)),
+                )),
+                Ok(_) => {}
+                Err(_) => errors.push(FieldError::new(field, "field-invalid", None)),
             }
         }
         errors
@@ -181,8 +220,66 @@ impl Draft {
     }
 }
 
+impl Draft {
+    /// The fields whose problems an edit from `self` to `new` touched, named as
+    /// [`FieldError::field`] names them: a screen hides those problems until the next check.
+    /// Every part of a position counts, longitude included.
+    pub fn changed_fields(&self, new: &Draft) -> Vec<String> {
+        let mut fields = Vec::new();
+        if self.category != new.category {
+            fields.push("category".to_owned());
+        }
+        if self.unit_id != new.unit_id || self.region != new.region {
+            fields.push("unit".to_owned());
+        }
+        if self.text != new.text {
+            fields.push("text".to_owned());
+        }
+        if self.when != new.when {
+            fields.push("when".to_owned());
+        }
+        if self.place != new.place {
+            fields.push("place".to_owned());
+        }
+        if self.people != new.people {
+            fields.push("people".to_owned());
+            for i in 0..self.people.len().max(new.people.len()) {
+                if self.people.get(i) != new.people.get(i) {
+                    fields.push(format!("people[{i}].description"));
+                    fields.push(format!("people[{i}].name"));
+                }
+            }
+        }
+        let contact = |d: &Draft, part: fn(&Contact) -> &Option<String>| {
+            d.contact.as_ref().and_then(|c| part(c).clone())
+        };
+        for (name, part) in [
+            (
+                "contact.name",
+                (|c: &Contact| &c.name) as fn(&Contact) -> &Option<String>,
+            ),
+            ("contact.phone", |c: &Contact| &c.phone),
+            ("contact.email", |c: &Contact| &c.email),
+        ] {
+            if contact(self, part) != contact(new, part) {
+                fields.push(name.to_owned());
+            }
+        }
+        if self.language != new.language {
+            fields.push("language".to_owned());
+        }
+        if self.attachments != new.attachments {
+            fields.push("attachments".to_owned());
+            for i in 0..self.attachments.len().max(new.attachments.len()) {
+                fields.push(format!("attachments[{i}]"));
+            }
+        }
+        fields
+    }
+}
+
 /// A draft made ready to seal: the report (position blurred, attachments described after their
-/// metadata was stripped), the unit's id and key, and the cleaned attachment bytes.
+/// metadata was stripped), the unit's id and key, and the cleaned attachments.
 #[derive(Debug)]
 pub struct Prepared {
     /// The report to seal.
@@ -192,7 +289,7 @@ pub struct Prepared {
     /// The unit's encryption key from the directory.
     pub unit_key: EncryptionPublicKey,
     /// The attachments without their metadata, in report order.
-    pub attachments: Vec<Vec<u8>>,
+    pub attachments: Vec<CleanAttachment>,
     /// For each attachment, whether its metadata could be stripped (false: passed as it was).
     pub stripped: Vec<bool>,
 }
@@ -224,22 +321,36 @@ impl Draft {
         let mut cleaned = Vec::with_capacity(self.attachments.len());
         let mut stripped = Vec::with_capacity(self.attachments.len());
         for (i, a) in self.attachments.iter().enumerate() {
-            let out = strip_metadata(&a.media_type, &a.bytes).map_err(|_| {
+            let invalid = || {
                 PrepareError::Fields(vec![FieldError::new(
                     format!("attachments[{i}]"),
                     "field-invalid",
                     None,
                 )])
-            })?;
+            };
+            let clean = if strips(&a.media_type) {
+                // Bounded again here: the file may have grown since the check.
+                let mut bytes = Vec::new();
+                std::fs::File::open(&a.path)
+                    .map_err(|_| invalid())?
+                    .take(MAX_STRIPPED_IMAGE_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|_| invalid())?;
+                if bytes.len() as u64 > MAX_STRIPPED_IMAGE_BYTES {
+                    return Err(invalid());
+                }
+                let out = strip_metadata(&a.media_type, &bytes).map_err(|_| invalid())?;
+                stripped.push(out.stripped);
+                CleanAttachment::Memory(out.bytes)
+            } else {
+                stripped.push(false);
+                CleanAttachment::File(a.path.clone())
+            };
             let index = u16::try_from(i).map_err(|_| Error::invalid("attachments", "too many"))?;
-            infos.push(attachment::describe(
-                index,
-                &a.name,
-                &a.media_type,
-                &mut &out.bytes[..],
-            )?);
-            stripped.push(out.stripped);
-            cleaned.push(out.bytes);
+            let mut reader = clean.open().map_err(|_| invalid())?;
+            infos.push(attachment::describe(index, &a.name, &a.media_type, &mut reader)?);
+            drop(reader);
+            cleaned.push(clean);
         }
         let report = Report {
             category: self.category.clone(),
@@ -282,4 +393,65 @@ pub enum PrepareError {
     /// Anything else.
     #[error(transparent)]
     Other(#[from] Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_changed_fields_name_what_an_edit_touched_longitude_included() {
+        // Given a draft with a position, a person and an attachment
+        let old = Draft {
+            category: "hate-crime".into(),
+            text: "x".into(),
+            place: Some(DraftPlace::Position {
+                latitude: 55.0,
+                longitude: 12.0,
+                precision: Precision::Town,
+            }),
+            people: vec![Person {
+                name: None,
+                description: "a".into(),
+            }],
+            attachments: vec![DraftAttachment {
+                name: "a.jpg".into(),
+                media_type: "image/jpeg".into(),
+                path: "/tmp/a.jpg".into(),
+            }],
+            ..Draft::default()
+        };
+        // Then no edit touches nothing
+        assert!(old.changed_fields(&old.clone()).is_empty());
+        // And a move east alone touches the place
+        let mut moved = old.clone();
+        moved.place = Some(DraftPlace::Position {
+            latitude: 55.0,
+            longitude: 12.5,
+            precision: Precision::Town,
+        });
+        assert_eq!(old.changed_fields(&moved), ["place"]);
+        // And a second person, an email and one attachment fewer touch their own fields
+        let mut edited = old.clone();
+        edited.people.push(Person {
+            name: Some("b".into()),
+            description: "b".into(),
+        });
+        edited.contact = Some(Contact {
+            email: Some("a@example.org".into()),
+            ..Contact::default()
+        });
+        edited.attachments.clear();
+        assert_eq!(
+            old.changed_fields(&edited),
+            [
+                "people",
+                "people[1].description",
+                "people[1].name",
+                "contact.email",
+                "attachments",
+                "attachments[0]"
+            ]
+        );
+    }
 }

@@ -146,6 +146,26 @@ impl Localizer {
         }
         id.to_owned()
     }
+
+    /// [`Localizer::text_with`] with every argument given as text (what the apps pass through
+    /// the bindings: a percentage, a formatted time).
+    pub fn text_with_strings(&self, id: &str, args: &[(&str, &str)]) -> String {
+        let args: Vec<(&str, FluentValue<'_>)> =
+            args.iter().map(|(k, v)| (*k, FluentValue::from(*v))).collect();
+        self.text_with(id, &args)
+    }
+}
+
+/// The label (of a category, a unit, a hotline) to show in `language`: that language's, else
+/// English, else the first by language tag; empty when there is none. The one rule for every
+/// screen on every platform.
+pub fn label(labels: &std::collections::BTreeMap<String, String>, language: Language) -> &str {
+    labels
+        .get(language.code())
+        .or_else(|| labels.get(Language::English.code()))
+        .or_else(|| labels.values().next())
+        .map(String::as_str)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -153,6 +173,39 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn test_label_is_this_language_else_english_else_the_first() {
+        let labels = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let all = labels(&[("da", "Had"), ("en", "Hate"), ("es", "Odio")]);
+        assert_eq!(label(&all, Language::Danish), "Had");
+        assert_eq!(label(&all, Language::Arabic), "Hate");
+        assert_eq!(
+            label(&labels(&[("es", "Odio"), ("da", "Had")]), Language::Arabic),
+            "Had"
+        );
+        assert_eq!(label(&labels(&[]), Language::Arabic), "");
+    }
+
+    #[test]
+    fn test_text_with_strings_fills_placeholders_in_every_language() {
+        for language in [
+            Language::Danish,
+            Language::English,
+            Language::Spanish,
+            Language::Arabic,
+        ] {
+            let l10n = Localizer::new(language);
+            let text = l10n.text_with_strings("outbox-retrying", &[("reason", "R-42"), ("time", "14:05")]);
+            assert!(text.contains("R-42") && text.contains("14:05"), "{text}");
+            assert!(!text.contains('$') && !text.contains('{'), "{text}");
+        }
+    }
 
     fn ids(language: Language) -> BTreeSet<String> {
         let resource = FluentResource::try_new(language.source().to_owned()).expect("parses without errors");

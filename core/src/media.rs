@@ -32,6 +32,15 @@ pub struct Stripped {
     pub removed: Vec<String>,
 }
 
+/// Whether the core strips files of `media_type` (JPEG and PNG); these are parsed whole in
+/// memory, every other type is passed through in chunks.
+pub fn strips(media_type: &str) -> bool {
+    matches!(
+        media_type.to_ascii_lowercase().as_str(),
+        "image/jpeg" | "image/jpg" | "image/png"
+    )
+}
+
 /// Strips metadata from `bytes` of `media_type`. JPEG and PNG are stripped; other types are
 /// returned unchanged with `stripped = false`. A file that claims to be JPEG or PNG but does not
 /// parse is refused rather than sent with its metadata.

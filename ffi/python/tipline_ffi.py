@@ -525,17 +525,25 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_tipline_ffi_checksum_func_changed_fields() != 42175:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_func_language_from_tag() != 57697:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_func_negotiate_language() != 64093:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_func_progress_percent() != 10510:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_keystore_key() != 22881:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_localizer_direction() != 10605:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_localizer_label() != 62359:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_localizer_language() != 41106:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_localizer_text() != 30192:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_localizer_text_with() != 51081:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_constructor_localizer_new() != 60060:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -566,6 +574,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_refresh_directory() != 65522:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry() != 43462:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network() != 51695:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 61135:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -602,24 +612,36 @@ _UniffiLib.ffi_tipline_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_tipline_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_tipline_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_tipline_ffi_checksum_func_changed_fields.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_func_changed_fields.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_func_language_from_tag.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_func_language_from_tag.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_func_negotiate_language.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_func_negotiate_language.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_func_progress_percent.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_func_progress_percent.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_keystore_key.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_keystore_key.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_direction.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_direction.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_label.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_label.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_language.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_language.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_text.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_text.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_text_with.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_localizer_text_with.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_localizer_new.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_localizer_new.restype = ctypes.c_uint16
@@ -665,6 +687,9 @@ _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_refresh_directory.re
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up.restype = ctypes.c_uint16
@@ -674,6 +699,12 @@ _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener.restype
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_tiplineclient_open.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_tiplineclient_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_fn_func_changed_fields.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tipline_ffi_fn_func_changed_fields.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_tipline_ffi_fn_func_language_from_tag.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -684,6 +715,11 @@ _UniffiLib.uniffi_tipline_ffi_fn_func_negotiate_language.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tipline_ffi_fn_func_negotiate_language.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_tipline_ffi_fn_func_progress_percent.argtypes = (
+    ctypes.c_float,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tipline_ffi_fn_func_progress_percent.restype = ctypes.c_uint8
 _UniffiLib.uniffi_tipline_ffi_fn_method_keystore_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -695,6 +731,12 @@ _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_direction.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_direction.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_tipline_ffi_fn_method_localizer_label.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_localizer_label.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_language.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -706,6 +748,13 @@ _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text_with.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text_with.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_tipline_ffi_fn_constructor_localizer_new.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -782,6 +831,10 @@ _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_send_follow_up.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2645,47 +2698,31 @@ class _UniffiFfiConverterOptionalTypeContact(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
-
-    @staticmethod
-    def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
-
 @dataclass
 class DraftAttachment:
     """
-    A file the reporter attaches; photo metadata is stripped on the device before sealing.
+    A file the reporter attaches, by path: copy the picked file to the app's cache and pass the
+    copy's path. The core reads it in chunks, so a long video never sits whole in memory, and
+    never deletes it: a filed report keeps its own sealed copy in the outbox, so the app may
+    remove its copy once `file_report` returns. Photo metadata (JPEG, PNG up to 32 MiB) is
+    stripped on the device before sealing.
 """
-    def __init__(self, *, name:str, media_type:str, bytes:bytes):
+    def __init__(self, *, name:str, media_type:str, path:str):
         self.name = name
         self.media_type = media_type
-        self.bytes = bytes
+        self.path = path
         
         
 
     
     def __str__(self):
-        return "DraftAttachment(name={}, media_type={}, bytes={})".format(self.name, self.media_type, self.bytes)
+        return "DraftAttachment(name={}, media_type={}, path={})".format(self.name, self.media_type, self.path)
     def __eq__(self, other):
         if self.name != other.name:
             return False
         if self.media_type != other.media_type:
             return False
-        if self.bytes != other.bytes:
+        if self.path != other.path:
             return False
         return True
 
@@ -2695,20 +2732,20 @@ class _UniffiFfiConverterTypeDraftAttachment(_UniffiConverterRustBuffer):
         return DraftAttachment(
             name=_UniffiFfiConverterString.read(buf),
             media_type=_UniffiFfiConverterString.read(buf),
-            bytes=_UniffiFfiConverterBytes.read(buf),
+            path=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.name)
         _UniffiFfiConverterString.check_lower(value.media_type)
-        _UniffiFfiConverterBytes.check_lower(value.bytes)
+        _UniffiFfiConverterString.check_lower(value.path)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.name, buf)
         _UniffiFfiConverterString.write(value.media_type, buf)
-        _UniffiFfiConverterBytes.write(value.bytes, buf)
+        _UniffiFfiConverterString.write(value.path, buf)
 
 class _UniffiFfiConverterSequenceTypeDraftAttachment(_UniffiConverterRustBuffer):
     @classmethod
@@ -2999,22 +3036,25 @@ class FlushSummary:
     """
     What one flush did.
 """
-    def __init__(self, *, delivered:int, pending:int, failed:int):
+    def __init__(self, *, delivered:int, pending:int, failed:int, unverified:int):
         self.delivered = delivered
         self.pending = pending
         self.failed = failed
+        self.unverified = unverified
         
         
 
     
     def __str__(self):
-        return "FlushSummary(delivered={}, pending={}, failed={})".format(self.delivered, self.pending, self.failed)
+        return "FlushSummary(delivered={}, pending={}, failed={}, unverified={})".format(self.delivered, self.pending, self.failed, self.unverified)
     def __eq__(self, other):
         if self.delivered != other.delivered:
             return False
         if self.pending != other.pending:
             return False
         if self.failed != other.failed:
+            return False
+        if self.unverified != other.unverified:
             return False
         return True
 
@@ -3025,6 +3065,7 @@ class _UniffiFfiConverterTypeFlushSummary(_UniffiConverterRustBuffer):
             delivered=_UniffiFfiConverterUInt32.read(buf),
             pending=_UniffiFfiConverterUInt32.read(buf),
             failed=_UniffiFfiConverterUInt32.read(buf),
+            unverified=_UniffiFfiConverterUInt32.read(buf),
         )
 
     @staticmethod
@@ -3032,12 +3073,14 @@ class _UniffiFfiConverterTypeFlushSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.check_lower(value.delivered)
         _UniffiFfiConverterUInt32.check_lower(value.pending)
         _UniffiFfiConverterUInt32.check_lower(value.failed)
+        _UniffiFfiConverterUInt32.check_lower(value.unverified)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterUInt32.write(value.delivered, buf)
         _UniffiFfiConverterUInt32.write(value.pending, buf)
         _UniffiFfiConverterUInt32.write(value.failed, buf)
+        _UniffiFfiConverterUInt32.write(value.unverified, buf)
 
 @dataclass
 class HotlineView:
@@ -3111,6 +3154,19 @@ class _UniffiFfiConverterFloat32(_UniffiConverterPrimitiveFloat):
     def write(value, buf):
         buf.write_float(value)
 
+class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u16"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**16
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u16()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u16(value)
+
 
 
 
@@ -3127,7 +3183,8 @@ class OutboxStatus:
     @dataclass
     class QUEUED:
         """
-        Waiting for its next attempt.
+        Waiting for its next attempt: not sent yet, or stopped by something that passes (the
+        network, a busy server, this phone's storage or key store), never by a refusal.
 """
         
         def __init__(self, next_attempt:Timestamp, last_error:typing.Optional[str]):
@@ -3140,7 +3197,8 @@ class OutboxStatus:
             self.last_error = last_error
             
             """
-        Why the last attempt failed (a localisation id such as `reason-offline`), if one did.
+        Why the last attempt stopped (a localisation id such as `reason-offline` or
+        `reason-local`), if one did.
 """
         
             pass
@@ -3225,14 +3283,27 @@ class OutboxStatus:
     @dataclass
     class FAILED:
         """
-        Refused for good; kept until the reporter retries it.
+        Refused for good by the server (a 4xx other than 408 and 429); kept until the reporter
+        retries it.
 """
         
-        def __init__(self, reason:str):
+        def __init__(self, reason:str, status:int, code:str):
             self.reason = reason
             
             """
-        Why (a localisation id such as `reason-rejected`).
+        Why (the localisation id `reason-rejected`).
+"""
+        
+            self.status = status
+            
+            """
+        The HTTP status the server refused it with.
+"""
+        
+            self.code = code
+            
+            """
+        The server's stable error code (`bad_envelope`, `unknown_unit`...).
 """
         
             pass
@@ -3242,13 +3313,40 @@ class OutboxStatus:
             
     
         def __str__(self):
-            return "OutboxStatus.FAILED(reason={})".format(self.reason)
+            return "OutboxStatus.FAILED(reason={}, status={}, code={})".format(self.reason, self.status, self.code)
         def __eq__(self, other):
             if not isinstance(other, OutboxStatus):
                 return NotImplemented
             if not other.is_FAILED():
                 return False
             if self.reason != other.reason:
+                return False
+            if self.status != other.status:
+                return False
+            if self.code != other.code:
+                return False
+            return True
+
+    @dataclass
+    class RECEIPT_UNVERIFIED:
+        """
+        The server took the report but its signed receipt does not verify: kept for the reporter
+        to see (`outbox-receipt-unverified`), never sent again as new.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "OutboxStatus.RECEIPT_UNVERIFIED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, OutboxStatus):
+                return NotImplemented
+            if not other.is_RECEIPT_UNVERIFIED():
                 return False
             return True
 
@@ -3272,6 +3370,10 @@ class OutboxStatus:
         return isinstance(self, OutboxStatus.FAILED)
     def is_failed(self) -> bool:
         return isinstance(self, OutboxStatus.FAILED)
+    def is_RECEIPT_UNVERIFIED(self) -> bool:
+        return isinstance(self, OutboxStatus.RECEIPT_UNVERIFIED)
+    def is_receipt_unverified(self) -> bool:
+        return isinstance(self, OutboxStatus.RECEIPT_UNVERIFIED)
     
 
 # Now, a little trick - we make each nested variant class be a subclass of the main
@@ -3281,6 +3383,7 @@ OutboxStatus.QUEUED = type("OutboxStatus.QUEUED", (OutboxStatus.QUEUED, OutboxSt
 OutboxStatus.SENDING = type("OutboxStatus.SENDING", (OutboxStatus.SENDING, OutboxStatus,), {})  # type: ignore
 OutboxStatus.DELIVERED = type("OutboxStatus.DELIVERED", (OutboxStatus.DELIVERED, OutboxStatus,), {})  # type: ignore
 OutboxStatus.FAILED = type("OutboxStatus.FAILED", (OutboxStatus.FAILED, OutboxStatus,), {})  # type: ignore
+OutboxStatus.RECEIPT_UNVERIFIED = type("OutboxStatus.RECEIPT_UNVERIFIED", (OutboxStatus.RECEIPT_UNVERIFIED, OutboxStatus,), {})  # type: ignore
 
 
 
@@ -3305,6 +3408,11 @@ class _UniffiFfiConverterTypeOutboxStatus(_UniffiConverterRustBuffer):
         if variant == 4:
             return OutboxStatus.FAILED(
                 _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterUInt16.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 5:
+            return OutboxStatus.RECEIPT_UNVERIFIED(
             )
         raise InternalError("Raw enum value doesn't match any cases")
 
@@ -3322,6 +3430,10 @@ class _UniffiFfiConverterTypeOutboxStatus(_UniffiConverterRustBuffer):
             return
         if value.is_FAILED():
             _UniffiFfiConverterString.check_lower(value.reason)
+            _UniffiFfiConverterUInt16.check_lower(value.status)
+            _UniffiFfiConverterString.check_lower(value.code)
+            return
+        if value.is_RECEIPT_UNVERIFIED():
             return
         raise ValueError(value)
 
@@ -3340,6 +3452,10 @@ class _UniffiFfiConverterTypeOutboxStatus(_UniffiConverterRustBuffer):
         if value.is_FAILED():
             buf.write_i32(4)
             _UniffiFfiConverterString.write(value.reason, buf)
+            _UniffiFfiConverterUInt16.write(value.status, buf)
+            _UniffiFfiConverterString.write(value.code, buf)
+        if value.is_RECEIPT_UNVERIFIED():
+            buf.write_i32(5)
 
 
 
@@ -3748,6 +3864,26 @@ class _UniffiFfiConverterTypeLanguage(_UniffiConverterRustBuffer):
 
 
 
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
+
+    @staticmethod
+    def check_lower(value):
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(len(value))
+        buf.write(value)
+
 
 class KeyStore():
     """
@@ -3908,6 +4044,12 @@ class LocalizerProtocol(typing.Protocol):
         Which way its text runs.
 """
         raise NotImplementedError
+    def label(self, labels: dict[str, str]) -> str:
+        """
+        A directory label (category, unit name) in this language, else English, else the first by
+        language tag; empty when there is none.
+"""
+        raise NotImplementedError
     def language(self, ) -> Language:
         """
         Its language.
@@ -3917,6 +4059,12 @@ class LocalizerProtocol(typing.Protocol):
         """
         The string `id` (such as `reason-offline` or `severity-danger`); an unknown id comes back
         as itself.
+"""
+        raise NotImplementedError
+    def text_with(self, id: str,args: dict[str, str]) -> str:
+        """
+        The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+        the core's Fluent formatting.
 """
         raise NotImplementedError
 
@@ -3976,6 +4124,25 @@ class Localizer(LocalizerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def label(self, labels: dict[str, str]) -> str:
+        """
+        A directory label (category, unit name) in this language, else English, else the first by
+        language tag; empty when there is none.
+"""
+        
+        _UniffiFfiConverterMapStringString.check_lower(labels)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterMapStringString.lower(labels),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_label,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def language(self, ) -> Language:
         """
         Its language.
@@ -4007,6 +4174,28 @@ class Localizer(LocalizerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def text_with(self, id: str,args: dict[str, str]) -> str:
+        """
+        The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+        the core's Fluent formatting.
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterMapStringString.check_lower(args)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterMapStringString.lower(args),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text_with,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -4408,6 +4597,13 @@ class TiplineClientProtocol(typing.Protocol):
         was nothing to retry.
 """
         raise NotImplementedError
+    async def retry_waiting_for_network(self, ) -> int:
+        """
+        Makes due now the items that waited only because the phone was offline
+        (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+        when the platform says the network is back, then `flush`. Returns how many.
+"""
+        raise NotImplementedError
     async def send_follow_up(self, case_id: str,text: str) -> ConversationMessage:
         """
         Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
@@ -4737,6 +4933,25 @@ class TiplineClient(TiplineClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def retry_waiting_for_network(self, ) -> int:
+        """
+        Makes due now the items that waited only because the phone was offline
+        (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+        when the platform says the network is back, then `flush`. Returns how many.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApiError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tipline_ffi_rust_future_poll_u32,
+            _UniffiLib.ffi_tipline_ffi_rust_future_complete_u32,
+            _UniffiLib.ffi_tipline_ffi_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def send_follow_up(self, case_id: str,text: str) -> ConversationMessage:
         """
         Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
@@ -4834,6 +5049,40 @@ class _UniffiFfiConverterOptionalTypeLanguage(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeLanguage.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+def changed_fields(old: Draft,new: Draft) -> typing.List[str]:
+    """
+    The fields whose problems an edit of a draft from `old` to `new` touched (`text`, `place`,
+    `people[1].name`, `attachments[0]`...): a screen hides their problems until the next check.
+"""
+    
+    _UniffiFfiConverterTypeDraft.check_lower(old)
+
+    _UniffiFfiConverterTypeDraft.check_lower(new)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeDraft.lower(old),
+        _UniffiFfiConverterTypeDraft.lower(new),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeApiError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_tipline_ffi_fn_func_changed_fields,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def language_from_tag(tag: str) -> typing.Optional[Language]:
     """
     The language for a BCP 47 tag such as `da-DK` or `ar`, by its primary subtag; absent for a
@@ -4870,6 +5119,24 @@ def negotiate_language(preferred: typing.List[str]) -> Language:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def progress_percent(progress: float) -> int:
+    """
+    How far a sending has gone (0 to 1, as `OutboxStatus.Sending` gives it) as a whole percentage
+    from 0 to 100, for the screen.
+"""
+    
+    _UniffiFfiConverterFloat32.check_lower(progress)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterFloat32.lower(progress),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt8.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_tipline_ffi_fn_func_progress_percent,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
@@ -4899,8 +5166,10 @@ __all__ = [
     "FlushSummary",
     "HotlineView",
     "OutboxItem",
+    "changed_fields",
     "language_from_tag",
     "negotiate_language",
+    "progress_percent",
     "KeyStoreImpl",
     "KeyStore",
     "Localizer",

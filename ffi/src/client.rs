@@ -117,6 +117,13 @@ impl TiplineClient {
             .await
     }
 
+    /// Makes due now the items that waited only because the phone was offline
+    /// (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+    /// when the platform says the network is back, then `flush`. Returns how many.
+    pub async fn retry_waiting_for_network(&self) -> Result<u32, ApiError> {
+        self.run_blocking(|c| c.retry_waiting_for_network()).await
+    }
+
     /// Registers the listener that hears every outbox status change (replacing any before).
     pub fn set_listener(&self, listener: Arc<dyn OutboxListener>) {
         self.inner.set_listener(Arc::new(CoreListener(listener)))

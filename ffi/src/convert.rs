@@ -195,7 +195,7 @@ impl From<DraftAttachment> for compose::DraftAttachment {
         compose::DraftAttachment {
             name: attachment.name,
             media_type: attachment.media_type,
-            bytes: attachment.bytes,
+            path: attachment.path.into(),
         }
     }
 }
@@ -265,7 +265,10 @@ impl From<outbox::OutboxStatus> for OutboxStatus {
             outbox::OutboxStatus::Delivered { received_at } => OutboxStatus::Delivered {
                 received_at: received_at.into(),
             },
-            outbox::OutboxStatus::Failed { reason } => OutboxStatus::Failed { reason },
+            outbox::OutboxStatus::Failed { reason, status, code } => {
+                OutboxStatus::Failed { reason, status, code }
+            }
+            outbox::OutboxStatus::ReceiptUnverified => OutboxStatus::ReceiptUnverified,
         }
     }
 }
@@ -288,6 +291,7 @@ impl From<outbox::FlushSummary> for FlushSummary {
             delivered: summary.delivered,
             pending: summary.pending,
             failed: summary.failed,
+            unverified: summary.unverified,
         }
     }
 }

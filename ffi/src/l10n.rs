@@ -1,11 +1,13 @@
 //! The core's localisation for the apps: every id the core hands out (field problems, outbox
 //! reasons, severities) becomes a sentence in the reporter's language, with its text direction.
 
-use tipline_core::compose::FieldError;
+use std::collections::{BTreeMap, HashMap};
+
+use tipline_core::compose::{self, FieldError};
 use tipline_core::l10n;
 
-use crate::error::FieldProblem;
-use crate::types::{Direction, Language};
+use crate::error::{from_core, ApiError, FieldProblem};
+use crate::types::{Direction, Draft, Language};
 
 /// Produces the core's strings in one language, falling back to English for anything missing.
 #[derive(uniffi::Object)]
@@ -38,6 +40,36 @@ impl Localizer {
     pub fn text(&self, id: String) -> String {
         self.inner.text(&id)
     }
+
+    /// The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+    /// the core's Fluent formatting.
+    pub fn text_with(&self, id: String, args: HashMap<String, String>) -> String {
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.inner.text_with_strings(&id, &args)
+    }
+
+    /// A directory label (category, unit name) in this language, else English, else the first by
+    /// language tag; empty when there is none.
+    pub fn label(&self, labels: HashMap<String, String>) -> String {
+        let labels: BTreeMap<String, String> = labels.into_iter().collect();
+        l10n::label(&labels, self.inner.language()).to_owned()
+    }
+}
+
+/// How far a sending has gone (0 to 1, as `OutboxStatus.Sending` gives it) as a whole percentage
+/// from 0 to 100, for the screen.
+#[uniffi::export]
+pub fn progress_percent(progress: f32) -> u8 {
+    tipline_core::client::outbox::percent(progress)
+}
+
+/// The fields whose problems an edit of a draft from `old` to `new` touched (`text`, `place`,
+/// `people[1].name`, `attachments[0]`...): a screen hides their problems until the next check.
+#[uniffi::export]
+pub fn changed_fields(old: Draft, new: Draft) -> Result<Vec<String>, ApiError> {
+    let old: compose::Draft = old.try_into().map_err(from_core)?;
+    let new: compose::Draft = new.try_into().map_err(from_core)?;
+    Ok(old.changed_fields(&new))
 }
 
 #[uniffi::export]

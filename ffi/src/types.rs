@@ -128,15 +128,19 @@ pub struct Contact {
     pub email: Option<String>,
 }
 
-/// A file the reporter attaches; photo metadata is stripped on the device before sealing.
+/// A file the reporter attaches, by path: copy the picked file to the app's cache and pass the
+/// copy's path. The core reads it in chunks, so a long video never sits whole in memory, and
+/// never deletes it: a filed report keeps its own sealed copy in the outbox, so the app may
+/// remove its copy once `file_report` returns. Photo metadata (JPEG, PNG up to 32 MiB) is
+/// stripped on the device before sealing.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DraftAttachment {
     /// The file name.
     pub name: String,
     /// Its media type, e.g. `image/jpeg`.
     pub media_type: String,
-    /// Its bytes, metadata still in.
-    pub bytes: Vec<u8>,
+    /// Where the file is, metadata still in.
+    pub path: String,
 }
 
 /// A report being written.
@@ -189,11 +193,13 @@ pub struct Filed {
 /// Where an outbox item stands.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum OutboxStatus {
-    /// Waiting for its next attempt.
+    /// Waiting for its next attempt: not sent yet, or stopped by something that passes (the
+    /// network, a busy server, this phone's storage or key store), never by a refusal.
     Queued {
         /// When it will be tried.
         next_attempt: SystemTime,
-        /// Why the last attempt failed (a localisation id such as `reason-offline`), if one did.
+        /// Why the last attempt stopped (a localisation id such as `reason-offline` or
+        /// `reason-local`), if one did.
         last_error: Option<String>,
     },
     /// Being sent.
@@ -206,11 +212,19 @@ pub enum OutboxStatus {
         /// When the server's receipt says it received it.
         received_at: SystemTime,
     },
-    /// Refused for good; kept until the reporter retries it.
+    /// Refused for good by the server (a 4xx other than 408 and 429); kept until the reporter
+    /// retries it.
     Failed {
-        /// Why (a localisation id such as `reason-rejected`).
+        /// Why (the localisation id `reason-rejected`).
         reason: String,
+        /// The HTTP status the server refused it with.
+        status: u16,
+        /// The server's stable error code (`bad_envelope`, `unknown_unit`...).
+        code: String,
     },
+    /// The server took the report but its signed receipt does not verify: kept for the reporter
+    /// to see (`outbox-receipt-unverified`), never sent again as new.
+    ReceiptUnverified,
 }
 
 /// One outbox item for a screen.
@@ -237,6 +251,8 @@ pub struct FlushSummary {
     pub pending: u32,
     /// Items refused for good.
     pub failed: u32,
+    /// Items whose receipt did not verify.
+    pub unverified: u32,
 }
 
 /// A unit of the directory.

@@ -355,6 +355,11 @@ uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_refresh_directory(uint64_t p
 uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_retry(uint64_t ptr, RustBuffer report_id
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_RETRY_WAITING_FOR_NETWORK
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_RETRY_WAITING_FOR_NETWORK
+uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_SEND_FOLLOW_UP
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_TIPLINECLIENT_SEND_FOLLOW_UP
 uint64_t uniffi_tipline_ffi_fn_method_tiplineclient_send_follow_up(uint64_t ptr, RustBuffer case_id, RustBuffer text
@@ -385,6 +390,11 @@ uint64_t uniffi_tipline_ffi_fn_constructor_localizer_new(RustBuffer language, Ru
 RustBuffer uniffi_tipline_ffi_fn_method_localizer_direction(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_LABEL
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_LABEL
+RustBuffer uniffi_tipline_ffi_fn_method_localizer_label(uint64_t ptr, RustBuffer labels, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_LANGUAGE
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_LANGUAGE
 RustBuffer uniffi_tipline_ffi_fn_method_localizer_language(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -393,6 +403,11 @@ RustBuffer uniffi_tipline_ffi_fn_method_localizer_language(uint64_t ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_TEXT
 RustBuffer uniffi_tipline_ffi_fn_method_localizer_text(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_TEXT_WITH
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_METHOD_LOCALIZER_TEXT_WITH
+RustBuffer uniffi_tipline_ffi_fn_method_localizer_text_with(uint64_t ptr, RustBuffer id, RustBuffer args, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_CLONE_KEYSTORE
@@ -450,6 +465,11 @@ RustBuffer uniffi_tipline_ffi_fn_method_language_direction(RustBuffer ptr, RustC
 RustBuffer uniffi_tipline_ffi_fn_method_fieldproblem_message(RustBuffer ptr, uint64_t localizer, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_CHANGED_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_CHANGED_FIELDS
+RustBuffer uniffi_tipline_ffi_fn_func_changed_fields(RustBuffer old, RustBuffer new, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_LANGUAGE_FROM_TAG
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_LANGUAGE_FROM_TAG
 RustBuffer uniffi_tipline_ffi_fn_func_language_from_tag(RustBuffer tag, RustCallStatus *_Nonnull out_status
@@ -458,6 +478,11 @@ RustBuffer uniffi_tipline_ffi_fn_func_language_from_tag(RustBuffer tag, RustCall
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_NEGOTIATE_LANGUAGE
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_NEGOTIATE_LANGUAGE
 RustBuffer uniffi_tipline_ffi_fn_func_negotiate_language(RustBuffer preferred, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_PROGRESS_PERCENT
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_FN_FUNC_PROGRESS_PERCENT
+uint8_t uniffi_tipline_ffi_fn_func_progress_percent(float progress, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_TIPLINE_FFI_RUSTBUFFER_ALLOC
@@ -720,6 +745,12 @@ void ffi_tipline_ffi_rust_future_free_void(uint64_t handle
 void ffi_tipline_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_CHANGED_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_CHANGED_FIELDS
+uint16_t uniffi_tipline_ffi_checksum_func_changed_fields(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_LANGUAGE_FROM_TAG
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_LANGUAGE_FROM_TAG
 uint16_t uniffi_tipline_ffi_checksum_func_language_from_tag(void
@@ -729,6 +760,12 @@ uint16_t uniffi_tipline_ffi_checksum_func_language_from_tag(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_NEGOTIATE_LANGUAGE
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_NEGOTIATE_LANGUAGE
 uint16_t uniffi_tipline_ffi_checksum_func_negotiate_language(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_PROGRESS_PERCENT
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_FUNC_PROGRESS_PERCENT
+uint16_t uniffi_tipline_ffi_checksum_func_progress_percent(void
     
 );
 #endif
@@ -810,6 +847,12 @@ uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_retry(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_RETRY_WAITING_FOR_NETWORK
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_RETRY_WAITING_FOR_NETWORK
+uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_SEND_FOLLOW_UP
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_TIPLINECLIENT_SEND_FOLLOW_UP
 uint16_t uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up(void
@@ -828,6 +871,12 @@ uint16_t uniffi_tipline_ffi_checksum_method_localizer_direction(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_LABEL
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_LABEL
+uint16_t uniffi_tipline_ffi_checksum_method_localizer_label(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_LANGUAGE
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_LANGUAGE
 uint16_t uniffi_tipline_ffi_checksum_method_localizer_language(void
@@ -837,6 +886,12 @@ uint16_t uniffi_tipline_ffi_checksum_method_localizer_language(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_TEXT
 uint16_t uniffi_tipline_ffi_checksum_method_localizer_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_TEXT_WITH
+#define UNIFFI_FFIDEF_UNIFFI_TIPLINE_FFI_CHECKSUM_METHOD_LOCALIZER_TEXT_WITH
+uint16_t uniffi_tipline_ffi_checksum_method_localizer_text_with(void
     
 );
 #endif

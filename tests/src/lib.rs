@@ -12,6 +12,7 @@
 
 pub mod binaries;
 pub mod citizen;
+pub mod files;
 pub mod inbox;
 pub mod load;
 pub mod process;

@@ -18,7 +18,7 @@ use tipline_core::compose::{Draft, DraftAttachment, DraftPlace};
 use tipline_core::l10n::{Language, Localizer};
 use tipline_core::report::{Person, Precision, When};
 
-use super::{explain, parse_public_key, read};
+use super::{explain, parse_public_key};
 use crate::output::Output;
 
 #[derive(Args)]
@@ -407,6 +407,8 @@ async fn file(client: &Client, args: ReportArgs, url: &str, out: &Output) -> any
     };
     let mut attachments = Vec::new();
     for path in &args.attach {
+        // Read in chunks by the core while sealing; only its presence is checked here.
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         attachments.push(DraftAttachment {
             name: path
                 .file_name()
@@ -414,7 +416,7 @@ async fn file(client: &Client, args: ReportArgs, url: &str, out: &Output) -> any
                 .unwrap_or("attachment")
                 .to_owned(),
             media_type: media_type(path).to_owned(),
-            bytes: read(path)?,
+            path: path.clone(),
         });
     }
     let draft = Draft {
@@ -511,10 +513,10 @@ async fn send(
     bar.finish_and_clear();
     let summary = summary?;
     // A refusal reached the item, not the call: show it.
-    if summary.failed > 0 || summary.pending > 0 {
+    if summary.failed > 0 || summary.pending > 0 || summary.unverified > 0 {
         out.note(&format!(
-            "delivered {}, waiting {}, refused {}",
-            summary.delivered, summary.pending, summary.failed
+            "delivered {}, waiting {}, refused {}, receipt not verified {}",
+            summary.delivered, summary.pending, summary.failed, summary.unverified
         ));
     }
     Ok(summary)
@@ -545,7 +547,10 @@ fn status_json(status: &OutboxStatus) -> serde_json::Value {
         OutboxStatus::Delivered { received_at } => {
             json!({ "state": "delivered", "received_at": received_at })
         }
-        OutboxStatus::Failed { reason } => json!({ "state": "failed", "reason": reason }),
+        OutboxStatus::Failed { reason, status, code } => {
+            json!({ "state": "failed", "reason": reason, "status": status, "code": code })
+        }
+        OutboxStatus::ReceiptUnverified => json!({ "state": "receipt_unverified" }),
     }
 }
 
@@ -576,7 +581,10 @@ fn item_line(item: &OutboxItem) -> String {
         OutboxStatus::Delivered { received_at } => {
             format!("delivered {}", received_at.format("%Y-%m-%d %H:%M:%S UTC"))
         }
-        OutboxStatus::Failed { reason } => format!("refused ({reason})"),
+        OutboxStatus::Failed { status, code, .. } => format!("refused by the server ({status} {code})"),
+        OutboxStatus::ReceiptUnverified => {
+            "taken by the server, but its receipt does not verify (kept, not sent again)".to_owned()
+        }
     };
     format!(
         "{}  {}  to {}  {status}",

@@ -215,6 +215,8 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
     );
     let photo = sample_jpeg()?;
     let stripped = strip_metadata("image/jpeg", &photo)?;
+    let photo_path = root.join("gym.jpg");
+    std::fs::write(&photo_path, &photo)?;
     let draft = Draft {
         region: Some(REGION.into()),
         category: "radicalisation".into(),
@@ -236,7 +238,7 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         attachments: vec![DraftAttachment {
             name: "gym.jpg".into(),
             media_type: "image/jpeg".into(),
-            bytes: photo.clone(),
+            path: photo_path.clone(),
         }],
         ..Draft::default()
     };

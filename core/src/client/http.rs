@@ -306,10 +306,12 @@ fn retry_after(value: Option<&str>) -> Option<u64> {
 
 /// A failed answer sorted by what to do about it.
 fn failure(status: u16, retry_after: Option<u64>, body: &[u8]) -> NetError {
-    if status == 429 || status == 503 {
+    // A timeout (408) or a rate limit (429) passes, as a busy server (503) does.
+    if status == 408 || status == 429 || status == 503 {
         return NetError::Busy { retry_after };
     }
-    if status >= 500 {
+    // Only a 4xx is the server's word about the request itself; anything else passes.
+    if !(400..500).contains(&status) {
         return NetError::Server { status };
     }
     let body: Option<ErrorBody> = serde_json::from_slice(body).ok();

@@ -4,11 +4,12 @@
 //! Nothing here is plaintext of a report.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::keystore::KeyStore;
 use super::vault::Vault;
 use crate::report::{CaseId, ReportId};
 use crate::{Error, Result};
@@ -64,6 +65,19 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 ";
 
+/// Adds a column that an older store lacks (`CREATE TABLE IF NOT EXISTS` leaves old tables be).
+fn add_column(conn: &Connection, table: &str, column: &str, kind: &str) -> Result<()> {
+    let exists: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+    }
+    Ok(())
+}
+
 /// Follow-ups kept per case while their sending is unconfirmed.
 pub const MAX_PENDING_FOLLOW_UPS: u32 = 10;
 
@@ -74,23 +88,20 @@ pub enum OutboxState {
     Queued,
     /// The server holds the report and every attachment; the receipt is kept.
     Delivered,
-    /// The server refused it for good (the reason says why); kept until the reporter retries it.
+    /// The server refused it for good (a 4xx other than 408 and 429); kept until the reporter
+    /// retries it.
     Failed,
+    /// The server took it but its receipt does not verify with the server's key: kept, with
+    /// that receipt, for the reporter to see; never sent again as new.
+    ReceiptUnverified,
 }
 
 impl OutboxState {
-    fn as_str(self) -> &'static str {
-        match self {
-            OutboxState::Queued => "queued",
-            OutboxState::Delivered => "delivered",
-            OutboxState::Failed => "failed",
-        }
-    }
-
     fn parse(s: &str) -> OutboxState {
         match s {
             "delivered" => OutboxState::Delivered,
             "failed" => OutboxState::Failed,
+            "receipt_unverified" => OutboxState::ReceiptUnverified,
             _ => OutboxState::Queued,
         }
     }
@@ -119,8 +130,10 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     /// The proof-of-work stamp and the difficulty it was solved for.
     pub stamp: Option<(u64, u8)>,
-    /// The server's signed receipt (JSON), once delivered.
+    /// The server's signed receipt (JSON), once delivered (or the one that did not verify).
     pub receipt: Option<Vec<u8>>,
+    /// The server's status and error code, when it refused the item for good.
+    pub refusal: Option<(u16, String)>,
     /// When it was queued.
     pub created: DateTime<Utc>,
     /// Attachment upload progress: (index, sealed size, bytes uploaded).
@@ -150,25 +163,62 @@ fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
+/// The name of the key-store key that seals the case book.
+pub const STORE_KEY_NAME: &str = "tipline local store";
+
 /// The device's local store.
 pub struct Local {
     conn: Mutex<Connection>,
     dir: PathBuf,
-    vault: Vault,
+    key_store: Arc<dyn KeyStore>,
+    /// The case book's vault, opened with the key store's key on first use: the key store may be
+    /// unavailable for a while (a phone locked since it started), and the outbox delivers
+    /// reports without attachments without it.
+    vault: Mutex<Option<Arc<Vault>>>,
+}
+
+/// A key store that holds one key: for [`Local::open`].
+struct OneKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl KeyStore for OneKey {
+    fn key(&self, _name: &str) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        Ok(self.0.clone())
+    }
 }
 
 impl Local {
     /// Opens (or creates) the store in `dir`, its records sealed under `key`.
     pub fn open(dir: &Path, key: &[u8; 32]) -> Result<Local> {
+        Self::open_with(dir, Arc::new(OneKey(zeroize::Zeroizing::new(*key))))
+    }
+
+    /// Opens (or creates) the store in `dir`, its records sealed under the key `key_store`
+    /// gives for [`STORE_KEY_NAME`], asked for when a record is first sealed or opened.
+    pub fn open_with(dir: &Path, key_store: Arc<dyn KeyStore>) -> Result<Local> {
         std::fs::create_dir_all(dir.join("outbox"))?;
         let conn = Connection::open(dir.join("tipline-client.db"))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(SCHEMA)?;
+        add_column(&conn, "outbox", "refused_status", "INTEGER")?;
+        add_column(&conn, "outbox", "refused_code", "TEXT")?;
         Ok(Local {
             conn: Mutex::new(conn),
             dir: dir.to_owned(),
-            vault: Vault::new(key)?,
+            key_store,
+            vault: Mutex::new(None),
         })
+    }
+
+    /// The case book's vault; a key store that fails leaves it closed, to be asked again.
+    fn vault(&self) -> Result<Arc<Vault>> {
+        let mut vault = self.vault.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = vault.as_ref() {
+            return Ok(open.clone());
+        }
+        let key = self.key_store.key(STORE_KEY_NAME)?;
+        let open = Arc::new(Vault::new(&key)?);
+        *vault = Some(open.clone());
+        Ok(open)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -218,7 +268,7 @@ impl Local {
         let mut stmt = conn
             .prepare(
                 "SELECT report_id, unit_id, case_id, case_secret_hash, envelope, state, attempts, next_attempt_ms,
-                        last_error, stamp, stamp_difficulty, receipt, created_ms
+                        last_error, stamp, stamp_difficulty, receipt, created_ms, refused_status, refused_code
                  FROM outbox ORDER BY created_ms, report_id",
             )?;
         let rows = stmt.query_map([], |r| {
@@ -236,12 +286,27 @@ impl Local {
                 r.get::<_, Option<i64>>(10)?,
                 r.get::<_, Option<Vec<u8>>>(11)?,
                 r.get::<_, i64>(12)?,
+                r.get::<_, Option<u16>>(13)?.zip(r.get::<_, Option<String>>(14)?),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, unit, case, hash, envelope, state, attempts, next, err, stamp, diff, receipt, created) =
-                row?;
+            let (
+                id,
+                unit,
+                case,
+                hash,
+                envelope,
+                state,
+                attempts,
+                next,
+                err,
+                stamp,
+                diff,
+                receipt,
+                created,
+                refusal,
+            ) = row?;
             let report_id = ReportId::parse(&id)?;
             let mut att = conn.prepare(
                 "SELECT idx, sealed_size, uploaded FROM outbox_attachments WHERE report_id = ?1 ORDER BY idx",
@@ -270,6 +335,7 @@ impl Local {
                 stamp: stamp.zip(diff).map(|(s, d)| (s as u64, d as u8)),
                 receipt,
                 created: from_ms(created),
+                refusal,
                 attachments,
             });
         }
@@ -323,32 +389,57 @@ impl Local {
         Ok(())
     }
 
-    /// Records a failed attempt: the reason and when to try again, or, with `None`, that the
-    /// server refused the item for good.
-    pub fn set_failed(
-        &self,
-        report_id: ReportId,
-        reason: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        let (state, next) = match retry_at {
-            Some(at) => (OutboxState::Queued, ms(at)),
-            None => (OutboxState::Failed, i64::MAX),
-        };
+    /// Records an attempt that failed for a reason that passes (the network, a busy server,
+    /// this device's storage): the reason and when to try again.
+    pub fn set_waiting(&self, report_id: ReportId, reason: &str, retry_at: DateTime<Utc>) -> Result<()> {
         self.conn().execute(
-            "UPDATE outbox SET state = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
+            "UPDATE outbox SET state = 'queued', attempts = attempts + 1, next_attempt_ms = ?2, last_error = ?3
                  WHERE report_id = ?1",
-            params![report_id.to_string(), state.as_str(), next, reason],
+            params![report_id.to_string(), ms(retry_at), reason],
         )?;
         Ok(())
     }
 
-    /// Puts a failed item back in the queue, due now (the reporter pressed "retry").
+    /// Records that the server refused the item for good, with its status and error code.
+    pub fn set_refused(&self, report_id: ReportId, reason: &str, status: u16, code: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, next_attempt_ms = ?2, last_error = ?3,
+                    refused_status = ?4, refused_code = ?5
+                 WHERE report_id = ?1",
+            params![report_id.to_string(), i64::MAX, reason, status, code],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a receipt that does not verify, and the item out of the queue for good.
+    pub fn set_receipt_unverified(&self, report_id: ReportId, receipt: &[u8]) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'receipt_unverified', attempts = attempts + 1, next_attempt_ms = ?2,
+                    last_error = 'reason-receipt', receipt = ?3
+                 WHERE report_id = ?1",
+            params![report_id.to_string(), i64::MAX, receipt],
+        )?;
+        Ok(())
+    }
+
+    /// Makes due at `now` every waiting item whose last attempt stopped for `reason`; returns
+    /// how many.
+    pub fn make_due(&self, reason: &str, now: DateTime<Utc>) -> Result<u32> {
+        let n = self.conn().execute(
+            "UPDATE outbox SET next_attempt_ms = ?2 WHERE state = 'queued' AND last_error = ?1 AND next_attempt_ms > ?2",
+            params![reason, ms(now)],
+        )?;
+        Ok(n as u32)
+    }
+
+    /// Puts a waiting or refused item back in the queue, due now (the reporter pressed "retry").
+    /// A delivered item, and one whose receipt did not verify, stay as they are.
     pub fn retry(&self, report_id: ReportId, now: DateTime<Utc>) -> Result<bool> {
         let n = self
             .conn()
             .execute(
-                "UPDATE outbox SET state = 'queued', next_attempt_ms = ?2 WHERE report_id = ?1 AND state != 'delivered'",
+                "UPDATE outbox SET state = 'queued', next_attempt_ms = ?2, refused_status = NULL, refused_code = NULL
+                     WHERE report_id = ?1 AND state IN ('queued', 'failed')",
                 params![report_id.to_string(), ms(now)],
             )?;
         Ok(n == 1)
@@ -357,7 +448,7 @@ impl Local {
     /// Adds a case with its codename (sealed), idempotently.
     pub fn add_case(&self, case_id: CaseId, unit_id: &str, codename: &str, now: DateTime<Utc>) -> Result<()> {
         let record = format!("case:{case_id}");
-        let sealed = self.vault.seal(record.as_bytes(), codename.as_bytes())?;
+        let sealed = self.vault()?.seal(record.as_bytes(), codename.as_bytes())?;
         self.conn().execute(
             "INSERT INTO cases (case_id, unit_id, sealed_codename, created_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(case_id) DO UPDATE SET unit_id = excluded.unit_id",
@@ -386,7 +477,7 @@ impl Local {
         rows.into_iter()
             .map(|(id, unit, sealed, created, seq)| {
                 let record = format!("case:{id}");
-                let codename = self.vault.open(record.as_bytes(), &sealed)?;
+                let codename = self.vault()?.open(record.as_bytes(), &sealed)?;
                 let codename = String::from_utf8(codename.to_vec())
                     .map_err(|_| Error::invalid("case book", "damaged codename"))?;
                 Ok(CaseEntry {
@@ -405,7 +496,7 @@ impl Local {
     /// id is settled by it and goes.
     pub fn add_message(&self, case_id: CaseId, message_id: &str, seq: i64, json: &[u8]) -> Result<()> {
         let record = format!("message:{case_id}:{message_id}");
-        let sealed = self.vault.seal(record.as_bytes(), json)?;
+        let sealed = self.vault()?.seal(record.as_bytes(), json)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -435,7 +526,7 @@ impl Local {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let record = format!("pending:{case_id}:{message_id}");
-        let sealed = self.vault.seal(record.as_bytes(), json)?;
+        let sealed = self.vault()?.seal(record.as_bytes(), json)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -489,7 +580,7 @@ impl Local {
         rows.into_iter()
             .map(|(id, sealed)| {
                 Ok(self
-                    .vault
+                    .vault()?
                     .open(format!("{kind}:{case_id}:{id}").as_bytes(), &sealed)?)
             })
             .collect()

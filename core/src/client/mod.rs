@@ -23,7 +23,7 @@ use crate::{Error, Result};
 use http::Api;
 use keystore::KeyStore;
 use local::Local;
-pub use outbox::{OutboxItem, OutboxListener, OutboxStatus};
+pub use outbox::{FlushSummary, OutboxItem, OutboxListener, OutboxStatus};
 
 /// Document names in the local store.
 const DIRECTORY_DOC: &str = "directory";
@@ -70,7 +70,7 @@ fn api(config: &ClientConfig) -> Result<Api> {
 pub struct Client {
     api: RwLock<Api>,
     explicit_oblivious: Option<transport::ObliviousConfig>,
-    local: Local,
+    local: Arc<Local>,
     authority: VerifyingKey,
     directory: RwLock<Option<Arc<VerifiedDirectory>>>,
     listener: RwLock<Option<Arc<dyn OutboxListener>>>,
@@ -80,12 +80,13 @@ pub struct Client {
 impl Client {
     /// Opens the client's storage and the cached directory (if it still verifies).
     pub fn open(config: ClientConfig) -> Result<Client> {
-        let key = config.key_store.key("tipline local store")?;
-        let local = Local::open(&config.storage_dir, &key)?;
+        // The key store is asked when the case book is first needed, not here: it may be
+        // unavailable for a while, and the outbox delivers what it can without it.
+        let local = Local::open_with(&config.storage_dir, config.key_store.clone())?;
         let client = Client {
             api: RwLock::new(api(&config)?),
             explicit_oblivious: config.oblivious.clone(),
-            local,
+            local: Arc::new(local),
             authority: config.authority_key,
             directory: RwLock::new(None),
             listener: RwLock::new(None),
@@ -180,10 +181,23 @@ impl Client {
         let cached_version = self.directory().map(|d| d.version());
         let verified =
             SignedDirectory::from_json(&json)?.verify(&self.authority, Utc::now(), cached_version)?;
-        self.local.set_document(DIRECTORY_DOC, &json)?;
+        let cached = json.clone();
+        self.on_disk(move |local| local.set_document(DIRECTORY_DOC, &cached))
+            .await?;
         self.set_directory(verified);
         self.apply_transport()?;
         self.require_directory()
+    }
+
+    /// Runs `work` on the local store (SQLite, files) on the runtime's blocking pool, so that a
+    /// slow disk does not hold one of the few async workers a phone's runtime has; inline when
+    /// there is no runtime.
+    pub(crate) async fn on_disk<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Local) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let local = self.local.clone();
+        blocking(move || work(&local)).await?
     }
 
     /// Registers the listener that hears every outbox status change.
@@ -209,16 +223,32 @@ impl Client {
             return Ok((config, intake.receipt_keys.clone()));
         }
         let announced = config.receipt_key()?;
-        match self.local.document(SERVER_KEY_DOC)? {
+        match self.on_disk(|local| local.document(SERVER_KEY_DOC)).await? {
             Some(kept) if kept != announced.0 => Err(Error::refused(
                 "receipt",
                 "the server announces another receipt key than before",
             )),
             Some(_) => Ok((config, vec![announced])),
             None => {
-                self.local.set_document(SERVER_KEY_DOC, &announced.0)?;
+                let key = announced.0;
+                self.on_disk(move |local| local.set_document(SERVER_KEY_DOC, &key))
+                    .await?;
                 Ok((config, vec![announced]))
             }
         }
+    }
+}
+
+/// Runs blocking `work` (file and database I/O, sealing, the stamp search) on the current tokio
+/// runtime's blocking pool, or inline when there is none. A panic in `work` goes on unwinding in
+/// the caller; a runtime shutting down under it is an I/O error.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Ok(work());
+    };
+    match runtime.spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::Io(std::io::Error::other("the runtime is shutting down"))),
     }
 }

@@ -46,11 +46,7 @@ pub struct HotlineView {
 }
 
 fn localized(map: &std::collections::BTreeMap<String, String>, language: Language) -> &str {
-    map.get(language.code())
-        .or_else(|| map.get("en"))
-        .or_else(|| map.values().next())
-        .map(String::as_str)
-        .unwrap_or_default()
+    crate::l10n::label(map, language)
 }
 
 impl Client {

@@ -1,7 +1,12 @@
 //! Composing a report on the device: field errors, unit choice, blurring, metadata stripping.
 
+use std::path::Path;
 use tipline_core::codename::Codename;
-use tipline_core::compose::{Draft, DraftAttachment, DraftPlace, PrepareError};
+
+use tipline_core::attachment::CHUNK_SIZE;
+use tipline_core::compose::{
+    CleanAttachment, Draft, DraftAttachment, DraftPlace, PrepareError, MAX_STRIPPED_IMAGE_BYTES,
+};
 use tipline_core::l10n::{Language, Localizer};
 use tipline_core::report::{Place, Precision, When};
 
@@ -82,11 +87,9 @@ fn test_prepare_picks_the_regional_unit_blurs_and_strips() {
         );
         j.encoder().bytes().to_vec()
     };
-    d.attachments.push(DraftAttachment {
-        name: "IMG_1.jpg".into(),
-        media_type: "image/jpeg".into(),
-        bytes: jpeg.clone(),
-    });
+    let files = tempfile::tempdir().unwrap();
+    d.attachments
+        .push(attachment(files.path(), "IMG_1.jpg", "image/jpeg", &jpeg));
     let case = Codename::generate().unwrap().derive().unwrap();
     // When it is prepared
     let prepared = d
@@ -103,12 +106,77 @@ fn test_prepare_picks_the_regional_unit_blurs_and_strips() {
     assert_ne!(latitude, 55.6537);
     assert_eq!(precision, Precision::Town);
     assert!(prepared.stripped[0]);
-    assert!(prepared.attachments[0].len() < jpeg.len());
-    assert!(!prepared.attachments[0].windows(4).any(|w| w == b"Exif"));
-    assert_eq!(
-        prepared.report.attachments[0].size,
-        prepared.attachments[0].len() as u64
-    );
+    let CleanAttachment::Memory(cleaned) = &prepared.attachments[0] else {
+        panic!("a photo is cleaned in memory")
+    };
+    assert!(cleaned.len() < jpeg.len());
+    assert!(!cleaned.windows(4).any(|w| w == b"Exif"));
+    assert_eq!(prepared.report.attachments[0].size, cleaned.len() as u64);
+}
+
+fn attachment(dir: &Path, name: &str, media_type: &str, bytes: &[u8]) -> DraftAttachment {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    DraftAttachment {
+        name: name.into(),
+        media_type: media_type.into(),
+        path,
+    }
+}
+
+#[test]
+fn test_a_video_is_described_from_its_file_and_left_there() {
+    // Given a draft with a video of three and a half chunks
+    let dir = sample_directory();
+    let files = tempfile::tempdir().unwrap();
+    let video: Vec<u8> = (0..(3 * CHUNK_SIZE + CHUNK_SIZE / 2))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let mut d = draft();
+    d.attachments
+        .push(attachment(files.path(), "clip.mp4", "video/mp4", &video));
+    let case = Codename::generate().unwrap().derive().unwrap();
+    // When it is prepared
+    let prepared = d
+        .prepare(&dir, case.case_id, case.reply_key.public_key())
+        .unwrap();
+    // Then the video is read from its file as it is, described by its size and digest
+    assert!(!prepared.stripped[0]);
+    assert!(matches!(&prepared.attachments[0], CleanAttachment::File(p) if *p == d.attachments[0].path));
+    let info = &prepared.report.attachments[0];
+    assert_eq!(info.size, video.len() as u64);
+    assert_eq!(info.sha256, tipline_core::crypto::sha256(&video));
+    assert_eq!(info.name, "clip.mp4");
+}
+
+#[test]
+fn test_missing_files_and_photos_too_large_to_strip_are_field_errors() {
+    // Given a draft naming a file that is not there and a "photo" over the stripping limit
+    let dir = sample_directory();
+    let files = tempfile::tempdir().unwrap();
+    let mut d = draft();
+    d.attachments.push(DraftAttachment {
+        name: "gone.mp4".into(),
+        media_type: "video/mp4".into(),
+        path: files.path().join("gone.mp4"),
+    });
+    let big = files.path().join("big.jpg");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(MAX_STRIPPED_IMAGE_BYTES + 1)
+        .unwrap();
+    d.attachments.push(DraftAttachment {
+        name: "big.jpg".into(),
+        media_type: "image/jpeg".into(),
+        path: big,
+    });
+    // When it is checked, then each gets its own problem, the photo with the limit in MiB
+    let errors = d.check(&dir);
+    let problem = |field: &str| errors.iter().find(|e| e.field == field).cloned();
+    assert_eq!(problem("attachments[0]").unwrap().code, "field-invalid");
+    let big = problem("attachments[1]").unwrap();
+    assert_eq!(big.code, "attachment-too-large");
+    assert_eq!(big.max, Some(MAX_STRIPPED_IMAGE_BYTES / (1024 * 1024)));
 }
 
 #[test]

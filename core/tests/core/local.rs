@@ -20,6 +20,7 @@ fn row(report_id: ReportId) -> OutboxRow {
         last_error: None,
         stamp: None,
         receipt: None,
+        refusal: None,
         created: Utc::now(),
         attachments: vec![(0, 116, 0)],
     }
@@ -36,7 +37,7 @@ fn test_outbox_survives_reopen_with_progress_and_failures() {
         local.enqueue(&row(id)).unwrap();
         local.set_stamp(id, 77, 16).unwrap();
         local.set_uploaded(id, 0, 58).unwrap();
-        local.set_failed(id, "reason-offline", Some(Utc::now())).unwrap();
+        local.set_waiting(id, "reason-offline", Utc::now()).unwrap();
     }
     // When the app is killed and the store reopened
     let local = Local::open(dir.path(), &key).unwrap();
@@ -51,14 +52,57 @@ fn test_outbox_survives_reopen_with_progress_and_failures() {
     assert_eq!(item.stamp, Some((77, 16)));
     assert_eq!(item.attachments, vec![(0, 116, 58)]);
     assert_eq!(item.last_error.as_deref(), Some("reason-offline"));
-    // And a permanent failure is kept (never dropped), then retried on request
-    local.set_failed(id, "reason-rejected", None).unwrap();
-    assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Failed);
+    // And a refusal is kept (never dropped) with the server's status and code, then retried on
+    // request
+    local
+        .set_refused(id, "reason-rejected", 422, "bad_envelope")
+        .unwrap();
+    let refused = &local.outbox().unwrap()[0];
+    assert_eq!(refused.state, OutboxState::Failed);
+    assert_eq!(refused.refusal, Some((422, "bad_envelope".to_string())));
     assert!(local.retry(id, Utc::now()).unwrap());
-    assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Queued);
+    let again = &local.outbox().unwrap()[0];
+    assert_eq!((again.state, again.refusal.clone()), (OutboxState::Queued, None));
+    // And a receipt that does not verify is kept with the item, which no retry puts back
+    local.set_receipt_unverified(id, b"{}").unwrap();
+    let kept = &local.outbox().unwrap()[0];
+    assert_eq!(
+        (kept.state, kept.receipt.as_deref()),
+        (OutboxState::ReceiptUnverified, Some(&b"{}"[..]))
+    );
+    assert!(!local.retry(id, Utc::now()).unwrap());
     local.set_delivered(id, Utc::now()).unwrap();
     assert_eq!(local.outbox().unwrap()[0].state, OutboxState::Delivered);
     assert!(!local.retry(id, Utc::now()).unwrap());
+}
+
+#[test]
+fn test_only_what_waited_for_the_network_is_made_due_when_it_returns() {
+    // Given three waiting items: one offline, one behind a busy server, one refused
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), &[1; 32]).unwrap();
+    let later = Utc::now() + chrono::Duration::minutes(30);
+    let ids: Vec<ReportId> = (0..3).map(|_| ReportId::random().unwrap()).collect();
+    for id in &ids {
+        local.enqueue(&row(*id)).unwrap();
+    }
+    local.set_waiting(ids[0], "reason-offline", later).unwrap();
+    local.set_waiting(ids[1], "reason-busy", later).unwrap();
+    local
+        .set_refused(ids[2], "reason-rejected", 403, "forbidden")
+        .unwrap();
+    // When the network returns
+    let now = Utc::now();
+    assert_eq!(local.make_due("reason-offline", now).unwrap(), 1);
+    // Then only the offline one is due now
+    let due: Vec<ReportId> = local
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.state == OutboxState::Queued && r.next_attempt <= now)
+        .map(|r| r.report_id)
+        .collect();
+    assert_eq!(due, [ids[0]]);
 }
 
 #[test]

@@ -131,5 +131,8 @@ def config(server, tmp_path):
 
 
 @pytest.fixture
-def photo() -> bytes:
-    return PHOTO.read_bytes()
+def photo(tmp_path) -> pathlib.Path:
+    """A copy of the test photo, as an app keeps a picked file in its cache."""
+    copy = tmp_path / "picked-photo.jpg"
+    copy.write_bytes(PHOTO.read_bytes())
+    return copy

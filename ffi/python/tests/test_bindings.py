@@ -53,7 +53,6 @@ def test_report_with_photo_is_delivered_answered_and_alerted(server, config, pho
         # Given a device with a Python key store and listener, and the server's directory
         keys = FixedKeyStore()
         client = await TiplineClient.open(config, keys)
-        assert "tipline local store" in keys.asked
         heard = Recorder()
         client.set_listener(heard)
         directory = await client.refresh_directory()
@@ -63,12 +62,13 @@ def test_report_with_photo_is_delivered_answered_and_alerted(server, config, pho
 
         # When the reporter files a report with a photo that carries EXIF, and the outbox flushes
         draft = a_draft(
-            attachments=[DraftAttachment(name="chat.jpg", media_type="image/jpeg", bytes=photo)],
+            attachments=[DraftAttachment(name="chat.jpg", media_type="image/jpeg", path=str(photo))],
             people=[Person(description="Omkring 20 år, sort jakke")],
             place=DraftPlace.POSITION(latitude=55.6761, longitude=12.5683, precision=Precision.NEIGHBOURHOOD),
             happened=When.EXACT(at=datetime.datetime.now(datetime.timezone.utc)),
         )
         filed = await client.file_report(draft)
+        assert "tipline local store" in keys.asked  # asked when the case book is first written
         assert filed.unit_id == UNIT
         assert filed.stripped == [True]
         assert len(filed.codename.split()) >= 8

@@ -15,6 +15,7 @@ struct TiplineApp: App {
         // BGTaskScheduler wants its handlers before launch finishes.
         DeliveryHooks.registerBackgroundTask { await ModelHolder.shared?.model }
         UpdateNotifier.shared.install()
+        PickedFile.clearFolder()
     }
 
     var body: some Scene {

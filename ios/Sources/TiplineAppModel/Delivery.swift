@@ -1,6 +1,6 @@
 // The platform's signals (NWPathMonitor, the app becoming active, BGTaskScheduler) turned into
 // flushes of the core's outbox, which owns retries, back-off and resumption. When the phone's
-// network returns, items that waited only for it (`reason-offline`) are made due at once.
+// network returns, the core makes due at once the items that waited only for it.
 import Foundation
 import TiplineFFI
 
@@ -21,13 +21,7 @@ public final class DeliveryModel: ObservableObject {
     public func onNetworkAvailable() {
         online = true
         Task {
-            if let items = try? await client.outbox() {
-                for item in items {
-                    if case .queued(_, let lastError) = item.status, lastError == "reason-offline" {
-                        _ = try? await client.retry(reportId: item.reportId)
-                    }
-                }
-            }
+            _ = try? await client.retryWaitingForNetwork()
             await flushNow()
         }
     }

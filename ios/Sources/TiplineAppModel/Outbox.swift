@@ -3,7 +3,9 @@
 import Foundation
 import TiplineFFI
 
-public enum OutboxPhase { case queued, sending, delivered, failed }
+/// Where an item stands: `failed` is a refusal by the server, `unverified` a report the server
+/// took whose receipt does not verify.
+public enum OutboxPhase { case queued, sending, delivered, failed, unverified }
 
 public struct OutboxRow: Identifiable, Equatable {
     public let reportId: String
@@ -96,13 +98,16 @@ public final class OutboxModel: ObservableObject {
             case .sending(let fraction):
                 phase = .sending
                 progress = fraction
-                status = text.text("outbox-sending", ["percent": String(Int((fraction * 100).rounded()))])
+                status = text.text("outbox-sending", ["percent": String(progressPercent(progress: fraction))])
             case .delivered(let receivedAt):
                 phase = .delivered
                 status = text.text("outbox-delivered", ["date": text.dateTime(receivedAt)])
-            case .failed(let reason):
+            case .failed(let reason, _, _):
                 phase = .failed
                 status = text.text("outbox-failed", ["reason": text.text(reason)])
+            case .receiptUnverified:
+                phase = .unverified
+                status = text.text("outbox-receipt-unverified")
             }
             return OutboxRow(
                 reportId: item.reportId, caseId: item.caseId, unitName: names.unit(item.unitId),

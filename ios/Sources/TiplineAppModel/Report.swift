@@ -29,11 +29,14 @@ public struct PersonInput: Equatable, Identifiable {
     }
 }
 
+/// A file picked by the reporter: the app's own copy of it, by path (metadata still in: the core
+/// strips it while reading the file in chunks), and its size in bytes.
 public struct AttachmentInput: Equatable, Identifiable {
     public let id = UUID()
     public let name: String
     public let mediaType: String
-    public let bytes: Data
+    public let path: String
+    public let size: Int64
     public var kind: MediaKind {
         switch mediaType.split(separator: "/").first {
         case "image": return .photo
@@ -93,7 +96,7 @@ public struct ReportForm: Equatable {
             place: place,
             people: people.map { Person(description: $0.details, name: optional($0.name)) },
             contact: wantsContact ? Contact(name: optional(contactName), phone: optional(contactPhone), email: optional(contactEmail)) : nil,
-            attachments: attachments.map { DraftAttachment(name: $0.name, mediaType: $0.mediaType, bytes: $0.bytes) }
+            attachments: attachments.map { DraftAttachment(name: $0.name, mediaType: $0.mediaType, path: $0.path) }
         )
     }
 }
@@ -131,8 +134,8 @@ public final class ReportModel: ObservableObject {
             .map { PrecisionOption(precision: $0.0, label: text.text($0.1)) }
     }
 
-    public func attach(name: String, mediaType: String, bytes: Data) {
-        form.attachments.append(AttachmentInput(name: name, mediaType: mediaType, bytes: bytes))
+    public func attach(name: String, mediaType: String, path: String, size: Int64) {
+        form.attachments.append(AttachmentInput(name: name, mediaType: mediaType, path: path, size: size))
     }
 
     /// Files the report (works offline: the core seals it into the outbox) and shows the codename.
@@ -167,26 +170,13 @@ public final class ReportModel: ObservableObject {
         notice = nil
     }
 
+    /// The problem fields an edit from `old` to `new` touched, by the core's rule.
     private func changed(_ old: ReportForm, _ new: ReportForm) -> Set<String> {
-        var fields = Set<String>()
-        if old.category != new.category { fields.insert("category") }
-        if old.text != new.text { fields.insert("text") }
-        if old.whenMode != new.whenMode || old.exactAt != new.exactAt || old.earliest != new.earliest || old.latest != new.latest { fields.insert("when") }
-        if old.placeMode != new.placeMode || old.placeText != new.placeText || old.latitude != new.latitude { fields.insert("place") }
-        if old.people != new.people {
-            fields.insert("people")
-            for index in 0..<max(old.people.count, new.people.count) {
-                fields.insert("people[\(index)].description")
-                fields.insert("people[\(index)].name")
-            }
+        let (language, region) = (settings.languageCode, settings.region)
+        guard let fields = try? changedFields(old: old.draft(language: language, region: region),
+                                              new: new.draft(language: language, region: region)) else {
+            return Set(problems.keys)
         }
-        if old.contactName != new.contactName { fields.insert("contact.name") }
-        if old.contactPhone != new.contactPhone { fields.insert("contact.phone") }
-        if old.contactEmail != new.contactEmail { fields.insert("contact.email") }
-        if old.attachments != new.attachments {
-            fields.insert("attachments")
-            for index in 0..<max(old.attachments.count, new.attachments.count) { fields.insert("attachments[\(index)]") }
-        }
-        return fields
+        return Set(fields)
     }
 }

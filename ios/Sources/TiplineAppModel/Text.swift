@@ -43,21 +43,18 @@ public final class CoreText {
         timeFormat.timeStyle = .short
     }
 
-    /// The core's string `id`, with its arguments put in the `{$name}` places the bindings'
-    /// `Localizer.text` leaves for them (pinned on the JVM by TextTest).
+    /// The core's string `id`, with its arguments put in by the core's Fluent formatting.
     public func text(_ id: String, _ args: [String: String] = [:]) -> String {
-        args.reduce(localizer.text(id: id)) { text, arg in
-            text.replacingOccurrences(of: "{$" + arg.key + "}", with: arg.value)
-        }
+        localizer.textWith(id: id, args: args)
     }
 
     public func dateTime(_ date: Date) -> String { dateTimeFormat.string(from: date) }
 
     public func time(_ date: Date) -> String { timeFormat.string(from: date) }
 
-    /// A directory label in this language, else English, else any.
+    /// A directory label for this language, by the core's rule.
     public func label(_ labels: [String: String]) -> String {
-        labels[language.code()] ?? labels["en"] ?? labels.keys.sorted().first.flatMap { labels[$0] } ?? ""
+        localizer.label(labels: labels)
     }
 
     /// What the screen says about a failed call.

@@ -471,6 +471,38 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -923,6 +955,12 @@ public protocol LocalizerProtocol: AnyObject, Sendable {
     func direction()  -> Direction
     
     /**
+     * A directory label (category, unit name) in this language, else English, else the first by
+     * language tag; empty when there is none.
+     */
+    func label(labels: [String: String])  -> String
+    
+    /**
      * Its language.
      */
     func language()  -> Language
@@ -932,6 +970,12 @@ public protocol LocalizerProtocol: AnyObject, Sendable {
      * as itself.
      */
     func text(id: String)  -> String
+    
+    /**
+     * The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+     * the core's Fluent formatting.
+     */
+    func textWith(id: String, args: [String: String])  -> String
     
 }
 /**
@@ -1015,6 +1059,20 @@ open func direction() -> Direction  {
 }
     
     /**
+     * A directory label (category, unit name) in this language, else English, else the first by
+     * language tag; empty when there is none.
+     */
+open func label(labels: [String: String]) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tipline_ffi_fn_method_localizer_label(
+            self.uniffiCloneHandle(),
+        FfiConverterDictionaryStringString.lower(labels),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Its language.
      */
 open func language() -> Language  {
@@ -1036,6 +1094,21 @@ open func text(id: String) -> String  {
     uniffi_tipline_ffi_fn_method_localizer_text(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+     * the core's Fluent formatting.
+     */
+open func textWith(id: String, args: [String: String]) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tipline_ffi_fn_method_localizer_text_with(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterDictionaryStringString.lower(args),uniffiCallStatus
     )
 })
 }
@@ -1388,6 +1461,13 @@ public protocol TiplineClientProtocol: AnyObject, Sendable {
     func retry(reportId: String) async throws  -> Bool
     
     /**
+     * Makes due now the items that waited only because the phone was offline
+     * (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+     * when the platform says the network is back, then `flush`. Returns how many.
+     */
+    func retryWaitingForNetwork() async throws  -> UInt32
+    
+    /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
      * the app keeps the text and tries again: the same words again are the same message, so
      * the unit reads it once even if an earlier try reached the server.
@@ -1722,6 +1802,27 @@ open func retry(reportId: String)async throws  -> Bool  {
             completeFunc: ffi_tipline_ffi_rust_future_complete_i8,
             freeFunc: ffi_tipline_ffi_rust_future_free_i8,
             liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeApiError_lift
+        )
+}
+    
+    /**
+     * Makes due now the items that waited only because the phone was offline
+     * (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+     * when the platform says the network is back, then `flush`. Returns how many.
+     */
+open func retryWaitingForNetwork()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tipline_ffi_rust_future_poll_u32,
+            completeFunc: ffi_tipline_ffi_rust_future_complete_u32,
+            freeFunc: ffi_tipline_ffi_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
             errorHandler: FfiConverterTypeApiError_lift
         )
 }
@@ -2701,7 +2802,11 @@ public func FfiConverterTypeDraft_lower(_ value: Draft) -> RustBuffer {
 
 
 /**
- * A file the reporter attaches; photo metadata is stripped on the device before sealing.
+ * A file the reporter attaches, by path: copy the picked file to the app's cache and pass the
+ * copy's path. The core reads it in chunks, so a long video never sits whole in memory, and
+ * never deletes it: a filed report keeps its own sealed copy in the outbox, so the app may
+ * remove its copy once `file_report` returns. Photo metadata (JPEG, PNG up to 32 MiB) is
+ * stripped on the device before sealing.
  */
 public struct DraftAttachment: Equatable, Hashable {
     /**
@@ -2713,9 +2818,9 @@ public struct DraftAttachment: Equatable, Hashable {
      */
     public var mediaType: String
     /**
-     * Its bytes, metadata still in.
+     * Where the file is, metadata still in.
      */
-    public var bytes: Data
+    public var path: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2727,11 +2832,11 @@ public struct DraftAttachment: Equatable, Hashable {
          * Its media type, e.g. `image/jpeg`.
          */mediaType: String, 
         /**
-         * Its bytes, metadata still in.
-         */bytes: Data) {
+         * Where the file is, metadata still in.
+         */path: String) {
         self.name = name
         self.mediaType = mediaType
-        self.bytes = bytes
+        self.path = path
     }
 
     
@@ -2752,14 +2857,14 @@ public struct FfiConverterTypeDraftAttachment: FfiConverterRustBuffer {
             try DraftAttachment(
                 name: FfiConverterString.read(from: &buf), 
                 mediaType: FfiConverterString.read(from: &buf), 
-                bytes: FfiConverterData.read(from: &buf)
+                path: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: DraftAttachment, into buf: inout [UInt8]) {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.mediaType, into: &buf)
-        FfiConverterData.write(value.bytes, into: &buf)
+        FfiConverterString.write(value.path, into: &buf)
     }
 }
 
@@ -2988,6 +3093,10 @@ public struct FlushSummary: Equatable, Hashable {
      * Items refused for good.
      */
     public var failed: UInt32
+    /**
+     * Items whose receipt did not verify.
+     */
+    public var unverified: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3000,10 +3109,14 @@ public struct FlushSummary: Equatable, Hashable {
          */pending: UInt32, 
         /**
          * Items refused for good.
-         */failed: UInt32) {
+         */failed: UInt32, 
+        /**
+         * Items whose receipt did not verify.
+         */unverified: UInt32) {
         self.delivered = delivered
         self.pending = pending
         self.failed = failed
+        self.unverified = unverified
     }
 
     
@@ -3024,7 +3137,8 @@ public struct FfiConverterTypeFlushSummary: FfiConverterRustBuffer {
             try FlushSummary(
                 delivered: FfiConverterUInt32.read(from: &buf), 
                 pending: FfiConverterUInt32.read(from: &buf), 
-                failed: FfiConverterUInt32.read(from: &buf)
+                failed: FfiConverterUInt32.read(from: &buf), 
+                unverified: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -3032,6 +3146,7 @@ public struct FfiConverterTypeFlushSummary: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.delivered, into: &buf)
         FfiConverterUInt32.write(value.pending, into: &buf)
         FfiConverterUInt32.write(value.failed, into: &buf)
+        FfiConverterUInt32.write(value.unverified, into: &buf)
     }
 }
 
@@ -3964,14 +4079,16 @@ public func FfiConverterTypeLanguage_lower(_ value: Language) -> RustBuffer {
 public enum OutboxStatus: Equatable, Hashable {
     
     /**
-     * Waiting for its next attempt.
+     * Waiting for its next attempt: not sent yet, or stopped by something that passes (the
+     * network, a busy server, this phone's storage or key store), never by a refusal.
      */
     case queued(
         /**
          * When it will be tried.
          */nextAttempt: Date, 
         /**
-         * Why the last attempt failed (a localisation id such as `reason-offline`), if one did.
+         * Why the last attempt stopped (a localisation id such as `reason-offline` or
+         * `reason-local`), if one did.
          */lastError: String?
     )
     /**
@@ -3991,13 +4108,25 @@ public enum OutboxStatus: Equatable, Hashable {
          */receivedAt: Date
     )
     /**
-     * Refused for good; kept until the reporter retries it.
+     * Refused for good by the server (a 4xx other than 408 and 429); kept until the reporter
+     * retries it.
      */
     case failed(
         /**
-         * Why (a localisation id such as `reason-rejected`).
-         */reason: String
+         * Why (the localisation id `reason-rejected`).
+         */reason: String, 
+        /**
+         * The HTTP status the server refused it with.
+         */status: UInt16, 
+        /**
+         * The server's stable error code (`bad_envelope`, `unknown_unit`...).
+         */code: String
     )
+    /**
+     * The server took the report but its signed receipt does not verify: kept for the reporter
+     * to see (`outbox-receipt-unverified`), never sent again as new.
+     */
+    case receiptUnverified
 
 
 
@@ -4028,8 +4157,10 @@ public struct FfiConverterTypeOutboxStatus: FfiConverterRustBuffer {
         case 3: return .delivered(receivedAt: try FfiConverterTimestamp.read(from: &buf)
         )
         
-        case 4: return .failed(reason: try FfiConverterString.read(from: &buf)
+        case 4: return .failed(reason: try FfiConverterString.read(from: &buf), status: try FfiConverterUInt16.read(from: &buf), code: try FfiConverterString.read(from: &buf)
         )
+        
+        case 5: return .receiptUnverified
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4055,10 +4186,16 @@ public struct FfiConverterTypeOutboxStatus: FfiConverterRustBuffer {
             FfiConverterTimestamp.write(receivedAt, into: &buf)
             
         
-        case let .failed(reason):
+        case let .failed(reason,status,code):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
+            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterString.write(code, into: &buf)
             
+        
+        case .receiptUnverified:
+            writeInt(&buf, Int32(5))
+        
         }
     }
 }
@@ -4965,6 +5102,19 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * The fields whose problems an edit of a draft from `old` to `new` touched (`text`, `place`,
+ * `people[1].name`, `attachments[0]`...): a screen hides their problems until the next check.
+ */
+public func changedFields(old: Draft, new: Draft)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_tipline_ffi_fn_func_changed_fields(
+        FfiConverterTypeDraft_lower(old),
+        FfiConverterTypeDraft_lower(new),uniffiCallStatus
+    )
+})
+}
+/**
  * The language for a BCP 47 tag such as `da-DK` or `ar`, by its primary subtag; absent for a
  * language the core does not speak.
  */
@@ -4988,6 +5138,18 @@ public func negotiateLanguage(preferred: [String]) -> Language  {
     )
 })
 }
+/**
+ * How far a sending has gone (0 to 1, as `OutboxStatus.Sending` gives it) as a whole percentage
+ * from 0 to 100, for the screen.
+ */
+public func progressPercent(progress: Float) -> UInt8  {
+    return try!  FfiConverterUInt8.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tipline_ffi_fn_func_progress_percent(
+        FfiConverterFloat.lower(progress),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -5004,10 +5166,16 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_tipline_ffi_checksum_func_changed_fields() != 42175) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tipline_ffi_checksum_func_language_from_tag() != 57697) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_func_negotiate_language() != 64093) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_func_progress_percent() != 10510) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_alerts() != 10188) {
@@ -5049,6 +5217,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_retry() != 43462) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network() != 51695) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() != 61135) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5058,10 +5229,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tipline_ffi_checksum_method_localizer_direction() != 10605) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tipline_ffi_checksum_method_localizer_label() != 62359) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tipline_ffi_checksum_method_localizer_language() != 41106) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_localizer_text() != 30192) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_method_localizer_text_with() != 51081) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_keystore_key() != 22881) {

@@ -140,11 +140,7 @@ pub fn photo() -> DraftAttachment {
     jpeg_encoder::Encoder::new(&mut jpeg, 85)
         .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
         .expect("a JPEG of a fixed size encodes");
-    DraftAttachment {
-        name: "chat.jpg".into(),
-        media_type: "image/jpeg".into(),
-        bytes: jpeg,
-    }
+    tipline_e2e::files::attachment("chat.jpg", "image/jpeg", &jpeg)
 }
 
 /// Runs `script` (a function body; a promise it returns is awaited) in the page.

@@ -3,8 +3,9 @@
 //! HTML page as attachments, one of them claiming to be a GIF) is shown as text: no script of it
 //! runs, no element of it is made, and the active files are only ever downloads.
 
-use tipline_core::compose::{DraftAttachment, DraftPlace};
+use tipline_core::compose::DraftPlace;
 use tipline_core::report::{Contact, Person, MAX_TEXT_CHARS};
+use tipline_e2e::files::attachment;
 
 use crate::desk::{draft, js, sign_in_first_time, text_of, wait_for, DeskUnderTest, SUPERVISOR};
 use crate::driver::Browser;
@@ -52,21 +53,17 @@ async fn test_a_hostile_report_is_shown_as_text_and_its_active_files_only_as_dow
         email: Some("javascript:window.__pwned=1".into()),
     });
     report.attachments = vec![
-        DraftAttachment {
-            name: "<img src=x onerror=\"window.__pwned=1\">.svg".into(),
-            media_type: "image/svg+xml".into(),
-            bytes: SVG.as_bytes().to_vec(),
-        },
-        DraftAttachment {
-            name: "\"><svg onload=window.__pwned=1>.html".into(),
-            media_type: "text/html".into(),
-            bytes: HTML.as_bytes().to_vec(),
-        },
-        DraftAttachment {
-            name: "photo.gif".into(),
-            media_type: "image/gif".into(),
-            bytes: SVG.as_bytes().to_vec(),
-        },
+        attachment(
+            "<img src=x onerror=\"window.__pwned=1\">.svg",
+            "image/svg+xml",
+            SVG.as_bytes(),
+        ),
+        attachment(
+            "\"><svg onload=window.__pwned=1>.html",
+            "text/html",
+            HTML.as_bytes(),
+        ),
+        attachment("photo.gif", "image/gif", SVG.as_bytes()),
     ];
     let citizen = desk.citizen("phone").await.unwrap();
     let filed = citizen.file_report(&report).unwrap();

@@ -3,6 +3,7 @@
 //! alert checks; the reply round trip; recovering a case on a second device.
 #![allow(clippy::unwrap_used)]
 
+mod faults;
 mod oblivious;
 mod support;
 
@@ -82,11 +83,14 @@ async fn test_client_killed_mid_upload_resumes_with_one_report_and_intact_attach
     let dir = server.client_dir("phone-a");
     let client = Arc::new(server.client_in(&dir));
     client.refresh_directory().await.unwrap();
-    let mut d = attach_jpeg(draft());
-    d.attachments[0]
-        .bytes
-        .extend(std::iter::repeat_n(0x42, 1_200_000));
-    d.attachments[0].media_type = "application/octet-stream".into();
+    let mut bytes = std::fs::read(&attach_jpeg(draft()).attachments[0].path).unwrap();
+    bytes.extend(std::iter::repeat_n(0x42, 1_200_000));
+    let mut d = draft();
+    d.attachments.push(tipline_e2e::files::attachment(
+        "chat.bin",
+        "application/octet-stream",
+        &bytes,
+    ));
     let filed = client.file_report(&d).unwrap();
     // When the app dies in the middle of the attachment upload
     client.set_listener(Arc::new(CrashAfterFirstPiece));
@@ -107,8 +111,8 @@ async fn test_client_killed_mid_upload_resumes_with_one_report_and_intact_attach
     let delivered = server.desk_reports().await;
     assert_eq!(delivered.len(), 1);
     let files = server.open_attachments(&delivered[0]).await;
-    assert_eq!(files[0].len(), d.attachments[0].bytes.len());
-    assert_eq!(files[0], d.attachments[0].bytes);
+    assert_eq!(files[0].len(), bytes.len());
+    assert_eq!(files[0], bytes);
 }
 
 #[tokio::test]

@@ -16,10 +16,10 @@ use chrono::Utc;
 use tempfile::TempDir;
 use tipline_core::alert::{Alert, Severity};
 use tipline_core::attachment::{self, AttachmentKey};
-use tipline_core::client::keystore::StaticKeyStore;
+use tipline_core::client::keystore::{KeyStore, StaticKeyStore};
 use tipline_core::client::outbox::Filed;
 use tipline_core::client::{Client, ClientConfig};
-use tipline_core::compose::{Draft, DraftAttachment};
+use tipline_core::compose::Draft;
 use tipline_core::crypto::OsRandom;
 use tipline_core::directory::{sample_source, DirectoryBody, Intake, SignedDirectory, DIRECTORY_FORMAT};
 use tipline_core::envelope::{open_report, Envelope};
@@ -58,11 +58,9 @@ pub fn attach_jpeg(mut draft: Draft) -> Draft {
     jpeg_encoder::Encoder::new(&mut jpeg, 80)
         .encode(&[90u8; 16 * 16 * 3], 16, 16, jpeg_encoder::ColorType::Rgb)
         .unwrap();
-    draft.attachments.push(DraftAttachment {
-        name: "chat.jpg".into(),
-        media_type: "image/jpeg".into(),
-        bytes: jpeg,
-    });
+    draft
+        .attachments
+        .push(tipline_e2e::files::attachment("chat.jpg", "image/jpeg", &jpeg));
     draft
 }
 
@@ -80,6 +78,8 @@ fn settings() -> Settings {
 enum Faults {
     FlakySubmissions,
     SlowFirstFollowUp,
+    FirstSubmissionAnswered(u16),
+    ForgedReceipts,
 }
 
 /// The server and everything the tests need to play the desk and the authority.
@@ -119,6 +119,22 @@ impl Server {
     /// `submissions` counts them all.
     pub async fn start_flaky(submissions: Arc<AtomicUsize>) -> Server {
         Self::build(|_| {}, Some((Faults::FlakySubmissions, submissions))).await
+    }
+
+    /// A server that answers the first submission with `status` (committing nothing) and the
+    /// rest normally; `submissions` counts them all.
+    pub async fn start_answering_first(status: u16, submissions: Arc<AtomicUsize>) -> Server {
+        Self::build(
+            |_| {},
+            Some((Faults::FirstSubmissionAnswered(status), submissions)),
+        )
+        .await
+    }
+
+    /// A server that commits every submission but answers it with a receipt whose leaf index is
+    /// off by one, so that its inclusion proof fails; `submissions` counts them.
+    pub async fn start_forging_receipts(submissions: Arc<AtomicUsize>) -> Server {
+        Self::build(|_| {}, Some((Faults::ForgedReceipts, submissions))).await
     }
 
     async fn build(change: impl FnOnce(&mut Settings), faults: Option<(Faults, Arc<AtomicUsize>)>) -> Server {
@@ -188,6 +204,10 @@ impl Server {
                     match faults {
                         Faults::FlakySubmissions => flaky(counter, req, next).await,
                         Faults::SlowFirstFollowUp => slow_first_follow_up(counter, req, next).await,
+                        Faults::FirstSubmissionAnswered(status) => {
+                            first_submission_answered(status, counter, req, next).await
+                        }
+                        Faults::ForgedReceipts => forged_receipts(counter, req, next).await,
                     }
                 }
             }));
@@ -394,6 +414,11 @@ impl Server {
         self.dir.path().join(name)
     }
 
+    /// The authority key the server's directory is signed with.
+    pub fn authority_key(&self) -> VerifyingKey {
+        self.authority.verifying_key()
+    }
+
     /// A client with its storage in `dir`, pinned to the test authority.
     pub fn client_in(&self, dir: &Path) -> Client {
         self.client_at(dir, self.authority.verifying_key())
@@ -410,12 +435,22 @@ impl Server {
     }
 
     fn client_at(&self, dir: &Path, authority: VerifyingKey) -> Client {
+        self.client_with_key_store(dir, authority, Arc::new(StaticKeyStore::new([7; 32])))
+    }
+
+    /// A client in `dir` whose keys come from `key_store`.
+    pub fn client_with_key_store(
+        &self,
+        dir: &Path,
+        authority: VerifyingKey,
+        key_store: Arc<dyn KeyStore>,
+    ) -> Client {
         Client::open(ClientConfig {
             storage_dir: dir.to_owned(),
             base_url: format!("http://127.0.0.1:{}", self.port),
             authority_key: authority,
             tls_pin: None,
-            key_store: Arc::new(StaticKeyStore::new([7; 32])),
+            key_store,
             timeout: Duration::from_secs(2),
             oblivious: None,
             local_address: None,
@@ -704,4 +739,44 @@ async fn flaky(failures: Arc<AtomicUsize>, req: Request, next: Next) -> Response
             next.run(req).await
         }
     }
+}
+
+fn is_submission(req: &Request) -> bool {
+    req.method() == Method::POST && req.uri().path() == "/v1/reports"
+}
+
+async fn first_submission_answered(
+    status: u16,
+    count: Arc<AtomicUsize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !is_submission(&req) {
+        return next.run(req).await;
+    }
+    if count.fetch_add(1, Ordering::SeqCst) > 0 {
+        return next.run(req).await;
+    }
+    let status = StatusCode::from_u16(status).unwrap();
+    let body = format!("{{\"error\":\"bad_envelope\",\"message\":\"refused by the test ({status})\"}}");
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+async fn forged_receipts(count: Arc<AtomicUsize>, req: Request, next: Next) -> Response {
+    if !is_submission(&req) {
+        return next.run(req).await;
+    }
+    count.fetch_add(1, Ordering::SeqCst);
+    let response = next.run(req).await;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let index = json["receipt"]["leaf_index"].as_u64().unwrap();
+    json["receipt"]["leaf_index"] = (index + 1).into();
+    (status, axum::Json(json)).into_response()
 }

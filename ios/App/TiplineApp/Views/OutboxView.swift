@@ -37,7 +37,7 @@ struct OutboxView: View {
         case .queued: return "clock"
         case .sending: return "arrow.up.circle"
         case .delivered: return "checkmark.circle.fill"
-        case .failed: return "exclamationmark.triangle.fill"
+        case .failed, .unverified: return "exclamationmark.triangle.fill"
         }
     }
 }

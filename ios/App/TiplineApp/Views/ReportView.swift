@@ -139,7 +139,7 @@ struct ReportView: View {
                 HStack {
                     Text(t(kindKey(file.kind)) + ": " + file.name)
                     Spacer()
-                    Text(ByteCountFormatter.string(fromByteCount: Int64(file.bytes.count), countStyle: .file)).font(.footnote)
+                    Text(ByteCountFormatter.string(fromByteCount: file.size, countStyle: .file)).font(.footnote)
                 }
                 FieldProblemView(problem: report.problems["attachments[\(index)]"])
             }
@@ -153,10 +153,11 @@ struct ReportView: View {
             photoItems = []
             for item in items {
                 Task {
-                    guard let data = try? await item.loadTransferable(type: Data.self) else { return }
+                    guard let picked = try? await item.loadTransferable(type: PickedFile.self) else { return }
                     let type = item.supportedContentTypes.first
                     let name = "attachment." + (type?.preferredFilenameExtension ?? "bin")
-                    report.attach(name: name, mediaType: type?.preferredMIMEType ?? "application/octet-stream", bytes: data)
+                    report.attach(name: name, mediaType: type?.preferredMIMEType ?? "application/octet-stream",
+                                  path: picked.url.path, size: picked.size)
                 }
             }
         }
@@ -164,9 +165,10 @@ struct ReportView: View {
             guard case .success(let url) = result else { return }
             let scoped = url.startAccessingSecurityScopedResource()
             defer { if scoped { url.stopAccessingSecurityScopedResource() } }
-            guard let data = try? Data(contentsOf: url) else { return }
+            guard let picked = try? PickedFile.copy(of: url) else { return }
             let type = UTType(filenameExtension: url.pathExtension)
-            report.attach(name: url.lastPathComponent, mediaType: type?.preferredMIMEType ?? "audio/mpeg", bytes: data)
+            report.attach(name: url.lastPathComponent, mediaType: type?.preferredMIMEType ?? "audio/mpeg",
+                          path: picked.url.path, size: picked.size)
         }
     }
 

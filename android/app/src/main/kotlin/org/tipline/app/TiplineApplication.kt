@@ -16,6 +16,7 @@ import org.tipline.app.platform.DeliveryWorker
 import org.tipline.app.platform.KeystoreKeyStore
 import org.tipline.app.platform.NetworkHooks
 import org.tipline.app.platform.SharedPreferencesStore
+import org.tipline.app.platform.pickedFolder
 import org.tipline.ffi.ApiException
 import org.tipline.ffi.ClientConfig
 import org.tipline.ffi.OutboxStatus
@@ -38,6 +39,9 @@ class TiplineApplication : Application() {
     override fun onCreate() {
         super.onCreate()
         scope.launch {
+            // Copies of files picked before the app last stopped: a filed report holds its own
+            // sealed copy in the outbox, and a draft is not kept across starts.
+            pickedFolder(this@TiplineApplication).listFiles()?.forEach { it.delete() }
             val config = ClientConfig(
                 storageDir = File(filesDir, "tipline").path,
                 baseUrl = BuildConfig.SERVER_URL,

@@ -726,9 +726,13 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_tipline_ffi_checksum_func_changed_fields(
+    ): Int
     external fun uniffi_tipline_ffi_checksum_func_language_from_tag(
     ): Int
     external fun uniffi_tipline_ffi_checksum_func_negotiate_language(
+    ): Int
+    external fun uniffi_tipline_ffi_checksum_func_progress_percent(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_alerts(
     ): Int
@@ -756,15 +760,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_retry(
     ): Int
+    external fun uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network(
+    ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_localizer_direction(
     ): Int
+    external fun uniffi_tipline_ffi_checksum_method_localizer_label(
+    ): Int
     external fun uniffi_tipline_ffi_checksum_method_localizer_language(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_localizer_text(
+    ): Int
+    external fun uniffi_tipline_ffi_checksum_method_localizer_text_with(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_keystore_key(
     ): Int
@@ -828,6 +838,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_retry(`ptr`: Long,`reportId`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network(`ptr`: Long,
+    ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_send_follow_up(`ptr`: Long,`caseId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_set_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -840,9 +852,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tipline_ffi_fn_method_localizer_direction(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tipline_ffi_fn_method_localizer_label(`ptr`: Long,`labels`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_method_localizer_language(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_method_localizer_text(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tipline_ffi_fn_method_localizer_text_with(`ptr`: Long,`id`: RustBuffer.ByValue,`args`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_clone_keystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -866,10 +882,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_method_fieldproblem_message(`ptr`: RustBuffer.ByValue,`localizer`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tipline_ffi_fn_func_changed_fields(`old`: RustBuffer.ByValue,`new`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_func_language_from_tag(`tag`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tipline_ffi_fn_func_negotiate_language(`preferred`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tipline_ffi_fn_func_progress_percent(`progress`: Float,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun ffi_tipline_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_tipline_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -989,10 +1009,16 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_tipline_ffi_checksum_func_changed_fields() and 0xFFFF) != 42175) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tipline_ffi_checksum_func_language_from_tag() and 0xFFFF) != 57697) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_func_negotiate_language() and 0xFFFF) != 64093) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_func_progress_percent() and 0xFFFF) != 10510) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_alerts() and 0xFFFF) != 10188) {
@@ -1034,6 +1060,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry() and 0xFFFF) != 43462) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_retry_waiting_for_network() and 0xFFFF) != 51695) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up() and 0xFFFF) != 61135) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1043,10 +1072,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tipline_ffi_checksum_method_localizer_direction() and 0xFFFF) != 10605) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tipline_ffi_checksum_method_localizer_label() and 0xFFFF) != 62359) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tipline_ffi_checksum_method_localizer_language() and 0xFFFF) != 41106) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_localizer_text() and 0xFFFF) != 30192) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_method_localizer_text_with() and 0xFFFF) != 51081) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_keystore_key() and 0xFFFF) != 22881) {
@@ -1287,6 +1322,60 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
 }
 
 /**
@@ -2007,6 +2096,12 @@ public interface LocalizerInterface {
     fun `direction`(): Direction
     
     /**
+     * A directory label (category, unit name) in this language, else English, else the first by
+     * language tag; empty when there is none.
+     */
+    fun `label`(`labels`: Map<kotlin.String, kotlin.String>): kotlin.String
+    
+    /**
      * Its language.
      */
     fun `language`(): Language
@@ -2016,6 +2111,12 @@ public interface LocalizerInterface {
      * as itself.
      */
     fun `text`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+     * the core's Fluent formatting.
+     */
+    fun `textWith`(`id`: kotlin.String, `args`: Map<kotlin.String, kotlin.String>): kotlin.String
     
     companion object
 }
@@ -2154,6 +2255,24 @@ open class Localizer: Disposable, AutoCloseable, LocalizerInterface
 
     
     /**
+     * A directory label (category, unit name) in this language, else English, else the first by
+     * language tag; empty when there is none.
+     */override fun `label`(`labels`: Map<kotlin.String, kotlin.String>): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tipline_ffi_fn_method_localizer_label(
+        it,
+        
+        FfiConverterMapStringString.lower(`labels`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Its language.
      */override fun `language`(): Language {
             return FfiConverterTypeLanguage.lift(
@@ -2180,6 +2299,25 @@ open class Localizer: Disposable, AutoCloseable, LocalizerInterface
         it,
         
         FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The string `id` with its named arguments put in its placeholders (`{ $percent }`...), by
+     * the core's Fluent formatting.
+     */override fun `textWith`(`id`: kotlin.String, `args`: Map<kotlin.String, kotlin.String>): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tipline_ffi_fn_method_localizer_text_with(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterMapStringString.lower(`args`),_status)
 }
     }
     )
@@ -2731,6 +2869,13 @@ public interface TiplineClientInterface {
     suspend fun `retry`(`reportId`: kotlin.String): kotlin.Boolean
     
     /**
+     * Makes due now the items that waited only because the phone was offline
+     * (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+     * when the platform says the network is back, then `flush`. Returns how many.
+     */
+    suspend fun `retryWaitingForNetwork`(): kotlin.UInt
+    
+    /**
      * Sends a follow-up in a case, sealed to the case's unit. Needs a connection; on failure
      * the app keeps the text and tries again: the same words again are the same message, so
      * the unit reads it once even if an earlier try reached the server.
@@ -3167,6 +3312,32 @@ open class TiplineClient: Disposable, AutoCloseable, TiplineClientInterface
         { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_i8(future) },
         // lift function
         { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        ApiException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Makes due now the items that waited only because the phone was offline
+     * (`reason-offline`), not those waiting out a busy or failing server's back-off: call it
+     * when the platform says the network is back, then `flush`. Returns how many.
+     */
+    @Throws(ApiException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `retryWaitingForNetwork`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_retry_waiting_for_network(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
         // Error FFI converter
         ApiException.ErrorHandler,
     )
@@ -3917,7 +4088,11 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
 
 
 /**
- * A file the reporter attaches; photo metadata is stripped on the device before sealing.
+ * A file the reporter attaches, by path: copy the picked file to the app's cache and pass the
+ * copy's path. The core reads it in chunks, so a long video never sits whole in memory, and
+ * never deletes it: a filed report keeps its own sealed copy in the outbox, so the app may
+ * remove its copy once `file_report` returns. Photo metadata (JPEG, PNG up to 32 MiB) is
+ * stripped on the device before sealing.
  */
 data class DraftAttachment (
     /**
@@ -3931,9 +4106,9 @@ data class DraftAttachment (
     var `mediaType`: kotlin.String
     , 
     /**
-     * Its bytes, metadata still in.
+     * Where the file is, metadata still in.
      */
-    var `bytes`: kotlin.ByteArray
+    var `path`: kotlin.String
     
 ){
     
@@ -3952,20 +4127,20 @@ public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttac
         return DraftAttachment(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterByteArray.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: DraftAttachment) = (
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`mediaType`) +
-            FfiConverterByteArray.allocationSize(value.`bytes`)
+            FfiConverterString.allocationSize(value.`path`)
     )
 
     override fun write(value: DraftAttachment, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`mediaType`, buf)
-            FfiConverterByteArray.write(value.`bytes`, buf)
+            FfiConverterString.write(value.`path`, buf)
     }
 }
 
@@ -4140,6 +4315,11 @@ data class FlushSummary (
      * Items refused for good.
      */
     var `failed`: kotlin.UInt
+    , 
+    /**
+     * Items whose receipt did not verify.
+     */
+    var `unverified`: kotlin.UInt
     
 ){
     
@@ -4159,19 +4339,22 @@ public object FfiConverterTypeFlushSummary: FfiConverterRustBuffer<FlushSummary>
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
     override fun allocationSize(value: FlushSummary) = (
             FfiConverterUInt.allocationSize(value.`delivered`) +
             FfiConverterUInt.allocationSize(value.`pending`) +
-            FfiConverterUInt.allocationSize(value.`failed`)
+            FfiConverterUInt.allocationSize(value.`failed`) +
+            FfiConverterUInt.allocationSize(value.`unverified`)
     )
 
     override fun write(value: FlushSummary, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`delivered`, buf)
             FfiConverterUInt.write(value.`pending`, buf)
             FfiConverterUInt.write(value.`failed`, buf)
+            FfiConverterUInt.write(value.`unverified`, buf)
     }
 }
 
@@ -4972,7 +5155,8 @@ public object FfiConverterTypeLanguage: FfiConverterRustBuffer<Language> {
 sealed class OutboxStatus {
     
     /**
-     * Waiting for its next attempt.
+     * Waiting for its next attempt: not sent yet, or stopped by something that passes (the
+     * network, a busy server, this phone's storage or key store), never by a refusal.
      */
     data class Queued(
         /**
@@ -4980,7 +5164,8 @@ sealed class OutboxStatus {
          */
         val `nextAttempt`: java.time.Instant, 
         /**
-         * Why the last attempt failed (a localisation id such as `reason-offline`), if one did.
+         * Why the last attempt stopped (a localisation id such as `reason-offline` or
+         * `reason-local`), if one did.
          */
         val `lastError`: kotlin.String?) : OutboxStatus()
         
@@ -5021,19 +5206,35 @@ sealed class OutboxStatus {
     }
     
     /**
-     * Refused for good; kept until the reporter retries it.
+     * Refused for good by the server (a 4xx other than 408 and 429); kept until the reporter
+     * retries it.
      */
     data class Failed(
         /**
-         * Why (a localisation id such as `reason-rejected`).
+         * Why (the localisation id `reason-rejected`).
          */
-        val `reason`: kotlin.String) : OutboxStatus()
+        val `reason`: kotlin.String, 
+        /**
+         * The HTTP status the server refused it with.
+         */
+        val `status`: kotlin.UShort, 
+        /**
+         * The server's stable error code (`bad_envelope`, `unknown_unit`...).
+         */
+        val `code`: kotlin.String) : OutboxStatus()
         
     {
         
 
         companion object
     }
+    
+    /**
+     * The server took the report but its signed receipt does not verify: kept for the reporter
+     * to see (`outbox-receipt-unverified`), never sent again as new.
+     */
+    object ReceiptUnverified : OutboxStatus()
+    
     
 
     
@@ -5063,7 +5264,10 @@ public object FfiConverterTypeOutboxStatus : FfiConverterRustBuffer<OutboxStatus
                 )
             4 -> OutboxStatus.Failed(
                 FfiConverterString.read(buf),
+                FfiConverterUShort.read(buf),
+                FfiConverterString.read(buf),
                 )
+            5 -> OutboxStatus.ReceiptUnverified
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -5096,6 +5300,14 @@ public object FfiConverterTypeOutboxStatus : FfiConverterRustBuffer<OutboxStatus
             (
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterString.allocationSize(value.`code`)
+            )
+        }
+        is OutboxStatus.ReceiptUnverified -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
             )
         }
     }
@@ -5121,6 +5333,12 @@ public object FfiConverterTypeOutboxStatus : FfiConverterRustBuffer<OutboxStatus
             is OutboxStatus.Failed -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
+                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                Unit
+            }
+            is OutboxStatus.ReceiptUnverified -> {
+                buf.putInt(5)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6036,6 +6254,23 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
         /**
+         * The fields whose problems an edit of a draft from `old` to `new` touched (`text`, `place`,
+         * `people[1].name`, `attachments[0]`...): a screen hides their problems until the next check.
+         */
+    @Throws(ApiException::class) fun `changedFields`(`old`: Draft, `new`: Draft): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_tipline_ffi_fn_func_changed_fields(
+    
+        
+        FfiConverterTypeDraft.lower(`old`),
+        FfiConverterTypeDraft.lower(`new`),_status)
+}
+    )
+    }
+    
+
+        /**
          * The language for a BCP 47 tag such as `da-DK` or `ar`, by its primary subtag; absent for a
          * language the core does not speak.
          */ fun `languageFromTag`(`tag`: kotlin.String): Language? {
@@ -6060,6 +6295,21 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
         
         FfiConverterSequenceString.lower(`preferred`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * How far a sending has gone (0 to 1, as `OutboxStatus.Sending` gives it) as a whole percentage
+         * from 0 to 100, for the screen.
+         */ fun `progressPercent`(`progress`: kotlin.Float): kotlin.UByte {
+            return FfiConverterUByte.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tipline_ffi_fn_func_progress_percent(
+    
+        
+        FfiConverterFloat.lower(`progress`),_status)
 }
     )
     }

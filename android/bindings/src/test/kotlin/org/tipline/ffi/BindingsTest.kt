@@ -42,7 +42,6 @@ class BindingsTest {
         // Given a device with a Kotlin key store and listener, and the server's directory
         val keys = FixedKeyStore()
         val client = TiplineClient.open(server.config("phone"), keys)
-        assertTrue("tipline local store" in keys.asked)
         val heard = Recorder()
         client.setListener(heard)
         val directory = client.refreshDirectory()
@@ -50,21 +49,22 @@ class BindingsTest {
         assertEquals(directory.version, client.directory()?.version)
 
         // When the reporter files a report with a photo carrying EXIF, and the outbox flushes
-        val photo = File(repoRoot, "ffi/testdata/photo-with-exif.jpg").readBytes()
+        val photo = File(repoRoot, "ffi/testdata/photo-with-exif.jpg")
         val filed = client.fileReport(
             draft().copy(
-                attachments = listOf(DraftAttachment(name = "chat.jpg", mediaType = "image/jpeg", bytes = photo)),
+                attachments = listOf(DraftAttachment(name = "chat.jpg", mediaType = "image/jpeg", path = photo.path)),
                 people = listOf(Person(description = "Omkring 20 år, sort jakke")),
                 place = DraftPlace.Position(latitude = 55.6761, longitude = 12.5683, precision = Precision.NEIGHBOURHOOD),
                 happened = When.Exact(at = Instant.now()),
             ),
         )
         assertEquals(UNIT, filed.unitId)
+        assertTrue("tipline local store" in keys.asked) // asked when the case book is first written
         assertEquals(listOf(true), filed.stripped)
         val summary = client.flush()
 
         // Then it is delivered with the server's receipt, and the listener heard every step
-        assertEquals(FlushSummary(delivered = 1u, pending = 0u, failed = 0u), summary)
+        assertEquals(FlushSummary(delivered = 1u, pending = 0u, failed = 0u, unverified = 0u), summary)
         val item = client.outbox().single()
         assertEquals(filed.reportId, item.reportId)
         val delivered = item.status as OutboxStatus.Delivered

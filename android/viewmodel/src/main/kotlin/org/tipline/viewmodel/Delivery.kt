@@ -2,10 +2,9 @@
 // the network comes back (Android `ConnectivityManager.NetworkCallback`, iOS `NWPathMonitor`),
 // when the app comes to the foreground and when background work runs (WorkManager,
 // `BGTaskScheduler`); each of them is a `flush()` of the core's outbox, which owns the retries,
-// back-off, jitter and resumption. One rule is the platform's own: when the phone's network comes
-// back, the items that waited only because the phone was offline (`reason-offline`) are made due
-// at once (the core's `retry`), instead of waiting out a back-off that was meant for a busy or
-// failing server.
+// back-off, jitter and resumption. When the phone's network comes back, the core makes due at
+// once the items that waited only for it (`retryWaitingForNetwork`), not those waiting out a
+// busy or failing server's back-off.
 package org.tipline.viewmodel
 
 import kotlinx.coroutines.CoroutineScope
@@ -17,7 +16,6 @@ import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import org.tipline.ffi.ApiException
 import org.tipline.ffi.FlushSummary
-import org.tipline.ffi.OutboxStatus
 import org.tipline.ffi.TiplineClientInterface
 
 /** What delivery last did, for a banner ("offline", "sending"). */
@@ -42,9 +40,7 @@ class ConnectivityDelivery(
         _state.update { it.copy(online = true) }
         return scope.launch {
             try {
-                client.outbox()
-                    .filter { (it.status as? OutboxStatus.Queued)?.lastError == OFFLINE }
-                    .forEach { client.retry(it.reportId) }
+                client.retryWaitingForNetwork()
             } catch (e: ApiException) {
                 // The flush below reports the storage problem, if it persists.
             }
@@ -80,9 +76,4 @@ class ConnectivityDelivery(
 
     /** Whether background work should stay scheduled after `summary`: something still waits. */
     fun needsBackgroundWork(summary: FlushSummary?): Boolean = summary == null || summary.pending > 0u
-
-    private companion object {
-        /** The core's reason id for "the phone had no connection". */
-        const val OFFLINE = "reason-offline"
-    }
 }

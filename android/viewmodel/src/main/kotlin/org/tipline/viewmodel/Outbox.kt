@@ -3,7 +3,6 @@
 // failed) and the row changes with it, with no polling.
 package org.tipline.viewmodel
 
-import kotlin.math.roundToInt
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -13,9 +12,11 @@ import org.tipline.ffi.OutboxItem
 import org.tipline.ffi.OutboxListener
 import org.tipline.ffi.OutboxStatus
 import org.tipline.ffi.TiplineClientInterface
+import org.tipline.ffi.progressPercent
 
-/** Where an item stands, for its icon and colour. */
-enum class OutboxPhase { QUEUED, SENDING, DELIVERED, FAILED }
+/** Where an item stands, for its icon and colour: FAILED is a refusal by the server, UNVERIFIED a
+ * report the server took whose receipt does not verify. */
+enum class OutboxPhase { QUEUED, SENDING, DELIVERED, FAILED, UNVERIFIED }
 
 /** One outbox row. */
 data class OutboxRow(
@@ -95,11 +96,12 @@ class OutboxViewModel(
                 null,
             )
             is OutboxStatus.Sending -> {
-                val percent = (s.progress * 100).roundToInt().coerceIn(0, 100)
+                val percent = progressPercent(s.progress).toInt()
                 Triple(OutboxPhase.SENDING, text.text("outbox-sending", "percent" to percent.toString()), s.progress)
             }
             is OutboxStatus.Delivered -> Triple(OutboxPhase.DELIVERED, text.text("outbox-delivered", "date" to text.dateTime(s.receivedAt)), null)
             is OutboxStatus.Failed -> Triple(OutboxPhase.FAILED, text.text("outbox-failed", "reason" to text.text(s.reason)), null)
+            is OutboxStatus.ReceiptUnverified -> Triple(OutboxPhase.UNVERIFIED, text.text("outbox-receipt-unverified"), null)
         }
         return OutboxRow(
             reportId = item.reportId,

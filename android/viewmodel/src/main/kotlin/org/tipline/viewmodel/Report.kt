@@ -19,6 +19,7 @@ import org.tipline.ffi.Person
 import org.tipline.ffi.Precision
 import org.tipline.ffi.TiplineClientInterface
 import org.tipline.ffi.When
+import org.tipline.ffi.changedFields
 
 /** A category the reporter can choose, labelled in the reporter's language. */
 data class CategoryOption(val id: String, val label: String)
@@ -38,9 +39,9 @@ enum class MediaKind { PHOTO, VIDEO, AUDIO, OTHER }
 /** Someone involved, as typed. */
 data class PersonInput(val description: String = "", val name: String = "")
 
-/** A file picked by the reporter, as read from the picker (metadata still in: the core strips it). */
-class AttachmentInput(val name: String, val mediaType: String, val bytes: ByteArray) {
-    val size: Int get() = bytes.size
+/** A file picked by the reporter: the app's own copy of it, by path (metadata still in: the core
+ * strips it while reading the file in chunks), and its size in bytes. */
+data class AttachmentInput(val name: String, val mediaType: String, val path: String, val size: Long) {
     val kind: MediaKind
         get() = when (mediaType.substringBefore('/')) {
             "image" -> MediaKind.PHOTO
@@ -93,7 +94,7 @@ data class ReportForm(
         } else {
             null
         },
-        attachments = attachments.map { DraftAttachment(name = it.name, mediaType = it.mediaType, bytes = it.bytes) },
+        attachments = attachments.map { DraftAttachment(name = it.name, mediaType = it.mediaType, path = it.path) },
     )
 }
 
@@ -130,6 +131,16 @@ class ReportViewModel(
         }
     }
 
+    /** The problem fields an edit from `old` to `new` touched, by the core's rule. */
+    private fun changed(old: ReportForm, new: ReportForm): Set<String> {
+        val (language, region) = settings.languageCode to settings.region
+        return try {
+            changedFields(old.toDraft(language, region), new.toDraft(language, region)).toSet()
+        } catch (e: ApiException) {
+            state.value.problems.keys
+        }
+    }
+
     /** Changes the form; a changed field's problem goes away until the next check. */
     fun edit(change: (ReportForm) -> ReportForm) {
         _state.update { state ->
@@ -152,7 +163,7 @@ class ReportViewModel(
     fun removePerson(index: Int) = edit { it.copy(people = it.people.filterIndexed { i, _ -> i != index }) }
     fun setWantsContact(wants: Boolean) = edit { it.copy(wantsContact = wants) }
     fun setContact(name: String, phone: String, email: String) = edit { it.copy(contactName = name, contactPhone = phone, contactEmail = email) }
-    fun attach(name: String, mediaType: String, bytes: ByteArray) = edit { it.copy(attachments = it.attachments + AttachmentInput(name, mediaType, bytes)) }
+    fun attach(name: String, mediaType: String, path: String, size: Long) = edit { it.copy(attachments = it.attachments + AttachmentInput(name, mediaType, path, size)) }
     fun removeAttachment(index: Int) = edit { it.copy(attachments = it.attachments.filterIndexed { i, _ -> i != index }) }
 
     /**
@@ -196,27 +207,5 @@ class ReportViewModel(
             Precision.TOWN to "precision-town",
             Precision.REGION to "precision-region",
         )
-
-        /** The problem fields that an edit from `old` to `new` touched. */
-        fun changed(old: ReportForm, new: ReportForm): Set<String> = buildSet {
-            if (old.category != new.category) add("category")
-            if (old.text != new.text) add("text")
-            if (old.whenMode != new.whenMode || old.exactAt != new.exactAt || old.earliest != new.earliest || old.latest != new.latest) add("when")
-            if (old.placeMode != new.placeMode || old.placeText != new.placeText || old.latitude != new.latitude || old.longitude != new.longitude) add("place")
-            if (old.people != new.people) {
-                add("people")
-                (0 until maxOf(old.people.size, new.people.size)).filter { old.people.getOrNull(it) != new.people.getOrNull(it) }.forEach {
-                    add("people[$it].description")
-                    add("people[$it].name")
-                }
-            }
-            if (old.contactName != new.contactName) add("contact.name")
-            if (old.contactPhone != new.contactPhone) add("contact.phone")
-            if (old.contactEmail != new.contactEmail) add("contact.email")
-            if (old.attachments != new.attachments) {
-                add("attachments")
-                (0 until maxOf(old.attachments.size, new.attachments.size)).forEach { add("attachments[$it]") }
-            }
-        }
     }
 }

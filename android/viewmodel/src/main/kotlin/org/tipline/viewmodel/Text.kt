@@ -57,13 +57,8 @@ class CoreText(val language: Language, val localizer: Localizer, private val zon
     /** The core's string `id`. */
     fun text(id: String): String = localizer.text(id)
 
-    /**
-     * The core's string `id` with its arguments. The bindings' `Localizer.text` takes no
-     * arguments and leaves each Fluent placeholder as `{$name}` (inside isolation marks in
-     * right-to-left text); this puts the values in those places. Pinned by `TextTest`.
-     */
-    fun text(id: String, vararg args: Pair<String, String>): String =
-        args.fold(localizer.text(id)) { text, (name, value) -> text.replace("{\$$name}", value) }
+    /** The core's string `id` with its arguments, put in by the core's Fluent formatting. */
+    fun text(id: String, vararg args: Pair<String, String>): String = localizer.textWith(id, args.toMap())
 
     /** A moment as date and time for this language, in the phone's time zone. */
     fun dateTime(at: Instant): String = dateTime.format(at)
@@ -71,9 +66,8 @@ class CoreText(val language: Language, val localizer: Localizer, private val zon
     /** A moment's time of day for this language, in the phone's time zone. */
     fun time(at: Instant): String = time.format(at)
 
-    /** The label of a directory entry (category, unit) in this language, else English, else any. */
-    fun label(labels: Map<String, String>): String =
-        labels[language.code()] ?: labels["en"] ?: labels.entries.minByOrNull { it.key }?.value ?: ""
+    /** The label of a directory entry (category, unit) for this language, by the core's rule. */
+    fun label(labels: Map<String, String>): String = localizer.label(labels)
 
     /** What the screen says about a failed call. Field problems become the core's sentences. */
     fun notice(error: ApiException): Notice = when (error) {

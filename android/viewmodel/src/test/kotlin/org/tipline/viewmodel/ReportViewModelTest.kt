@@ -59,7 +59,7 @@ class ReportViewModelTest {
             app.selectRegion(REGION)
             val report = app.report
             // Given a full form: category, text, when, where with a precision, a person, contact, a photo
-            val photo = File(repoRoot, "ffi/testdata/photo-with-exif.jpg").readBytes()
+            val photo = File(repoRoot, "ffi/testdata/photo-with-exif.jpg")
             report.setCategory("radicalisation")
             report.setText("En ung mand deler IS-videoer i en gruppechat for skoleelever.")
             report.setBetween(Instant.now().minus(2, ChronoUnit.DAYS), Instant.now().minus(1, ChronoUnit.DAYS))
@@ -69,7 +69,7 @@ class ReportViewModelTest {
             report.setPerson(0, PersonInput(description = "Omkring 20 år, sort jakke", name = ""))
             report.setWantsContact(true)
             report.setContact(name = "", phone = "+45 12 34 56 78", email = "")
-            report.attach("chat.jpg", "image/jpeg", photo)
+            report.attach("chat.jpg", "image/jpeg", photo.path, photo.length())
             assertEquals(MediaKind.PHOTO, report.state.value.form.attachments.single().kind)
 
             // When it is filed

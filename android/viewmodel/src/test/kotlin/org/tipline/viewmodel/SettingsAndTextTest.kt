@@ -63,7 +63,7 @@ class SettingsAndTextTest {
     fun test_core_sentences_get_their_arguments_in_every_language() {
         for (language in listOf(Language.SPANISH, Language.ENGLISH, Language.ARABIC, Language.DANISH)) {
             val text = CoreText(language, Localizer(language))
-            // The bindings' Localizer leaves each argument as a placeholder; CoreText fills it
+            // The core puts each argument in its place (Localizer.textWith)
             val sending = text.text("outbox-sending", "percent" to "42")
             val retrying = text.text("outbox-retrying", "reason" to text.text("reason-offline"), "time" to "14:05")
             for (sentence in listOf(sending, retrying)) {

@@ -58,7 +58,7 @@ fun OutboxScreen(model: AppModel) {
                     Row(verticalAlignment = Alignment.CenterVertically) {
                         when (row.phase) {
                             OutboxPhase.DELIVERED -> Icon(Icons.Filled.CheckCircle, contentDescription = null, tint = MaterialTheme.colorScheme.primary)
-                            OutboxPhase.FAILED -> Icon(Icons.Filled.Warning, contentDescription = null, tint = MaterialTheme.colorScheme.error)
+                            OutboxPhase.FAILED, OutboxPhase.UNVERIFIED -> Icon(Icons.Filled.Warning, contentDescription = null, tint = MaterialTheme.colorScheme.error)
                             else -> Icon(Icons.Filled.Refresh, contentDescription = null)
                         }
                         Text(row.unitName, Modifier.padding(start = 8.dp), style = MaterialTheme.typography.titleSmall)

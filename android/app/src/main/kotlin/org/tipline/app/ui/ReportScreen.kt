@@ -54,7 +54,7 @@ import java.time.format.FormatStyle
 import kotlinx.coroutines.launch
 import org.tipline.app.R
 import org.tipline.app.platform.currentLocation
-import org.tipline.app.platform.readPicked
+import org.tipline.app.platform.copyPicked
 import org.tipline.viewmodel.AppMessage
 import org.tipline.viewmodel.AppModel
 import org.tipline.viewmodel.MediaKind
@@ -308,7 +308,7 @@ private fun AttachmentsSection(report: ReportViewModel) {
     val scope = rememberCoroutineScope()
     val add: (Uri?) -> Unit = { uri ->
         if (uri != null) {
-            scope.launch { readPicked(context, uri)?.let { report.attach(it.name, it.mediaType, it.bytes) } }
+            scope.launch { copyPicked(context, uri)?.let { report.attach(it.name, it.mediaType, it.path, it.size) } }
         }
     }
     val media = rememberLauncherForActivityResult(ActivityResultContracts.PickVisualMedia(), add)
