@@ -26,6 +26,7 @@ pub mod l10n;
 pub mod media;
 pub mod merkle;
 pub mod message;
+pub mod ohttp;
 pub mod receipt;
 pub mod report;
 pub mod request_auth;

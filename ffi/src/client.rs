@@ -68,6 +68,23 @@ impl TiplineClient {
             .map(Into::into)
     }
 
+    /// Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+    /// that the intake never sees the device's address.
+    pub async fn use_relay(&self) -> Result<bool, ApiError> {
+        self.run_blocking(|c| c.use_relay()).await
+    }
+
+    /// The reporter's choice in the settings: through a relay when one is known (`true`), or
+    /// straight to the intake (`false`).
+    pub async fn set_use_relay(&self, enabled: bool) -> Result<(), ApiError> {
+        self.run_blocking(move |c| c.set_use_relay(enabled)).await
+    }
+
+    /// Whether calls go through a relay now (a relay is known and the reporter lets them).
+    pub fn through_relay(&self) -> bool {
+        self.inner.is_oblivious()
+    }
+
     /// The verified directory in use (cached or last refreshed), if any.
     pub fn directory(&self) -> Option<DirectoryInfo> {
         self.inner.directory().map(Into::into)

@@ -58,6 +58,21 @@ pub(crate) fn client_config(
         tls_pin: config.tls_pin.map(|pin| key32(&pin, "tls_pin")).transpose()?,
         key_store: Arc::new(CoreKeyStore(key_store)),
         timeout: config.timeout.unwrap_or(http::CALL_TIMEOUT),
+        oblivious: match (config.relay_url, config.gateway_keys) {
+            (None, None) => None,
+            (Some(relay_url), Some(keys)) => Some(core_client::transport::ObliviousConfig {
+                relay_url,
+                key_configs: tipline_core::encoding::unb64(&keys)
+                    .map_err(|_| Error::invalid("gateway_keys", "expected base64url"))?,
+            }),
+            _ => {
+                return Err(Error::invalid(
+                    "relay_url",
+                    "a relay needs the gateway's keys, and keys a relay",
+                ))
+            }
+        },
+        local_address: None,
     })
 }
 

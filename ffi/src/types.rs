@@ -21,6 +21,15 @@ pub struct ClientConfig {
     /// The bound of every call to the server; the core's default (30 s) when absent.
     #[uniffi(default)]
     pub timeout: Option<Duration>,
+    /// An Oblivious HTTP relay to send every call through, so the intake never sees the
+    /// device's address; given with `gateway_keys`. When absent, the relay the verified
+    /// directory names, if any.
+    #[uniffi(default)]
+    pub relay_url: Option<String>,
+    /// The intake gateway's key configurations (`application/ohttp-keys`, base64url), given
+    /// with `relay_url`.
+    #[uniffi(default)]
+    pub gateway_keys: Option<String>,
 }
 
 /// The languages the core speaks.

@@ -152,6 +152,20 @@ pub struct Config {
     /// units and a signed directory in the data dir, ready to try.
     #[arg(long, env = "TIPLINE_DEV")]
     pub dev: bool,
+    /// Add a key to the Oblivious HTTP gateway (in `<data_dir>/ohttp/`), print the live keys (as
+    /// --show-gateway-keys) and exit. A running server takes it up on SIGHUP; have the authority
+    /// list it in the directory.
+    #[arg(long, conflicts_with = "retire_gateway_key")]
+    pub new_gateway_key: bool,
+    /// Retire the gateway key with this id, and exit: requests to it are refused from then on
+    /// (a running server takes it up on SIGHUP).
+    #[arg(long, value_name = "ID")]
+    pub retire_gateway_key: Option<u8>,
+    /// Print the gateway's live keys, one a line: the key id and its key configuration
+    /// (base64url, for `tipline authority sign --gateway-key`), creating the first if there is
+    /// none; and exit.
+    #[arg(long)]
+    pub show_gateway_keys: bool,
 }
 
 /// Where `/metrics` is served, if anywhere.

@@ -13,6 +13,7 @@ pub mod dev;
 pub mod difficulty;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod limits;
 pub mod metrics;
 pub mod push;
@@ -34,8 +35,20 @@ use tipline_core::api::code;
 pub use crate::error::{AppError, AppResult};
 pub use crate::state::{AppState, Settings};
 
-/// The whole HTTP API: `/v1/...`, plus `/healthz` and `/readyz` at the root.
+/// The whole HTTP API: `/v1/...`, plus `/healthz` and `/readyz` at the root, and the Oblivious
+/// HTTP gateway, which hands the requests it opens to the same router as direct ones.
 pub fn app(state: AppState) -> Router {
+    let direct = direct_app(state.clone());
+    routes::gateway::router(direct.clone())
+        .layer(DefaultBodyLimit::max(routes::gateway::MAX_REQUEST_BYTES))
+        .layer(from_fn_with_state(state.clone(), budget::hold))
+        .layer(from_fn_with_state(state.clone(), metrics::observe))
+        .with_state(state)
+        .merge(direct)
+}
+
+/// The API without the gateway: what a direct request, or one the gateway opened, reaches.
+fn direct_app(state: AppState) -> Router {
     Router::new()
         .nest("/v1", routes::router())
         .merge(routes::health::router())

@@ -9,7 +9,7 @@ use clap::Parser;
 use tipline_server::config::{self, Config};
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::Store;
-use tipline_server::{app, dev, retention, serve, AppState};
+use tipline_server::{app, dev, gateway, retention, serve, AppState};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -26,6 +26,26 @@ async fn main() -> anyhow::Result<()> {
 
     config::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    if config.new_gateway_key || config.show_gateway_keys {
+        if config.new_gateway_key {
+            gateway::keys::new_key(&config.data_dir)?;
+        }
+        // One line per live key: its id and its configuration (base64url), as
+        // `tipline authority sign --gateway-key` takes it.
+        let keys = gateway::GatewayKeys::load_or_create(&config.data_dir)?;
+        for id in keys.ids() {
+            let encoded = keys
+                .config(id)
+                .map(|c| tipline_core::encoding::b64(&c))
+                .unwrap_or_default();
+            println!("{id} {encoded}");
+        }
+        return Ok(());
+    }
+    if let Some(id) = config.retire_gateway_key {
+        gateway::keys::retire_key(&config.data_dir, id)?;
+        return Ok(());
+    }
     let server_key = config::load_or_create_server_key(&config.data_dir)?;
     let db = config.database_path();
     let store: Arc<dyn Store> = Arc::new(
@@ -72,6 +92,11 @@ async fn main() -> anyhow::Result<()> {
             "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"
         );
     }
+    let keys = gateway::GatewayKeys::load_or_create(&config.data_dir)?;
+    tracing::info!(key_ids = ?keys.ids(), "oblivious gateway keys");
+    state.gateway().set_keys(keys);
+    #[cfg(unix)]
+    let reload_task = tokio::spawn(reload_gateway_keys(state.clone(), config.data_dir.clone()));
     let retention_task = retention::spawn(
         state.clone(),
         config.retention(),
@@ -123,10 +148,30 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     retention_task.abort();
+    #[cfg(unix)]
+    reload_task.abort();
     if let Some(task) = metrics_task {
         task.abort();
     }
     Ok(())
+}
+
+/// Reads the gateway's key folder again on every SIGHUP (after a key was added or retired).
+#[cfg(unix)]
+async fn reload_gateway_keys(state: AppState, data_dir: std::path::PathBuf) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: gateway keys are read at start only");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        match gateway::GatewayKeys::load(&data_dir) {
+            Ok(keys) => {
+                tracing::info!(key_ids = ?keys.ids(), "oblivious gateway keys read again");
+                state.gateway().set_keys(keys);
+            }
+            Err(e) => tracing::error!(error = %e, "gateway keys not read again; the previous ones stay"),
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

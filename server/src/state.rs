@@ -12,6 +12,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use crate::budget::BodyBudget;
 use crate::difficulty::{Difficulty, StampPolicy};
 use crate::error::AppError;
+use crate::gateway::GatewayState;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::Metrics;
 use crate::push::{LocalHub, PushHub};
@@ -89,6 +90,7 @@ struct Inner {
     streams: Arc<Semaphore>,
     nonces: NonceBook,
     body_budget: BodyBudget,
+    gateway: GatewayState,
     shutdown: watch::Sender<bool>,
 }
 
@@ -138,6 +140,7 @@ impl AppState {
             streams: Arc::new(Semaphore::new(settings.max_streams.max(1))),
             nonces: NonceBook::new(settings.max_clock_skew_secs, &settings.rates),
             body_budget: BodyBudget::new(settings.body_memory, settings.body_wait),
+            gateway: GatewayState::default(),
             settings,
             shutdown,
         }))
@@ -176,6 +179,11 @@ impl AppState {
     /// The memory budget of request bodies.
     pub fn body_budget(&self) -> &BodyBudget {
         &self.0.body_budget
+    }
+
+    /// The Oblivious HTTP gateway's keys and book of requests seen (off until keys are set).
+    pub fn gateway(&self) -> &GatewayState {
+        &self.0.gateway
     }
 
     /// The metrics.

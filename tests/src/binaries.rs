@@ -4,7 +4,7 @@
 //! `Cargo.lock`), is built first with `cargo build -p <package> --bin <name>` in the same
 //! profile, once per process, so that a test never runs a stale server by mistake. An
 //! environment variable (`TIPLINE_SERVER_BIN`, `TIPLINE_CLI_BIN`, `TIPLINE_DESK_BIN`,
-//! `TIPLINE_BARE_BIN`, `TIPLINE_CEILING_BIN`) names a binary to use as it is instead.
+//! `TIPLINE_BARE_BIN`, `TIPLINE_CEILING_BIN`, `TIPLINE_RELAY_BIN`) names a binary to use as it is instead.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -73,6 +73,14 @@ pub const DESK: Binary = Binary {
         "core/Cargo.toml",
         "core/data",
     ],
+};
+
+/// The Oblivious HTTP relay.
+pub const RELAY: Binary = Binary {
+    package: "tipline-relay",
+    name: "tipline-relay",
+    env: "TIPLINE_RELAY_BIN",
+    sources: &["relay/src", "relay/Cargo.toml"],
 };
 
 /// The load benchmark's bare axum baseline.

@@ -47,13 +47,20 @@ fn keep_lines(reader: impl Read, output: Arc<Mutex<VecDeque<String>>>, url_tx: m
     }
 }
 
-/// The first `http://127.0.0.1:<port>` in `line`, without colour codes or trailing text.
+/// The first `http://127.x.y.z:<port>` (a loopback address) in `line`, without colour codes or
+/// trailing text.
 pub fn find_loopback_url(line: &str) -> Option<String> {
-    const PREFIX: &str = "http://127.0.0.1:";
-    let start = line.find(PREFIX)? + PREFIX.len();
-    let port: String = line[start..].chars().take_while(char::is_ascii_digit).collect();
+    const PREFIX: &str = "http://127.";
+    let start = line.find(PREFIX)? + "http://".len();
+    let host: String = line[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let address: std::net::Ipv4Addr = host.parse().ok()?;
+    let rest = line[start + host.len()..].strip_prefix(':')?;
+    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
-    Some(format!("http://127.0.0.1:{port}"))
+    Some(format!("http://{address}:{port}"))
 }
 
 impl ChildServer {
@@ -323,4 +330,54 @@ pub fn read_authority(data_dir: &Path) -> anyhow::Result<VerifyingKey> {
     let bytes = tipline_core::encoding::unb64_array::<32>(text.trim())
         .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))?;
     Ok(VerifyingKey(bytes))
+}
+
+/// Which of `needles` occur anywhere in the readable memory of process `pid` (Linux: its
+/// `/proc/<pid>/maps` and `/proc/<pid>/mem`; the test must be its parent, or root). Regions that
+/// cannot be read (guard pages, the vsyscall page) are skipped.
+#[cfg(target_os = "linux")]
+pub fn memory_holds(pid: u32, needles: &[&[u8]]) -> anyhow::Result<Vec<bool>> {
+    use std::io::{Seek as _, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).context("cannot read the memory map")?;
+    let mut mem =
+        std::fs::File::open(format!("/proc/{pid}/mem")).context("cannot open the process memory")?;
+    let mut found = vec![false; needles.len()];
+    let longest = needles.iter().map(|n| n.len()).max().unwrap_or(0);
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with('r') {
+            continue;
+        }
+        // Only anonymous memory, the heap and the stack: where a process keeps what it received.
+        let path = fields.nth(3).unwrap_or("");
+        if !(path.is_empty() || path == "[heap]" || path == "[stack]") {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else {
+            continue;
+        };
+        // Read in pieces that overlap by the longest needle, so none is missed at a seam.
+        const PIECE: u64 = 4 << 20;
+        let mut at = start;
+        while at < end {
+            let len = (end - at).min(PIECE + longest as u64);
+            let mut buf = vec![0u8; len as usize];
+            if mem.seek(SeekFrom::Start(at)).is_err() || mem.read_exact(&mut buf).is_err() {
+                break;
+            }
+            for (i, needle) in needles.iter().enumerate() {
+                if !found[i] && !needle.is_empty() && memchr::memmem::find(&buf, needle).is_some() {
+                    found[i] = true;
+                }
+            }
+            at += PIECE;
+        }
+    }
+    Ok(found)
 }

@@ -136,6 +136,8 @@ async fn open(args: &CitizenArgs, out: &Output) -> anyhow::Result<Client> {
         tls_pin: None,
         key_store: Arc::new(FileKeyStore::new(args.store.join("device.key"))),
         timeout: CALL_TIMEOUT,
+        oblivious: None,
+        local_address: None,
     })
     .with_context(|| format!("citizen store {}", args.store.display()))?;
     if let Err(e) = client.refresh_directory().await {

@@ -198,6 +198,8 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         tls_pin: None,
         key_store: Arc::new(StaticKeyStore::new(device_secret)),
         timeout: CALL_TIMEOUT,
+        oblivious: None,
+        local_address: None,
     })?;
     let directory = citizen.refresh_directory().await?;
     clock.step(
@@ -304,6 +306,8 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         tls_pin: None,
         key_store: Arc::new(StaticKeyStore::new(random_array::<32>(&mut OsRandom::new())?)),
         timeout: CALL_TIMEOUT,
+        oblivious: None,
+        local_address: None,
     })?;
     laptop.refresh_directory().await?;
     let case_id = laptop.recover_case(&filed.codename).await?;

@@ -84,3 +84,16 @@ pub const UNAVAILABLE: &str = "unavailable";
 /// 503: the server is at one of its capacity limits (connections, live streams, memory for
 /// request bodies); `Retry-After` says when to try again.
 pub const BUSY: &str = "busy";
+/// 400: an encapsulated request (Oblivious HTTP) names a key the gateway does not have (never
+/// had, or retired): fetch the key configurations again.
+pub const UNKNOWN_KEY: &str = "unknown_key";
+/// 400: an encapsulated request does not open (altered, truncated, or not for this gateway).
+pub const BAD_ENCAPSULATION: &str = "bad_encapsulation";
+/// 400: an encapsulated request was seen before (a replay).
+pub const REPLAYED: &str = "replayed";
+/// 400 (inside an encapsulated answer): the request's `Date` is missing or too far from the
+/// gateway's clock; the answer's `Date` is the gateway's, to retry with.
+pub const BAD_DATE: &str = "bad_date";
+/// 404 (inside an encapsulated answer): this route is not served through the gateway (unit
+/// routes, the gateway itself).
+pub const NOT_OBLIVIOUS: &str = "not_oblivious";

@@ -88,7 +88,7 @@ impl Client {
     pub async fn recover_case(&self, codename: &str) -> Result<CaseId> {
         let parsed = Codename::parse(codename)?;
         let case = parsed.derive()?;
-        self.api
+        self.api()
             .messages(case.case_id, &case.case_secret, 0)
             .await
             .map_err(|e| match e {
@@ -113,7 +113,7 @@ impl Client {
         let known: Vec<ConversationMessage> = self.stored_messages(case_id)?;
         let pending = self.pending_follow_ups(case_id)?;
         let fresh = self
-            .api
+            .api()
             .messages(case_id, &keys.case_secret, entry.last_seq)
             .await?;
         let mut unit_id = entry.unit_id.clone();
@@ -246,7 +246,7 @@ impl Client {
                 pending
             }
         };
-        self.api
+        self.api()
             .post_message(case_id, &keys.case_secret, &envelope)
             .await?;
         // Stored with seq 0 (which settles the pending copy): the next sync places it by the

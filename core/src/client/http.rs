@@ -10,6 +10,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 
+pub use super::transport::ObliviousConfig;
+use super::transport::{Answer, Call, Oblivious, Transport};
 use crate::api::bounds::{MAX_ALERTS_ANSWER, MAX_PAGE_ANSWER, MAX_SMALL_ANSWER};
 use crate::api::{
     paths, Alerts, ErrorBody, Messages, PostMessage, SealedMessage, ServerConfig, SubmitReport, Submitted,
@@ -20,6 +22,7 @@ use crate::receipt::SignedReceipt;
 use crate::report::{CaseId, ReportId};
 use crate::signed::Signed;
 use crate::{Error, Result};
+use reqwest::Method;
 
 /// The usual bound of any single call, connection included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,11 +81,13 @@ impl From<reqwest::Error> for NetError {
     }
 }
 
-/// A handle on the intake API.
+/// A handle on the intake API. Desk calls use its HTTP client directly; a citizen's calls all
+/// go through its [`Transport`], direct or oblivious.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    transport: Transport,
 }
 
 impl Api {
@@ -101,10 +106,35 @@ impl Api {
                 "must start with https:// (or http:// for loopback tests)",
             ));
         }
-        Ok(Api { http, base })
+        Ok(Api {
+            http,
+            base,
+            transport: Transport::Direct,
+        })
+    }
+
+    /// The same API over another HTTP client (one bound to a local address, in tests).
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Api {
+        self.http = http;
+        self
+    }
+
+    /// The same API with every call through a relay (`Some`), or direct (`None`).
+    pub fn with_oblivious(mut self, oblivious: Option<&ObliviousConfig>) -> Result<Api> {
+        self.transport = match oblivious {
+            Some(config) => Transport::Oblivious(Arc::new(Oblivious::new(config)?)),
+            None => Transport::Direct,
+        };
+        Ok(self)
+    }
+
+    /// Whether calls go through a relay.
+    pub fn is_oblivious(&self) -> bool {
+        self.transport.is_oblivious()
     }
 
     /// The full URL of `path` (which starts with `/`).
+    #[cfg(feature = "desk")]
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -115,76 +145,70 @@ impl Api {
         &self.http
     }
 
-    /// Sorts a response into success or a [`NetError`].
+    /// Sorts a response into success or a [`NetError`] (the desk's calls).
+    #[cfg(feature = "desk")]
     pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, NetError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        let code = status.as_u16();
-        // A timeout (408) or a rate limit (429) passes, as a busy server (503) does.
-        if code == 408 || code == 429 || code == 503 {
-            return Err(NetError::Busy { retry_after });
+        let retry_after = retry_after(
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = if status.is_client_error() {
+            read_limited(response, MAX_SMALL_ANSWER).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Err(failure(status.as_u16(), retry_after, &body))
+    }
+
+    /// Sends a citizen's call through the transport and sorts the answer.
+    async fn call(&self, call: Call) -> Result<Answer, NetError> {
+        let answer = self.transport.send(&self.http, &self.base, call).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
         }
-        // Only a 4xx is the server's word about the request itself; anything else passes.
-        if !status.is_client_error() {
-            return Err(NetError::Server { status: code });
-        }
-        let body: Option<ErrorBody> = read_json(response, MAX_SMALL_ANSWER).await.ok();
-        let (code_text, message) = body.map(|b| (b.error, b.message)).unwrap_or_default();
-        Err(NetError::Refused {
-            status: code,
-            code: code_text,
-            message,
-        })
+        Err(failure(
+            answer.status,
+            retry_after(answer.field("retry-after")),
+            &answer.body,
+        ))
     }
 
     /// `GET /v1/config`.
     pub async fn config(&self) -> Result<ServerConfig, NetError> {
-        let response = Self::check(self.http.get(self.url(&paths::config())).send().await?).await?;
-        read_json(response, MAX_SMALL_ANSWER).await
+        json(
+            self.call(Call::new(Method::GET, paths::config(), MAX_SMALL_ANSWER))
+                .await?,
+        )
     }
 
     /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
     pub async fn directory(&self) -> Result<Option<Vec<u8>>, NetError> {
-        let query = crate::api::DirectoryQuery {
-            format: Some(crate::directory::DIRECTORY_FORMAT),
-        };
-        let response = self
-            .http
-            .get(self.url(&paths::directory()))
-            .query(&query)
-            .send()
-            .await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        let path = format!(
+            "{}?format={}",
+            paths::directory(),
+            crate::directory::DIRECTORY_FORMAT
+        );
+        let call = Call::new(Method::GET, path, crate::directory::MAX_SIGNED_JSON_LEN);
+        match self.call(call).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(NetError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
-        let response = Self::check(response).await?;
-        Ok(Some(
-            read_limited(response, crate::directory::MAX_SIGNED_JSON_LEN).await?,
-        ))
     }
 
     /// `POST /v1/reports`: the receipt, also when the report was already there.
     pub async fn submit(&self, submission: &SubmitReport) -> Result<SignedReceipt, NetError> {
-        let response = self
-            .http
-            .post(self.url(&paths::reports()))
-            .json(submission)
-            .send()
-            .await?;
-        let submitted: Submitted = read_json(Self::check(response).await?, MAX_SMALL_ANSWER).await?;
+        let body = serde_json::to_vec(submission).map_err(|_| NetError::BadAnswer("cannot encode"))?;
+        let call = Call::new(Method::POST, paths::reports(), MAX_SMALL_ANSWER).body("application/json", body);
+        let submitted: Submitted = json(self.call(call).await?)?;
         serde_json::from_str(submitted.receipt.get())
             .map_err(|_| NetError::BadAnswer("not the JSON the protocol specifies"))
-    }
-
-    fn attachment_url(&self, report_id: ReportId, index: u16) -> String {
-        self.url(&paths::attachment(report_id, index))
     }
 
     /// `HEAD` of an attachment upload: how many sealed bytes the server holds.
@@ -194,14 +218,13 @@ impl Api {
         index: u16,
         secret: &[u8; 32],
     ) -> Result<u64, NetError> {
-        let response = self
-            .http
-            .head(self.attachment_url(report_id, index))
-            .header(CASE_SECRET_HEADER, b64(secret))
-            .send()
-            .await?;
-        let response = Self::check(response).await?;
-        offset_header(&response)
+        let call = Call::new(
+            Method::HEAD,
+            paths::attachment(report_id, index),
+            MAX_SMALL_ANSWER,
+        )
+        .field(CASE_SECRET_HEADER, b64(secret));
+        offset_header(&self.call(call).await?)
     }
 
     /// `PATCH` of an attachment upload: appends `bytes` at `offset`; returns the new offset.
@@ -213,16 +236,15 @@ impl Api {
         offset: u64,
         bytes: Vec<u8>,
     ) -> Result<u64, NetError> {
-        let response = self
-            .http
-            .patch(self.attachment_url(report_id, index))
-            .header(CASE_SECRET_HEADER, b64(secret))
-            .header(UPLOAD_OFFSET_HEADER, offset.to_string())
-            .header(reqwest::header::CONTENT_TYPE, CHUNK_CONTENT_TYPE)
-            .body(bytes)
-            .send()
-            .await?;
-        offset_header(&Self::check(response).await?)
+        let call = Call::new(
+            Method::PATCH,
+            paths::attachment(report_id, index),
+            MAX_SMALL_ANSWER,
+        )
+        .field(CASE_SECRET_HEADER, b64(secret))
+        .field(UPLOAD_OFFSET_HEADER, offset.to_string())
+        .body(CHUNK_CONTENT_TYPE, bytes);
+        offset_header(&self.call(call).await?)
     }
 
     /// `GET /v1/cases/{case_id}/messages?after=`.
@@ -232,48 +254,79 @@ impl Api {
         secret: &[u8; 32],
         after: i64,
     ) -> Result<Vec<SealedMessage>, NetError> {
-        let response = self
-            .http
-            .get(self.url(&paths::case_messages(case_id)))
-            .query(&[("after", after)])
-            .header(CASE_SECRET_HEADER, b64(secret))
-            .send()
-            .await?;
-        let messages: Messages = read_json(Self::check(response).await?, MAX_PAGE_ANSWER).await?;
+        let path = format!("{}?after={after}", paths::case_messages(case_id));
+        let call = Call::new(Method::GET, path, MAX_PAGE_ANSWER).field(CASE_SECRET_HEADER, b64(secret));
+        let messages: Messages = json(self.call(call).await?)?;
         Ok(messages.messages)
     }
 
-    /// `POST /v1/cases/{case_id}/messages`: a follow-up; returns its position in the case.
+    /// `POST /v1/cases/{case_id}/messages`: a follow-up.
     pub async fn post_message(
         &self,
         case_id: CaseId,
         secret: &[u8; 32],
         envelope: &[u8],
     ) -> Result<(), NetError> {
-        let response = self
-            .http
-            .post(self.url(&paths::case_messages(case_id)))
-            .header(CASE_SECRET_HEADER, b64(secret))
-            .json(&PostMessage {
-                envelope: envelope.to_vec(),
-            })
-            .send()
-            .await?;
-        Self::check(response).await?;
+        let body = serde_json::to_vec(&PostMessage {
+            envelope: envelope.to_vec(),
+        })
+        .map_err(|_| NetError::BadAnswer("cannot encode"))?;
+        let call = Call::new(Method::POST, paths::case_messages(case_id), MAX_SMALL_ANSWER)
+            .field(CASE_SECRET_HEADER, b64(secret))
+            .body("application/json", body);
+        self.call(call).await?;
         Ok(())
     }
 
     /// `GET /v1/alerts?region=`.
     pub async fn alerts(&self, region: &str) -> Result<Vec<Signed>, NetError> {
-        let response = self
-            .http
-            .get(self.url(&paths::alerts()))
-            .query(&[("region", region)])
-            .send()
-            .await?;
-        let alerts: Alerts = read_json(Self::check(response).await?, MAX_ALERTS_ANSWER).await?;
+        let query: String = url_encode(region);
+        let path = format!("{}?region={query}", paths::alerts());
+        let alerts: Alerts = json(self.call(Call::new(Method::GET, path, MAX_ALERTS_ANSWER)).await?)?;
         Ok(alerts.alerts)
     }
+}
+
+/// `application/x-www-form-urlencoded` escaping of a query value.
+fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn retry_after(value: Option<&str>) -> Option<u64> {
+    value.and_then(|v| v.trim().parse().ok())
+}
+
+/// A failed answer sorted by what to do about it.
+fn failure(status: u16, retry_after: Option<u64>, body: &[u8]) -> NetError {
+    // A timeout (408) or a rate limit (429) passes, as a busy server (503) does.
+    if status == 408 || status == 429 || status == 503 {
+        return NetError::Busy { retry_after };
+    }
+    // Only a 4xx is the server's word about the request itself; anything else passes.
+    if !(400..500).contains(&status) {
+        return NetError::Server { status };
+    }
+    let body: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let (code, message) = body.map(|b| (b.error, b.message)).unwrap_or_default();
+    NetError::Refused {
+        status,
+        code,
+        message,
+    }
+}
+
+/// An answer's body as the JSON `T`.
+fn json<T: DeserializeOwned>(answer: Answer) -> Result<T, NetError> {
+    serde_json::from_slice(&answer.body)
+        .map_err(|_| NetError::BadAnswer("not the JSON the protocol specifies"))
 }
 
 /// A client builder with the project's TLS (optionally pinned to `tls_pin`), user agent and
@@ -313,6 +366,7 @@ pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize) 
 }
 
 /// Reads an answer of at most `limit` bytes as the JSON `T`.
+#[cfg(feature = "desk")]
 pub(crate) async fn read_json<T: DeserializeOwned>(
     response: reqwest::Response,
     limit: usize,
@@ -321,14 +375,12 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|_| NetError::BadAnswer("not the JSON the protocol specifies"))
 }
 
-fn offset_header(response: &reqwest::Response) -> Result<u64, NetError> {
-    response
-        .headers()
-        .get(UPLOAD_OFFSET_HEADER)
-        .and_then(|v| v.to_str().ok())
+fn offset_header(answer: &Answer) -> Result<u64, NetError> {
+    answer
+        .field(UPLOAD_OFFSET_HEADER)
         .and_then(|v| v.parse().ok())
         .ok_or(NetError::Server {
-            status: response.status().as_u16(),
+            status: answer.status,
         })
 }
 

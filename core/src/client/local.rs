@@ -605,4 +605,11 @@ impl Local {
             )?;
         Ok(())
     }
+
+    /// Removes a document, if it is there.
+    pub fn remove_document(&self, name: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM documents WHERE name = ?1", [name])?;
+        Ok(())
+    }
 }

@@ -9,6 +9,7 @@ pub mod keystore;
 pub mod local;
 pub mod outbox;
 pub mod public;
+pub mod transport;
 pub mod vault;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub use outbox::{FlushSummary, OutboxItem, OutboxListener, OutboxStatus};
 /// Document names in the local store.
 const DIRECTORY_DOC: &str = "directory";
 const SERVER_KEY_DOC: &str = "server-key";
+/// Present (empty) when the reporter chose to reach the intake directly, without a relay.
+const NO_RELAY_DOC: &str = "no-relay";
 
 /// How a client is set up.
 pub struct ClientConfig {
@@ -42,11 +45,31 @@ pub struct ClientConfig {
     pub key_store: Arc<dyn KeyStore>,
     /// The bound of every call to the server ([`http::CALL_TIMEOUT`] unless a test wants less).
     pub timeout: std::time::Duration,
+    /// Every call through this Oblivious HTTP relay to this gateway key, so the intake never sees
+    /// the device's address (unless the reporter opted out); `None`: through the relay and key
+    /// the verified directory names, if it names any, else straight to the intake.
+    pub oblivious: Option<transport::ObliviousConfig>,
+    /// The local address to connect from (`None`: the system's choice).
+    pub local_address: Option<std::net::IpAddr>,
+}
+
+fn api(config: &ClientConfig) -> Result<Api> {
+    let mut api = Api::new(&config.base_url, config.tls_pin, config.timeout)?;
+    if let Some(address) = config.local_address {
+        let http = http::client_builder(config.tls_pin, http::CONNECT_TIMEOUT.min(config.timeout))?
+            .timeout(config.timeout)
+            .local_address(address)
+            .build()
+            .map_err(|e| Error::invalid("local address", e.to_string()))?;
+        api = api.with_http_client(http);
+    }
+    api.with_oblivious(config.oblivious.as_ref())
 }
 
 /// A citizen's client: everything a reporting app needs, on one device.
 pub struct Client {
-    api: Api,
+    api: RwLock<Api>,
+    explicit_oblivious: Option<transport::ObliviousConfig>,
     local: Arc<Local>,
     authority: VerifyingKey,
     directory: RwLock<Option<Arc<VerifiedDirectory>>>,
@@ -59,9 +82,10 @@ impl Client {
     pub fn open(config: ClientConfig) -> Result<Client> {
         // The key store is asked when the case book is first needed, not here: it may be
         // unavailable for a while, and the outbox delivers what it can without it.
-        let local = Local::open_with(&config.storage_dir, config.key_store)?;
+        let local = Local::open_with(&config.storage_dir, config.key_store.clone())?;
         let client = Client {
-            api: Api::new(&config.base_url, config.tls_pin, config.timeout)?,
+            api: RwLock::new(api(&config)?),
+            explicit_oblivious: config.oblivious.clone(),
             local: Arc::new(local),
             authority: config.authority_key,
             directory: RwLock::new(None),
@@ -76,7 +100,59 @@ impl Client {
                 client.set_directory(verified);
             }
         }
+        client.apply_transport()?;
         Ok(client)
+    }
+
+    /// The API handle as it stands (its transport may change with the settings).
+    pub(crate) fn api(&self) -> Api {
+        self.api.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the reporter lets calls go through a relay (the default), as set by
+    /// [`Client::set_use_relay`].
+    pub fn use_relay(&self) -> Result<bool> {
+        Ok(self.local.document(NO_RELAY_DOC)?.is_none())
+    }
+
+    /// The reporter's choice: through a relay when one is known (`true`, the default), or
+    /// straight to the intake, which then sees the device's address (`false`). Takes effect for
+    /// the next call.
+    pub fn set_use_relay(&self, enabled: bool) -> Result<()> {
+        if enabled {
+            self.local.remove_document(NO_RELAY_DOC)?;
+        } else {
+            self.local.set_document(NO_RELAY_DOC, b"")?;
+        }
+        self.apply_transport()
+    }
+
+    /// Where calls go now: through the relay the configuration gives, or the verified
+    /// directory names, unless the reporter opted out; else straight to the intake.
+    fn apply_transport(&self) -> Result<()> {
+        let api = self.api();
+        let api = if !self.use_relay()? {
+            api.with_oblivious(None)?
+        } else if let Some(explicit) = &self.explicit_oblivious {
+            api.with_oblivious(Some(explicit))?
+        } else {
+            // A relay and keys from the verified directory; keys this build cannot use (another
+            // KEM, say) leave the calls direct rather than the app unable to report.
+            let named = self
+                .directory()
+                .and_then(|d| d.intake().and_then(transport::ObliviousConfig::from_intake));
+            match api.clone().with_oblivious(named.as_ref()) {
+                Ok(api) => api,
+                Err(_) => api.with_oblivious(None)?,
+            }
+        };
+        *self.api.write().unwrap_or_else(|p| p.into_inner()) = api;
+        Ok(())
+    }
+
+    /// Whether calls go through a relay.
+    pub fn is_oblivious(&self) -> bool {
+        self.api().is_oblivious()
     }
 
     fn set_directory(&self, directory: VerifiedDirectory) {
@@ -98,7 +174,7 @@ impl Client {
     /// refused and the cached one stays.
     pub async fn refresh_directory(&self) -> Result<Arc<VerifiedDirectory>> {
         let json = self
-            .api
+            .api()
             .directory()
             .await?
             .ok_or_else(|| Error::NotFound("a published directory".into()))?;
@@ -109,6 +185,7 @@ impl Client {
         self.on_disk(move |local| local.set_document(DIRECTORY_DOC, &cached))
             .await?;
         self.set_directory(verified);
+        self.apply_transport()?;
         self.require_directory()
     }
 
@@ -141,7 +218,7 @@ impl Client {
     /// server announces, which must be the one this device saw first: a server that later
     /// announces another key is refused, so a swapped server cannot issue receipts.
     async fn receipt_keys(&self) -> Result<(crate::api::ServerConfig, Vec<VerifyingKey>)> {
-        let config = self.api.config().await?;
+        let config = self.api().config().await?;
         if let Some(intake) = self.directory().as_deref().and_then(|d| d.intake()) {
             return Ok((config, intake.receipt_keys.clone()));
         }

@@ -474,7 +474,7 @@ impl Client {
                     .collect(),
                 stamp,
             };
-            let signed = self.api.submit(&submission).await.map_err(|e| match e {
+            let signed = self.api().submit(&submission).await.map_err(|e| match e {
                 // The difficulty rose past the stamp between reading it and submitting (a
                 // flood is going on): the next attempt reads it again and solves again.
                 NetError::Refused { code, .. } if code == crate::api::code::BAD_STAMP => {
@@ -501,7 +501,10 @@ impl Client {
                 .map_err(local)?;
             let piece = UPLOAD_PIECE.min((config.limits.max_chunk_bytes as u64).max(1));
             for &(index, size, _) in &row.attachments {
-                let mut offset = self.api.attachment_offset(row.report_id, index, &secret).await?;
+                let mut offset = self
+                    .api()
+                    .attachment_offset(row.report_id, index, &secret)
+                    .await?;
                 let path = self.local.attachment_path(row.report_id, index);
                 let mut file = Some(
                     super::blocking(move || std::fs::File::open(path))
@@ -523,7 +526,7 @@ impl Client {
                     .map_err(local)?;
                     file = Some(open);
                     offset = self
-                        .api
+                        .api()
                         .upload(row.report_id, index, &secret, offset, buf)
                         .await?;
                     let id = row.report_id;

@@ -56,7 +56,7 @@ impl Client {
         let directory = self.require_directory()?;
         let l10n = Localizer::new(language);
         let now = Utc::now();
-        let signed = self.api.alerts(region).await?;
+        let signed = self.api().alerts(region).await?;
         Ok(signed
             .iter()
             .filter_map(|s| Alert::verify_with_directory(s, &directory, now).ok())

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod cases;
 pub mod config;
 pub mod directory;
+pub mod gateway;
 pub mod health;
 pub mod inbox;
 pub mod openapi;

@@ -13,7 +13,9 @@ use utoipa::{Modify, OpenApi};
 use tipline_core::api::{ErrorBody, MessageNotice, PublicLimits};
 
 use crate::error::AppError;
-use crate::routes::{alerts, attachments, cases, config, directory, health, inbox, reports, transfer};
+use crate::routes::{
+    alerts, attachments, cases, config, directory, gateway, health, inbox, reports, transfer,
+};
 use crate::state::AppState;
 
 /// The API document.
@@ -48,6 +50,8 @@ or a request signed as version 1 is refused with 401. Any route may answer 503 `
         cases::unit_read,
         alerts::publish_alert,
         alerts::read_alerts,
+        gateway::keys,
+        gateway::gateway,
         health::healthz,
         health::readyz,
         openapi_json,
@@ -58,6 +62,7 @@ or a request signed as version 1 is refused with 401. Any route may answer 503 `
         (name = "public", description = "Anyone"),
         (name = "reporter", description = "A citizen's device; case routes take the case secret"),
         (name = "desk", description = "A unit's desk, by signed requests"),
+        (name = "oblivious", description = "The Oblivious HTTP gateway (RFC 9458): a citizen's requests, encapsulated, through a relay"),
         (name = "operations", description = "Probes (metrics are served on a separate listen address)"),
     )
 )]

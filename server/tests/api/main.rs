@@ -9,6 +9,7 @@ mod cases;
 mod connections;
 mod difficulty;
 mod directory;
+mod gateway;
 mod inbox;
 mod limits;
 mod memory;

@@ -136,6 +136,8 @@ fn measure(url: &str, data_dir: Option<&Path>, work: Option<&Path>, bytes: u64) 
         tls_pin: None,
         key_store: Arc::new(StaticKeyStore::new([7; 32])),
         timeout: Duration::from_secs(60),
+        oblivious: None,
+        local_address: None,
     })?);
     runtime.block_on(async {
         client.refresh_directory().await?;

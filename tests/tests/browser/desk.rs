@@ -110,6 +110,8 @@ impl DeskUnderTest {
             tls_pin: None,
             key_store: Arc::new(StaticKeyStore::new([7; 32])),
             timeout: Duration::from_secs(10),
+            oblivious: None,
+            local_address: None,
         })?;
         client.refresh_directory().await?;
         Ok(client)

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod faults;
+mod oblivious;
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

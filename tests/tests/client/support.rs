@@ -27,8 +27,10 @@ use tipline_core::keys::{EncryptionPublicKey, SigningKey, UnitKeyFile, Verifying
 use tipline_core::message::{
     open_follow_up, seal_notice_with_rng, seal_reply_with_rng, CaseMessage, CaseStatus, StatusNotice,
 };
+use tipline_core::ohttp::KeyConfig;
 use tipline_core::report::MessageId;
 use tipline_core::signed::Signed;
+use tipline_server::gateway::GatewayKeys;
 use tipline_server::limits::RateLimits;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{Delivery, MessageDirection, StoredAlert};
@@ -88,6 +90,8 @@ pub struct Server {
     units: Vec<UnitKeyFile>,
     faults: Option<(Faults, Arc<AtomicUsize>)>,
     case_polls: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// The address of every connection the server accepted (kept in the test only).
+    peers: Arc<Mutex<Vec<std::net::IpAddr>>>,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     dir: Arc<TempDir>,
 }
@@ -160,6 +164,7 @@ impl Server {
             units,
             faults,
             case_polls: Arc::default(),
+            peers: Arc::default(),
             running: None,
             dir,
         };
@@ -180,6 +185,11 @@ impl Server {
                 .unwrap();
         }
         server.state.load_directory(Utc::now()).await.unwrap();
+        let ikm: [u8; 32] = tipline_core::crypto::random::random_array(&mut OsRandom::new()).unwrap();
+        server
+            .state
+            .gateway()
+            .set_keys(GatewayKeys::from_ikms(&[(1, ikm)]).unwrap());
         listener.set_nonblocking(true).unwrap();
         server.serve(tokio::net::TcpListener::from_std(listener).unwrap());
         server
@@ -214,6 +224,12 @@ impl Server {
             }
         }));
         let (stop, stopped) = oneshot::channel::<()>();
+        let peers = self.peers.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+            if let Ok(peer) = tcp.peer_addr() {
+                peers.lock().unwrap_or_else(|p| p.into_inner()).push(peer.ip());
+            }
+        });
         let handle = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
@@ -228,6 +244,63 @@ impl Server {
     /// When each reporter's read of a case (`GET /v1/cases/{id}/messages`) arrived, and its path.
     pub fn case_polls(&self) -> Vec<(Instant, String)> {
         self.case_polls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The address of every connection accepted so far.
+    pub fn accepted_peers(&self) -> Vec<std::net::IpAddr> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The gateway's key configurations (`application/ohttp-keys`).
+    pub fn gateway_keys(&self) -> Vec<u8> {
+        self.state.gateway().keys().unwrap().encoded_list().to_vec()
+    }
+
+    /// A client called `name` connecting from `address`, with no relay of its own: it takes the
+    /// one the directory names.
+    pub fn client_from(&self, name: &str, address: std::net::IpAddr) -> Client {
+        Client::open(ClientConfig {
+            storage_dir: self.client_dir(name),
+            base_url: self.url(),
+            authority_key: self.authority.verifying_key(),
+            tls_pin: None,
+            key_store: Arc::new(StaticKeyStore::new([7; 32])),
+            timeout: Duration::from_secs(10),
+            oblivious: None,
+            local_address: Some(address),
+        })
+        .unwrap()
+    }
+
+    /// Publishes a newer directory, signed by the authority, naming the gateway's keys and the
+    /// relay at `relay_url`.
+    pub async fn publish_relay(&self, relay_url: &str) {
+        let version = self.published_version().await + 1;
+        let mut body = self.directory_body(version, vec![self.state.server_key().verifying_key()]);
+        let intake = body.intake.as_mut().unwrap();
+        intake.gateway_keys = KeyConfig::decode_list(&self.gateway_keys())
+            .unwrap()
+            .iter()
+            .map(KeyConfig::encode)
+            .collect();
+        intake.relays = vec![relay_url.to_owned()];
+        let signed = body.sign(&self.authority).unwrap();
+        assert!(self
+            .state
+            .store()
+            .publish_directory(DIRECTORY_FORMAT, version, signed.to_json().unwrap().into_bytes())
+            .await
+            .unwrap());
+    }
+
+    /// Forgets the connections accepted so far.
+    pub fn clear_peers(&self) {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Forgets the case reads seen so far.
@@ -379,6 +452,8 @@ impl Server {
             tls_pin: None,
             key_store,
             timeout: Duration::from_secs(2),
+            oblivious: None,
+            local_address: None,
         })
         .unwrap()
     }
