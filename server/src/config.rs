@@ -35,6 +35,10 @@ pub struct Config {
     /// Folder for the database and the key files.
     #[arg(long, env = "TIPLINE_DATA_DIR", default_value = "./tipline-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host/db`) shared by several nodes; without it
+    /// the embedded SQLite store in the data directory. Key files stay in the data directory.
+    #[arg(long = "database", env = "TIPLINE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Days an acknowledged report is kept before it is deleted.
     #[arg(long, env = "TIPLINE_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
@@ -245,6 +249,11 @@ impl Config {
     /// The SQLite file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
+    }
+
+    /// The database: `--database` if given, else the SQLite file in the data directory.
+    pub fn database(&self) -> anyhow::Result<crate::launch::Database> {
+        crate::launch::Database::choose(self.database_url.as_deref(), self.database_path())
     }
 
     /// The authority key: `--authority-key`, else `authority.pub` in the data dir, else `None`.

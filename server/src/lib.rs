@@ -13,6 +13,7 @@ pub mod dev;
 pub mod difficulty;
 pub mod error;
 pub mod extract;
+pub mod launch;
 pub mod limits;
 pub mod metrics;
 pub mod push;
