@@ -42,6 +42,38 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Rows deleted per statement by retention, so that it never holds many locks long.
 const PURGE_BATCH: i64 = 256;
 
+/// Advisory lock keys of the periodic jobs, so that one node at a time runs each.
+const PURGE_LOCK: i64 = 0x7469_706c_0000_0001;
+const EXPIRE_LOCK: i64 = 0x7469_706c_0000_0002;
+
+/// A session-level advisory lock held on one pooled connection while a periodic job runs: the
+/// other nodes skip the job meanwhile, and a node that dies mid-job lets go with its connection.
+struct JobLock(sqlx_core::pool::PoolConnection<sqlx_postgres::Postgres>, i64);
+
+impl JobLock {
+    /// The lock if no other node holds it.
+    async fn try_take(pool: &PgPool, key: i64) -> StoreResult<Option<JobLock>> {
+        let mut conn = pool.acquire().await.map_err(db_error)?;
+        let taken: bool = sqlx_core::query_scalar::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(taken.then_some(JobLock(conn, key)))
+    }
+
+    async fn release(mut self) {
+        let unlocked = sqlx_core::query::query("SELECT pg_advisory_unlock($1)")
+            .bind(self.1)
+            .execute(&mut *self.0)
+            .await;
+        if unlocked.is_err() {
+            // The lock must not stay with a connection that goes back to the pool.
+            let _ = self.0.close().await;
+        }
+    }
+}
+
 /// The PostgreSQL store. Cheap to clone (clones share the pool).
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -263,11 +295,23 @@ impl Store for PostgresStore {
     }
 
     async fn purge(&self, acked_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
-        reports::purge(&self.pool, acked_before, now, PURGE_BATCH).await
+        let Some(lock) = JobLock::try_take(&self.pool, PURGE_LOCK).await? else {
+            tracing::debug!("retention: another node is purging");
+            return Ok(0);
+        };
+        let purged = reports::purge(&self.pool, acked_before, now, PURGE_BATCH).await;
+        lock.release().await;
+        purged
     }
 
     async fn expire(&self, received_before: DateTime<Utc>) -> StoreResult<Expired> {
-        reports::expire(&self.pool, received_before, PURGE_BATCH).await
+        let Some(lock) = JobLock::try_take(&self.pool, EXPIRE_LOCK).await? else {
+            tracing::debug!("retention: another node is expiring");
+            return Ok(Expired::default());
+        };
+        let expired = reports::expire(&self.pool, received_before, PURGE_BATCH).await;
+        lock.release().await;
+        expired
     }
 
     async fn usage(&self) -> StoreResult<u64> {

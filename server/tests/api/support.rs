@@ -104,7 +104,16 @@ impl Env {
         Self::build(change, true).await
     }
 
+    /// A server on `database` with the test settings, and directory v1 published.
+    pub async fn on(database: Database) -> Env {
+        Self::build_on(|_| {}, true, Some(database)).await
+    }
+
     async fn build(change: impl FnOnce(&mut Settings), publish: bool) -> Env {
+        Self::build_on(change, publish, None).await
+    }
+
+    async fn build_on(change: impl FnOnce(&mut Settings), publish: bool, database: Option<Database>) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let authority = SigningKey::generate().unwrap();
         let source = sample_source().unwrap();
@@ -115,7 +124,8 @@ impl Env {
             .collect();
         let mut settings = test_settings();
         change(&mut settings);
-        let backend = Backend::open(&test_database(dir.path())).await.unwrap();
+        let database = database.unwrap_or_else(|| test_database(dir.path()));
+        let backend = Backend::open(&database).await.unwrap();
         let state = ServerConfig {
             settings,
             ..ServerConfig::new(

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use chrono::Duration;
 use tipline_core::report::MessageId;
-use tipline_server::store::{AppendOutcome, MessageDirection, SubmitOutcome};
+use tipline_server::store::postgres::PostgresStore;
+use tipline_server::store::{AppendOutcome, MessageDirection, Store, SubmitOutcome};
 
 use crate::{at, case_id, new_report, open_nodes, report_id, secret, with_attachments, Backend};
 
@@ -184,3 +185,84 @@ crate::contract_tests!(
     test_attachment_pieces_racing_on_two_nodes_are_taken_only_at_the_end,
     test_case_messages_posted_on_two_nodes_are_read_in_order_without_gaps,
 );
+
+#[tokio::test]
+async fn test_retention_runs_on_one_node_at_a_time() {
+    // Given two PostgreSQL nodes and a third holding the purge job's lock, as while it purges
+    let url = crate::pg::shared().fresh_database();
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    a.submit_report(new_report(1, "dk-east")).await.unwrap();
+    assert!(a.ack_report("dk-east", report_id(1), at(10)).await.unwrap());
+    let holder = PostgresStore::connect(&url).await.unwrap();
+    let mut conn = holder.pool().acquire().await.unwrap();
+    let purge_lock = 0x7469_706c_0000_0001i64;
+    sqlx_core::query::query("SELECT pg_advisory_lock($1)")
+        .bind(purge_lock)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+
+    // When another node's retention runs, it leaves the job to the holder
+    assert_eq!(b.purge(at(100), at(100)).await.unwrap(), 0);
+
+    // And once the holder is done, it runs
+    sqlx_core::query::query("SELECT pg_advisory_unlock($1)")
+        .bind(purge_lock)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(b.purge(at(100), at(100)).await.unwrap(), 1);
+    assert_eq!(a.stats().await.unwrap().acknowledged_reports, 0);
+}
+
+#[tokio::test]
+async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_connection() {
+    use tipline_server::push::{PushEvent, PushHub, Received};
+    // Given two PostgreSQL nodes, with a desk's stream subscribed on node b
+    let url = crate::pg::shared().fresh_database();
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    let (hub_a, hub_b) = (a.push_hub(), b.push_hub());
+    let mut stream = hub_b.subscribe("dk-east");
+    // (the hubs listen once they have started; their first wake-up tells streams to look)
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.recv()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    while tokio::time::timeout(std::time::Duration::from_millis(50), stream.recv())
+        .await
+        .is_ok()
+    {}
+
+    // When a report is queued at node a, and a follow-up is posted there
+    hub_a.notify("dk-east", PushEvent::Report);
+    let message = PushEvent::Message {
+        case_id: case_id(3),
+        seq: 42,
+    };
+    hub_a.notify("dk-east", message);
+
+    // Then the stream on node b is woken for both (in either order: a wake-up carries no
+    // order), and not for another unit's
+    let wait = std::time::Duration::from_secs(5);
+    let first = tokio::time::timeout(wait, stream.recv()).await.unwrap();
+    let second = tokio::time::timeout(wait, stream.recv()).await.unwrap();
+    assert!(
+        [first, second] == [Received::Event(PushEvent::Report), Received::Event(message)]
+            || [second, first] == [Received::Event(PushEvent::Report), Received::Event(message)],
+        "{first:?} {second:?}"
+    );
+    hub_a.notify("dk-west", PushEvent::Report);
+    let nothing = tokio::time::timeout(std::time::Duration::from_millis(500), stream.recv()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+
+    // When node b's listening connection is cut and an event is recorded meanwhile
+    crate::pg::shared()
+        .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
+        .unwrap();
+    hub_a.notify("dk-east", PushEvent::Report);
+
+    // Then the stream still hears of it (at once from the wake-up after the lost connection,
+    // or from the catch-up read when node b listens again)
+    let woken = tokio::time::timeout(wait, stream.recv()).await.unwrap();
+    assert_eq!(woken, Received::Event(PushEvent::Report));
+}

@@ -238,12 +238,16 @@ async fn listen(shared: Arc<Shared>) {
                 received = listener.try_recv() => match received {
                     Ok(Some(_)) => {}
                     // The connection was lost; the next call reconnects. Catch up after it.
+                    // Streams look again at once: with the database gone they end cleanly (their
+                    // desks reconnect, here or elsewhere); with it back they catch up.
                     Ok(None) => {
                         tracing::warn!("push: listening connection lost; reconnecting");
+                        shared.local.wake_all();
                         break;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "push: listening failed; reconnecting");
+                        shared.local.wake_all();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         break;
                     }
