@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
 
     config::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let server_key = config::load_or_create_server_key(&config.data_dir)?;
+    let server_key = config.receipt_key()?;
     let database = config.database()?;
     tracing::info!(backend = database.kind(), "opening the store");
     let backend = Backend::open(&database).await?;
