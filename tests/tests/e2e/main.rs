@@ -5,5 +5,6 @@
 mod ceiling;
 mod crash;
 mod desk;
+mod nodes;
 mod socket;
 mod surge;
