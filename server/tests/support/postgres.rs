@@ -25,6 +25,7 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    durable: bool,
 }
 
 static SHARED: OnceLock<Cluster> = OnceLock::new();
@@ -85,8 +86,18 @@ fn run(mut command: Command, what: &str) -> Result<String, String> {
 }
 
 impl Cluster {
-    /// Creates and starts a cluster in a new temporary folder.
+    /// Creates and starts a cluster in a new temporary folder (fsync off: for tests).
     pub fn start() -> Result<Cluster, String> {
+        Self::start_with(false)
+    }
+
+    /// A cluster with PostgreSQL's default durability (fsync on), for benchmarks that compare
+    /// it with SQLite's synced commits.
+    pub fn start_durable() -> Result<Cluster, String> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<Cluster, String> {
         let bin = find_bin()?;
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -105,6 +116,7 @@ impl Cluster {
             bin,
             port: free_port()?,
             as_postgres,
+            durable,
         };
         cluster.watch();
         let mut initdb = cluster.command("initdb");
@@ -147,9 +159,13 @@ impl Cluster {
         if action != "stop" {
             // Loopback only; the socket in the cluster's own folder. fsync is off (a test
             // restarts PostgreSQL, never the machine); commits still wait for the WAL write.
+            let sync = if self.durable {
+                ""
+            } else {
+                " -c fsync=off -c full_page_writes=off"
+            };
             pg_ctl.arg("-o").arg(format!(
-                "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off \
-                 -c full_page_writes=off -c max_connections=300",
+                "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={}{sync} -c max_connections=300",
                 self.port,
                 self.dir.display()
             ));
