@@ -16,12 +16,12 @@ pub mod validate;
 pub mod verify;
 
 pub use model::{
-    Category, Directory, DirectoryBody, DirectorySource, Draft, Hotline, LocalisedText, OpeningRule,
-    Signable, SlotValue, SourceUnit, Stage, TimeOfDay, Unit, Weekday, DIRECTORY_FORMAT,
+    Category, Directory, DirectoryBody, DirectorySource, Draft, Hotline, Intake, LocalisedText, OpeningRule,
+    Signable, SlotValue, SourceUnit, Stage, TimeOfDay, Unit, Weekday, DIRECTORY_FORMAT, DIRECTORY_FORMATS,
 };
 pub use validate::{
-    MAX_CATEGORIES, MAX_HOTLINES, MAX_ID_CHARS, MAX_LIST_LEN, MAX_TEXT_CHARS, MAX_UNITS,
-    REQUIRED_LABEL_LANGUAGES,
+    gateway_key_id, MAX_CATEGORIES, MAX_HOTLINES, MAX_ID_CHARS, MAX_INTAKE_KEYS, MAX_LIST_LEN,
+    MAX_TEXT_CHARS, MAX_UNITS, MAX_URL_CHARS, REQUIRED_LABEL_LANGUAGES,
 };
 pub use verify::{SignedDirectory, VerifiedDirectory, CLOCK_SKEW, MAX_PAYLOAD_LEN, MAX_SIGNED_JSON_LEN};
 

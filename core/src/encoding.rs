@@ -53,6 +53,29 @@ pub mod b64_bytes {
     }
 }
 
+/// Serde adapter: `Vec<Vec<u8>>` as a list of base64url strings.
+pub mod b64_byte_lists {
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes each byte string as base64url.
+    pub fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(items.len()))?;
+        for item in items {
+            seq.serialize_element(&super::b64(item))?;
+        }
+        seq.end()
+    }
+
+    /// Deserializes a list of base64url strings.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| super::unb64(text).map_err(|_| serde::de::Error::custom("invalid base64url")))
+            .collect()
+    }
+}
+
 /// Serde adapter: `[u8; N]` as a base64url string.
 pub mod b64_array {
     use serde::{Deserialize, Deserializer, Serializer};

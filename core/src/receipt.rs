@@ -140,6 +140,16 @@ impl SignedReceipt {
         Ok(&self.receipt)
     }
 
+    /// [`SignedReceipt::verify`] against whichever of `keys` signed the batch (the intake's
+    /// receipt keys as the directory lists them: one per deployment, two while it rotates).
+    pub fn verify_with_any(&self, keys: &[VerifyingKey], envelope: &Envelope) -> Result<&Receipt> {
+        let key = keys
+            .iter()
+            .find(|key| key.key_id() == self.batch.key_id)
+            .ok_or_else(|| Error::refused("receipt", "signed by a key the directory does not list"))?;
+        self.verify(key, envelope)
+    }
+
     /// The first two of those checks: the batch head is signed by `server_key` and the receipt
     /// is in its tree. Returns the head.
     pub fn verify_batch(&self, server_key: &VerifyingKey) -> Result<BatchHead> {

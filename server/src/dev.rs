@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
-use tipline_core::directory::sample_source;
+use tipline_core::directory::{sample_source, Intake, DIRECTORY_FORMAT};
 use tipline_core::encoding::b64;
 use tipline_core::keys::{SigningKey, UnitKeyFile, VerifyingKey};
 
@@ -90,8 +90,13 @@ fn unit_keys(data_dir: &Path, unit_id: &str, created: &mut bool) -> anyhow::Resu
 }
 
 /// Prepares (or reuses) the dev setup in `data_dir` and publishes the directory if the store
-/// has none.
-pub async fn prepare(data_dir: &Path, store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<DevSetup> {
+/// has none: format 2, naming the server's `receipt_key`, and its format 1 copy.
+pub async fn prepare(
+    data_dir: &Path,
+    store: &dyn Store,
+    receipt_key: VerifyingKey,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DevSetup> {
     let mut created = false;
     std::fs::create_dir_all(data_dir.join(UNITS_DIR))
         .with_context(|| format!("cannot create {}", data_dir.join(UNITS_DIR).display()))?;
@@ -106,18 +111,25 @@ pub async fn prepare(data_dir: &Path, store: &dyn Store, now: DateTime<Utc>) -> 
         source.set_unit_keys(&unit_id, public.encryption_key, public.verifying_key)?;
         units.push(unit_id);
     }
+    source.format = DIRECTORY_FORMAT;
+    source.intake = Some(Intake {
+        receipt_keys: vec![receipt_key],
+        gateway_keys: Vec::new(),
+        relays: Vec::new(),
+    });
     let mut published = None;
-    if let (Some(signer), None) = (signer, store.directory().await?) {
-        let signed = source
-            .into_body(1, now, Duration::days(VALIDITY_DAYS))?
-            .sign(&signer)?;
-        let version = 1;
-        if store
-            .publish_directory(version, signed.to_json()?.into_bytes())
-            .await?
-        {
-            published = Some(version);
-            created = true;
+    if let (Some(signer), None) = (signer, store.directory(DIRECTORY_FORMAT).await?) {
+        let body = source.into_body(1, now, Duration::days(VALIDITY_DAYS))?;
+        let version = body.version;
+        for signed in [body.to_format_1().sign(&signer)?, body.sign(&signer)?] {
+            let format = signed.verify(&signer.verifying_key(), now, None)?.format();
+            if store
+                .publish_directory(format, version, signed.to_json()?.into_bytes())
+                .await?
+            {
+                published = Some(version);
+                created = true;
+            }
         }
     }
     Ok(DevSetup {

@@ -29,7 +29,15 @@ async fn main() -> anyhow::Result<()> {
     let backend = Backend::open(&database).await?;
 
     let dev_setup = if config.dev {
-        Some(dev::prepare(&config.data_dir, backend.store.as_ref(), Utc::now()).await?)
+        Some(
+            dev::prepare(
+                &config.data_dir,
+                backend.store.as_ref(),
+                server_key.verifying_key(),
+                Utc::now(),
+            )
+            .await?,
+        )
     } else {
         None
     };

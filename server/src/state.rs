@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tipline_core::directory::{SignedDirectory, VerifiedDirectory};
+use tipline_core::directory::{SignedDirectory, VerifiedDirectory, DIRECTORY_FORMATS};
 use tipline_core::keys::{SigningKey, VerifyingKey};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -220,17 +220,17 @@ impl AppState {
             .clone()
     }
 
-    /// Caches `directory` unless a newer one is cached already (two publications may race).
+    /// Caches `directory` unless a newer one is cached already (two publications may race); of
+    /// the two formats of one version, the newer format (it also names the intake's keys).
     pub fn set_directory(&self, directory: VerifiedDirectory) {
         let mut slot = self
             .0
             .directory
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slot
-            .as_ref()
-            .is_none_or(|current| current.version() < directory.version())
-        {
+        if slot.as_ref().is_none_or(|current| {
+            (current.version(), current.format()) < (directory.version(), directory.format())
+        }) {
             *slot = Some(Arc::new(directory));
         }
     }
@@ -251,12 +251,18 @@ impl AppState {
     /// directory that no longer verifies (expired, or signed by another authority) is logged
     /// and left out.
     pub async fn load_directory(&self, now: DateTime<Utc>) -> StoreResult<bool> {
-        let cached = self.directory().map(|d| d.version());
-        if let Some((version, json)) = self.store().directory().await? {
-            if cached.is_none_or(|cached| cached < version) {
-                match SignedDirectory::from_json(&json).and_then(|d| d.verify(self.authority(), now, None)) {
-                    Ok(verified) => self.set_directory(verified),
-                    Err(e) => tracing::warn!(version, error = %e, "the stored directory does not verify"),
+        for format in DIRECTORY_FORMATS {
+            let cached = self.directory().map(|d| (d.version(), d.format()));
+            if let Some((version, json)) = self.store().directory(format).await? {
+                if cached.is_none_or(|cached| cached < (version, format)) {
+                    match SignedDirectory::from_json(&json)
+                        .and_then(|d| d.verify(self.authority(), now, None))
+                    {
+                        Ok(verified) => self.set_directory(verified),
+                        Err(e) => {
+                            tracing::warn!(version, format, error = %e, "the stored directory does not verify")
+                        }
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ use tipline_core::compose::{Draft, DraftAttachment, DraftPlace};
 use tipline_core::crypto::random::random_array;
 use tipline_core::crypto::OsRandom;
 use tipline_core::desk::{publish_directory, Desk, DeskClient, DeskStore, InboxEvent, KdfParams, Received};
-use tipline_core::directory::{sample_source, SignedDirectory};
+use tipline_core::directory::{sample_source, Intake, SignedDirectory, DIRECTORY_FORMAT};
 use tipline_core::keys::{SigningKey, UnitKeyFile};
 use tipline_core::l10n::Language;
 use tipline_core::media::strip_metadata;
@@ -106,16 +106,14 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
     std::fs::create_dir_all(root.join("server"))?;
     let authority = SigningKey::generate()?;
     let database = Database::Sqlite(root.join("server").join("tipline.db"));
+    let receipt_key = SigningKey::generate()?;
+    let receipt_public = receipt_key.verifying_key();
     let config = ServerConfig {
         settings: Settings {
             stamp_difficulty: DIFFICULTY,
             ..Settings::default()
         },
-        ..ServerConfig::new(
-            Backend::open(&database).await?,
-            SigningKey::generate()?,
-            authority.verifying_key(),
-        )
+        ..ServerConfig::new(Backend::open(&database).await?, receipt_key, authority.verifying_key())
     };
     let server = config
         .start(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
@@ -130,8 +128,15 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         ),
     );
 
-    // The authority signs the directory with every unit's public keys.
+    // The authority signs the directory with every unit's public keys and the intake's receipt
+    // key (format 2), and a format 1 copy without the intake section for older apps.
     let mut source = sample_source()?;
+    source.format = DIRECTORY_FORMAT;
+    source.intake = Some(Intake {
+        receipt_keys: vec![receipt_public],
+        gateway_keys: Vec::new(),
+        relays: Vec::new(),
+    });
     let units = source
         .units
         .iter()
@@ -141,10 +146,10 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         let public = unit.public()?;
         source.set_unit_keys(&unit.unit_id, public.encryption_key, public.verifying_key)?;
     }
-    let signed = source
-        .into_body(1, Utc::now(), chrono::Duration::days(30))?
-        .sign(&authority)?;
+    let body = source.into_body(1, Utc::now(), chrono::Duration::days(30))?;
+    let signed = body.sign(&authority)?;
     let api = Api::new(&url, None, CALL_TIMEOUT)?;
+    publish_directory(&api, &body.to_format_1().sign(&authority)?).await?;
     let version = publish_directory(&api, &signed).await?;
     let first_unit = signed
         .verify(&authority.verifying_key(), Utc::now(), None)?
@@ -156,7 +161,8 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         out,
         &format!(
             "authority {} created its key; all {} units of the sample directory created their key pairs; \
-             directory v{version} signed and published. The demo's desks: {first_unit} (serves {REGION}) and {SECOND_UNIT}",
+             directory v{version} signed (format 2, naming the intake's receipt key, and a format 1 copy \
+             for older apps) and published. The demo's desks: {first_unit} (serves {REGION}) and {SECOND_UNIT}",
             authority.verifying_key().key_id(),
             units.len()
         ),
@@ -247,7 +253,7 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
     clock.step(
         out,
         "outbox delivered it: proof of work solved, envelope and encrypted photo uploaded, \
-         the server's signed receipt checked and kept",
+         the server's signed receipt checked against the receipt key the directory lists, and kept",
     );
 
     // The first desk receives it live.

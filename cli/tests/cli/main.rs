@@ -214,7 +214,7 @@ fn test_demo_runs_every_step_and_reports_them() {
     assert!(out.status.success(), "{stderr}");
     for needle in [
         "listening on http://127.0.0.1:",
-        "directory v1 signed and published",
+        "directory v1 signed (format 2, naming the intake's receipt key",
         "verified it against the pinned authority key",
         "sealed report",
         "codename",

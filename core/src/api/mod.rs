@@ -22,7 +22,9 @@ pub use inbox::{
     AttachmentProgress, Delivery, Inbox, InboxQuery, MessageNotice, TransferRequest, EVENT_MESSAGE,
     EVENT_REPORT,
 };
-pub use public::{AlertPublished, Alerts, AlertsQuery, DirectoryPublished, PublicLimits, ServerConfig};
+pub use public::{
+    AlertPublished, Alerts, AlertsQuery, DirectoryPublished, DirectoryQuery, PublicLimits, ServerConfig,
+};
 pub use reports::{DeclaredAttachment, RangeQuery, SubmitReport, Submitted};
 
 use serde::{Deserialize, Serialize};

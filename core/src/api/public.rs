@@ -90,6 +90,15 @@ pub struct Alerts {
     pub alerts: Vec<Signed>,
 }
 
+/// Which directory to read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct DirectoryQuery {
+    /// The newest directory format the app reads (default 1, what apps that send no query read).
+    /// The server answers with the newest published format up to it.
+    pub format: Option<u32>,
+}
+
 /// Which alerts to read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

@@ -150,7 +150,15 @@ impl Api {
 
     /// `GET /v1/directory`: the published signed directory's JSON, or `None` if none is published.
     pub async fn directory(&self) -> Result<Option<Vec<u8>>, NetError> {
-        let response = self.http.get(self.url(&paths::directory())).send().await?;
+        let query = crate::api::DirectoryQuery {
+            format: Some(crate::directory::DIRECTORY_FORMAT),
+        };
+        let response = self
+            .http
+            .get(self.url(&paths::directory()))
+            .query(&query)
+            .send()
+            .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

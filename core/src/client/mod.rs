@@ -121,20 +121,26 @@ impl Client {
         }
     }
 
-    /// The server's receipt key: the one this device saw first. A server that later announces
-    /// another key is refused, so a swapped server cannot issue receipts.
-    async fn server_key(&self) -> Result<(crate::api::ServerConfig, VerifyingKey)> {
+    /// The server's configuration and the keys its receipts must be signed with. A directory of
+    /// format 2 lists them (an intake of several nodes may sign with any of them, and the device
+    /// takes nothing the server says about its own keys). With a format 1 directory, the key the
+    /// server announces, which must be the one this device saw first: a server that later
+    /// announces another key is refused, so a swapped server cannot issue receipts.
+    async fn receipt_keys(&self) -> Result<(crate::api::ServerConfig, Vec<VerifyingKey>)> {
         let config = self.api.config().await?;
+        if let Some(intake) = self.directory().as_deref().and_then(|d| d.intake()) {
+            return Ok((config, intake.receipt_keys.clone()));
+        }
         let announced = config.receipt_key()?;
         match self.local.document(SERVER_KEY_DOC)? {
             Some(kept) if kept != announced.0 => Err(Error::refused(
                 "receipt",
                 "the server announces another receipt key than before",
             )),
-            Some(_) => Ok((config, announced)),
+            Some(_) => Ok((config, vec![announced])),
             None => {
                 self.local.set_document(SERVER_KEY_DOC, &announced.0)?;
-                Ok((config, announced))
+                Ok((config, vec![announced]))
             }
         }
     }

@@ -232,10 +232,10 @@ impl Client {
             summary.pending = rows.iter().filter(|r| r.state == OutboxState::Queued).count() as u32;
             return Ok(summary);
         }
-        let server = self.server_key().await;
+        let server = self.receipt_keys().await;
         for row in due {
             let result = match &server {
-                Ok((config, key)) => self.deliver(row, config, key).await.map_err(|e| match e {
+                Ok((config, keys)) => self.deliver(row, config, keys).await.map_err(|e| match e {
                     // The difficulty rose past the stamp between reading it and submitting (a
                     // flood is going on): the next attempt reads it again and solves again.
                     NetError::Refused { code, .. } if code == crate::api::code::BAD_STAMP => {
@@ -289,7 +289,7 @@ impl Client {
         &self,
         row: &OutboxRow,
         config: &ServerConfig,
-        server_key: &crate::keys::VerifyingKey,
+        receipt_keys: &[crate::keys::VerifyingKey],
     ) -> Result<(), NetError> {
         let local_err = |e: Error| NetError::Refused {
             status: 0,
@@ -333,7 +333,7 @@ impl Client {
             };
             let signed = self.api.submit(&submission).await?;
             signed
-                .verify(server_key, &envelope)
+                .verify_with_any(receipt_keys, &envelope)
                 .map_err(|e| NetError::Refused {
                     status: 0,
                     code: "bad_receipt".into(),

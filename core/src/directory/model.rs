@@ -16,8 +16,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::keys::{EncryptionPublicKey, VerifyingKey};
 use crate::{Error, Result};
 
-/// The only directory format this build understands.
-pub const DIRECTORY_FORMAT: u32 = 1;
+/// The newest directory format this build understands: 2, which adds [`Intake`]. Format 1 (no
+/// intake section) is still read and signed, for apps that know only that one.
+pub const DIRECTORY_FORMAT: u32 = 2;
+
+/// The formats this build reads, oldest first.
+pub const DIRECTORY_FORMATS: [u32; 2] = [1, 2];
 
 /// Text in several languages, keyed by language tag (`"es"`, `"en"`, `"ar"`, `"da"`).
 pub type LocalisedText = BTreeMap<String, String>;
@@ -77,6 +81,27 @@ pub struct Directory<S: Stage = Signable> {
     pub hotlines: Vec<Hotline>,
     /// What a report can be about.
     pub categories: Vec<Category>,
+    /// The intake's public keys and the relays in front of it (format 2; absent in format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<Intake>,
+}
+
+/// What a device needs to know about the intake itself (format 2): the keys its receipts are
+/// signed with, the Oblivious HTTP gateway's key configurations, and the relays that forward to
+/// it. Signed by the authority, so neither the server nor anyone on the network can swap them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    /// Ed25519 keys the intake's nodes sign receipts with; more than one while a key is rotated.
+    /// A device checks a receipt against the one its batch head names.
+    pub receipt_keys: Vec<VerifyingKey>,
+    /// Oblivious HTTP key configurations of the intake's gateway (RFC 9458 section 3, one each,
+    /// base64url); more than one while a key is rotated.
+    #[serde(default, with = "crate::encoding::b64_byte_lists")]
+    pub gateway_keys: Vec<Vec<u8>>,
+    /// Oblivious HTTP relays that forward to the gateway (`https://` URLs).
+    #[serde(default)]
+    pub relays: Vec<String>,
 }
 
 /// The signed content of a directory: every unit has its keys, the version and dates are set.
@@ -287,6 +312,18 @@ pub struct Category {
     pub labels: LocalisedText,
 }
 
+impl<S: Stage> Directory<S> {
+    /// The same directory in format 1, without the intake section, for apps that read only
+    /// format 1: the authority signs both from one source (see docs/protocol.md, section 10.2).
+    pub fn to_format_1(&self) -> Self {
+        Directory {
+            format: 1,
+            intake: None,
+            ..self.clone()
+        }
+    }
+}
+
 impl DirectorySource {
     /// Sets the keys of unit `unit_id`, as the authority's tool does after `tipline unit keygen`.
     pub fn set_unit_keys(
@@ -355,6 +392,7 @@ impl DirectorySource {
             units,
             hotlines: self.hotlines,
             categories: self.categories,
+            intake: self.intake,
         };
         body.validate()?;
         Ok(body)

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::model::{Directory, DirectoryBody, LocalisedText, OpeningRule, Stage, DIRECTORY_FORMAT};
+use super::model::{Directory, DirectoryBody, Intake, LocalisedText, OpeningRule, Stage, DIRECTORY_FORMATS};
 use crate::{Error, Result};
 
 /// Most units in one directory.
@@ -19,6 +19,10 @@ pub const MAX_TEXT_CHARS: usize = 200;
 pub const MAX_ID_CHARS: usize = 64;
 /// Most entries in a short list: regions, languages, names, labels or opening rules of one item.
 pub const MAX_LIST_LEN: usize = 100;
+/// Most keys or relays in one list of the intake section (room for rotation, not for a catalogue).
+pub const MAX_INTAKE_KEYS: usize = 16;
+/// Longest relay URL, in characters.
+pub const MAX_URL_CHARS: usize = 200;
 /// The languages every category label must be given in.
 pub const REQUIRED_LABEL_LANGUAGES: [&str; 4] = ["es", "en", "ar", "da"];
 
@@ -26,14 +30,30 @@ impl<S: Stage> Directory<S> {
     /// Checks everything but the version and dates, so the authority's tool can check a source
     /// file before any key exists. Errors name the field, e.g. `directory.units[2].id`.
     pub fn validate_content(&self) -> Result<()> {
-        if self.format != DIRECTORY_FORMAT {
+        if !DIRECTORY_FORMATS.contains(&self.format) {
             return Err(Error::invalid(
                 "directory.format",
                 format!(
-                    "unsupported format {}; this build reads {DIRECTORY_FORMAT}",
+                    "unsupported format {}; this build reads {DIRECTORY_FORMATS:?}",
                     self.format
                 ),
             ));
+        }
+        match (self.format, &self.intake) {
+            (1, Some(_)) => {
+                return Err(Error::invalid(
+                    "directory.intake",
+                    "exists only in format 2; format 1 apps would refuse the directory",
+                ))
+            }
+            (1, None) => {}
+            (_, Some(intake)) => check_intake(intake)?,
+            (_, None) => {
+                return Err(Error::invalid(
+                    "directory.intake",
+                    "is required in format 2 (at least the intake's receipt key)",
+                ))
+            }
         }
         check_len("directory.units", self.units.len(), 1, MAX_UNITS)?;
         check_len("directory.hotlines", self.hotlines.len(), 0, MAX_HOTLINES)?;
@@ -176,6 +196,100 @@ fn check_names(field: &str, names: &LocalisedText, required: &[&str]) -> Result<
     for (language, text) in names {
         check_language(&format!("{field}.{language}"), language)?;
         check_text(&format!("{field}.{language}"), text)?;
+    }
+    Ok(())
+}
+
+fn check_intake(intake: &Intake) -> Result<()> {
+    let field = "directory.intake.receipt_keys";
+    check_len(field, intake.receipt_keys.len(), 1, MAX_INTAKE_KEYS)?;
+    let mut seen = BTreeSet::new();
+    for (i, key) in intake.receipt_keys.iter().enumerate() {
+        if !seen.insert(key.0) {
+            return Err(Error::invalid(format!("{field}[{i}]"), "is listed twice"));
+        }
+    }
+    let field = "directory.intake.gateway_keys";
+    check_len(field, intake.gateway_keys.len(), 0, MAX_INTAKE_KEYS)?;
+    let mut seen = BTreeSet::new();
+    for (i, config) in intake.gateway_keys.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let id = gateway_key_id(config).map_err(|reason| Error::invalid(&at, reason))?;
+        if !seen.insert(id) {
+            return Err(Error::invalid(at, format!("key id {id} is listed twice")));
+        }
+    }
+    let field = "directory.intake.relays";
+    check_len(field, intake.relays.len(), 0, MAX_INTAKE_KEYS)?;
+    let mut seen = BTreeSet::new();
+    for (i, url) in intake.relays.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        check_relay_url(&at, url)?;
+        if !seen.insert(url) {
+            return Err(Error::invalid(at, format!("{url:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// The key id of an Oblivious HTTP key configuration (RFC 9458 section 3.1), after checking its
+/// layout: key id, a KEM this build knows with a public key of its length, and a non-empty list
+/// of (KDF, AEAD) pairs, with nothing after it.
+pub fn gateway_key_id(config: &[u8]) -> std::result::Result<u8, String> {
+    let (&id, rest) = config.split_first().ok_or("is empty")?;
+    let (kem, rest) = rest.split_at_checked(2).ok_or("ends before its KEM id")?;
+    let public_len = match u16::from_be_bytes([kem[0], kem[1]]) {
+        0x0010 => 65,  // DHKEM(P-256, HKDF-SHA256)
+        0x0011 => 97,  // DHKEM(P-384, HKDF-SHA384)
+        0x0012 => 133, // DHKEM(P-521, HKDF-SHA512)
+        0x0020 => 32,  // DHKEM(X25519, HKDF-SHA256)
+        0x0021 => 56,  // DHKEM(X448, HKDF-SHA512)
+        other => return Err(format!("names KEM {other:#06x}, which is not an HPKE KEM")),
+    };
+    let (_, rest) = rest
+        .split_at_checked(public_len)
+        .ok_or("ends inside its public key")?;
+    let (len, rest) = rest.split_at_checked(2).ok_or("ends before its algorithms")?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    if len == 0 || len % 4 != 0 || len != rest.len() {
+        return Err(format!(
+            "its algorithms take {len} bytes where {} follow; must be a whole number of (KDF, AEAD) pairs, at least one",
+            rest.len()
+        ));
+    }
+    Ok(id)
+}
+
+/// An `https://` URL, or `http://` to a loopback host (a relay on the same machine, in tests).
+fn check_relay_url(field: &str, url: &str) -> Result<()> {
+    check_text(field, url)?;
+    if url.chars().count() > MAX_URL_CHARS || url.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            field,
+            format!("must be one URL of at most {MAX_URL_CHARS} characters, without spaces"),
+        ));
+    }
+    let host_of = |rest: &str| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+            None => host.split(':').next().unwrap_or_default().to_owned(),
+        }
+    };
+    let ok = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => !host_of(rest).is_empty(),
+        (None, Some(rest)) => {
+            let host = host_of(rest);
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        (None, None) => false,
+    };
+    if !ok {
+        return Err(Error::invalid(
+            field,
+            format!("{url:?} is not an https:// URL (http:// only to a loopback address)"),
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Category, DirectoryBody, Hotline, Unit, DIRECTORY_FORMAT};
+use super::model::{Category, DirectoryBody, Hotline, Intake, Unit, DIRECTORY_FORMATS};
 use crate::keys::{EncryptionPublicKey, SigningKey, VerifyingKey};
 use crate::signed::{DocumentKind, Signed};
 use crate::{Error, Result};
@@ -96,7 +96,7 @@ impl SignedDirectory {
             return Err(refuse(format!("payload larger than {MAX_PAYLOAD_LEN} bytes")));
         }
         let probe: FormatProbe = self.0.verify(DocumentKind::Directory, authority)?;
-        if probe.format != DIRECTORY_FORMAT {
+        if !DIRECTORY_FORMATS.contains(&probe.format) {
             return Err(refuse(format!("unsupported format {}", probe.format)));
         }
         let body: DirectoryBody = serde_json::from_slice(&self.0.payload)
@@ -142,6 +142,16 @@ impl VerifiedDirectory {
     /// The signed form it came from, to cache or pass on.
     pub fn signed(&self) -> &SignedDirectory {
         &self.signed
+    }
+
+    /// The directory's format: 1, or 2 with the intake section.
+    pub fn format(&self) -> u32 {
+        self.body.format
+    }
+
+    /// The intake's receipt keys, gateway keys and relays (format 2).
+    pub fn intake(&self) -> Option<&Intake> {
+        self.body.intake.as_ref()
     }
 
     /// The directory's version.

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use tipline_core::directory::{
-    sample_source, DirectoryBody, DirectorySource, OpeningRule, SignedDirectory, TimeOfDay,
-    VerifiedDirectory, Weekday, MAX_SIGNED_JSON_LEN, MAX_UNITS,
+    gateway_key_id, sample_source, DirectoryBody, DirectorySource, Intake, OpeningRule, SignedDirectory,
+    TimeOfDay, VerifiedDirectory, Weekday, MAX_SIGNED_JSON_LEN, MAX_UNITS,
 };
 use tipline_core::keys::{EncryptionSecretKey, SigningKey};
 use tipline_core::signed::{DocumentKind, Signed};
@@ -201,14 +201,14 @@ fn test_refuses_unsupported_format() {
     // Given an authority-signed document of a future format
     let authority = authority();
     let mut doc = serde_json::to_value(body()).unwrap();
-    doc["format"] = 2.into();
-    doc["new_field"] = "whatever format 2 adds".into();
+    doc["format"] = 3.into();
+    doc["new_field"] = "whatever format 3 adds".into();
     let signed =
         SignedDirectory::from_signed(Signed::sign(DocumentKind::Directory, &doc, &authority).unwrap());
     // When a format-1 device verifies it
     let reason = refusal(signed.verify(&authority.verifying_key(), t0(), None));
     // Then it names the format rather than failing on the new field
-    assert_eq!(reason, "unsupported format 2");
+    assert_eq!(reason, "unsupported format 3");
 }
 
 #[test]
@@ -574,4 +574,139 @@ fn test_sample_directory_parses_fills_signs_and_verifies() {
         .find(|h| h.number == "+34900822066")
         .unwrap();
     assert!(spanish.hours.is_empty());
+}
+
+/// An Oblivious HTTP key configuration for X25519 with HKDF-SHA256 and AES-128-GCM.
+fn key_config(id: u8) -> Vec<u8> {
+    let mut config = vec![id, 0x00, 0x20];
+    config.extend([7u8; 32]);
+    config.extend([0x00, 0x04, 0x00, 0x01, 0x00, 0x01]);
+    config
+}
+
+/// [`body`] in format 2 with an intake section.
+fn body_format_2() -> DirectoryBody {
+    let mut source = keyed_source();
+    source.format = 2;
+    source.intake = Some(Intake {
+        receipt_keys: vec![
+            SigningKey::generate().unwrap().verifying_key(),
+            SigningKey::generate().unwrap().verifying_key(),
+        ],
+        gateway_keys: vec![key_config(1), key_config(2)],
+        relays: vec!["https://relay.example.net/tipline".into()],
+    });
+    source.into_body(7, t0(), Duration::days(VALIDITY_DAYS)).unwrap()
+}
+
+#[test]
+fn test_format_2_names_the_intake_and_its_format_1_copy_does_not() {
+    // Given a format 2 body, and its format 1 copy for older apps
+    let body = body_format_2();
+    let copy = body.to_format_1();
+    // When both are signed and verified
+    let two = verified(body.clone());
+    let one = verified(copy);
+    // Then format 2 carries the intake's keys and relays, and the copy is format 1 without them,
+    // the rest unchanged
+    assert_eq!((two.format(), one.format()), (2, 1));
+    assert_eq!(two.intake(), body.intake.as_ref());
+    assert_eq!(two.intake().unwrap().receipt_keys.len(), 2);
+    assert_eq!(one.intake(), None);
+    assert_eq!(one.units(), two.units());
+    assert_eq!(one.version(), two.version());
+    let payload: serde_json::Value = serde_json::from_slice(&one.signed().signed().payload).unwrap();
+    assert!(
+        payload.get("intake").is_none(),
+        "a format 1 app refuses unknown fields"
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&two.signed().signed().payload).unwrap();
+    assert_eq!(
+        payload["intake"]["gateway_keys"][0],
+        tipline_core::encoding::b64(&key_config(1))
+    );
+}
+
+#[test]
+fn test_intake_section_belongs_to_format_2_only() {
+    let mut one = body_format_2();
+    one.format = 1;
+    assert_eq!(invalid(one.validate()).0, "directory.intake");
+    let mut two = body();
+    two.format = 2;
+    assert_eq!(invalid(two.validate()).0, "directory.intake");
+}
+
+#[test]
+fn test_validate_intake_rules() {
+    let field_of = |edit: &dyn Fn(&mut Intake)| {
+        let mut body = body_format_2();
+        edit(body.intake.as_mut().unwrap());
+        invalid(body.validate()).0
+    };
+    assert_eq!(
+        field_of(&|i| i.receipt_keys.clear()),
+        "directory.intake.receipt_keys"
+    );
+    assert_eq!(
+        field_of(&|i| i.receipt_keys[1] = i.receipt_keys[0]),
+        "directory.intake.receipt_keys[1]"
+    );
+    assert_eq!(
+        field_of(&|i| i.gateway_keys[1] = key_config(1)),
+        "directory.intake.gateway_keys[1]",
+        "two configurations with one key id"
+    );
+    assert_eq!(
+        field_of(&|i| i.gateway_keys[0].truncate(20)),
+        "directory.intake.gateway_keys[0]"
+    );
+    assert_eq!(
+        field_of(&|i| i.relays.push("http://relay.example.net/".into())),
+        "directory.intake.relays[1]",
+        "plain http only to a loopback address"
+    );
+    assert_eq!(
+        field_of(&|i| i.relays.push("https://relay.example.net/tipline".into())),
+        "directory.intake.relays[1]",
+        "listed twice"
+    );
+    assert_eq!(
+        field_of(&|i| i.relays.push("https://relay.example.net/a b".into())),
+        "directory.intake.relays[1]"
+    );
+    assert_eq!(
+        field_of(&|i| i.receipt_keys = (0..17)
+            .map(|_| SigningKey::generate().unwrap().verifying_key())
+            .collect()),
+        "directory.intake.receipt_keys"
+    );
+    // Loopback relays (tests, a relay on the same machine) and no gateway at all are fine
+    let mut body = body_format_2();
+    let intake = body.intake.as_mut().unwrap();
+    intake.relays = vec!["http://127.0.0.2:8080/".into(), "http://[::1]/relay".into()];
+    intake.gateway_keys.clear();
+    body.validate().unwrap();
+}
+
+#[test]
+fn test_gateway_key_configurations_are_read_by_their_layout() {
+    assert_eq!(gateway_key_id(&key_config(9)), Ok(9));
+    let mut p256 = vec![4, 0x00, 0x10];
+    p256.extend([1u8; 65]);
+    p256.extend([0x00, 0x08, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00, 0x03]);
+    assert_eq!(gateway_key_id(&p256), Ok(4));
+    let refused = |config: &[u8]| gateway_key_id(config).unwrap_err();
+    assert!(refused(&[]).contains("empty"));
+    let mut unknown_kem = key_config(1);
+    unknown_kem[2] = 0x99;
+    assert!(refused(&unknown_kem).contains("KEM"));
+    assert!(refused(&key_config(1)[..30]).contains("public key"));
+    let mut trailing = key_config(1);
+    trailing.push(0);
+    assert!(refused(&trailing).contains("algorithms"));
+    let mut no_algorithms = key_config(1);
+    no_algorithms.truncate(35);
+    no_algorithms.extend([0, 0]);
+    assert!(refused(&no_algorithms).contains("algorithms"));
 }

@@ -10,11 +10,11 @@ use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 use tipline_core::api::paths::route;
-use tipline_core::api::DirectoryPublished;
-use tipline_core::directory::SignedDirectory;
+use tipline_core::api::{DirectoryPublished, DirectoryQuery};
+use tipline_core::directory::{SignedDirectory, DIRECTORY_FORMATS};
 
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::limits::{Family, DIRECTORY_BODY_BYTES};
 use crate::state::AppState;
 use tipline_core::api::code;
@@ -29,23 +29,43 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// The published signed directory, exactly as stored.
+/// The published signed directory, exactly as stored: of those in a format the app reads (up to
+/// the one asked for; format 1 when none is asked for, as apps that know only format 1 ask), the
+/// newest version, and of one version the newest format. If none is that old, the oldest format
+/// published: such an app then names the format it cannot read.
 #[utoipa::path(
     get,
     path = "/v1/directory",
     tag = "public",
+    params(DirectoryQuery),
     responses(
         (status = 200, description = "The signed directory `{payload, key_id, signature}`; verify it against the pinned authority key", body = Object),
+        (status = 400, description = "`invalid_query`: `format` is not a number", body = ErrorBody),
         (status = 404, description = "`no_directory`: none published yet", body = ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`: the reads' bucket (config, directory, alerts) is spent", body = ErrorBody),
     )
 )]
-pub async fn get_directory(State(state): State<AppState>) -> AppResult<Response> {
+pub async fn get_directory(
+    State(state): State<AppState>,
+    Query(query): Query<DirectoryQuery>,
+) -> AppResult<Response> {
     state.limiters().check(Family::Reads)?;
-    let (_, json) = state
-        .store()
-        .directory()
-        .await?
+    let asked = query.format.unwrap_or(1);
+    let mut readable = None;
+    let mut unreadable = None;
+    for format in DIRECTORY_FORMATS {
+        let Some((version, json)) = state.store().directory(format).await? else {
+            continue;
+        };
+        if format > asked {
+            unreadable = unreadable.or(Some(json));
+        } else if readable.as_ref().is_none_or(|(newest, _)| *newest <= version) {
+            readable = Some((version, json));
+        }
+    }
+    let json = readable
+        .map(|(_, json)| json)
+        .or(unreadable)
         .ok_or_else(|| AppError::not_found(code::NO_DIRECTORY, "no directory is published yet"))?;
     Ok((
         [(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")],
@@ -83,12 +103,14 @@ pub async fn put_directory(
     State(state): State<AppState>,
     Json(signed): Json<SignedDirectory>,
 ) -> AppResult<axum::Json<DirectoryPublished>> {
-    let current = state.store().directory().await?.map(|(version, _)| version);
     // Verified without the current version so that staleness is told apart (409) from a bad
-    // document (400); the version is compared right below, and again by the store.
+    // document (400); the version is compared right below (with the published one of the same
+    // format), and again by the store.
     let verified = signed
         .verify(state.authority(), Utc::now(), None)
         .map_err(refused)?;
+    let format = verified.format();
+    let current = state.store().directory(format).await?.map(|(version, _)| version);
     let stale = |current: u64| {
         AppError::conflict(
             code::STALE_VERSION,
@@ -104,13 +126,13 @@ pub async fn put_directory(
     let json = verified.signed().to_json()?;
     if !state
         .store()
-        .publish_directory(verified.version(), json.into_bytes())
+        .publish_directory(format, verified.version(), json.into_bytes())
         .await?
     {
         return Err(stale(current.unwrap_or_default()));
     }
     let version = verified.version();
-    tracing::info!(version, "directory published");
+    tracing::info!(version, format, "directory published");
     state.set_directory(verified);
     Ok(axum::Json(DirectoryPublished { version }))
 }

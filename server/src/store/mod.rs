@@ -255,12 +255,13 @@ pub trait Store: Send + Sync + 'static {
     /// envelopes fill [`tipline_core::api::bounds::PAGE_ENVELOPE_BYTES`] (the first is always given).
     async fn messages(&self, case_id: CaseId, after: i64, limit: u32) -> StoreResult<Vec<SealedMessage>>;
 
-    /// The published signed directory (JSON) and its version.
-    async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    /// The published signed directory (JSON) of `format` and its version. One directory is kept
+    /// per format, so that apps reading only an older format keep getting one.
+    async fn directory(&self, format: u32) -> StoreResult<Option<(u64, Vec<u8>)>>;
 
-    /// Replaces the published directory if `version` is higher than the stored one; `false`
-    /// otherwise.
-    async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool>;
+    /// Replaces the published directory of `format` if `version` is higher than the stored one of
+    /// that format; `false` otherwise.
+    async fn publish_directory(&self, format: u32, version: u64, signed: Vec<u8>) -> StoreResult<bool>;
 
     /// Stores an alert; idempotent on its id.
     async fn add_alert(&self, alert: StoredAlert) -> StoreResult<()>;

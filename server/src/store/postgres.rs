@@ -278,12 +278,12 @@ impl Store for PostgresStore {
         public::messages(&self.pool, &case_id, after, limit).await
     }
 
-    async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
-        public::directory(&self.pool).await
+    async fn directory(&self, format: u32) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        public::directory(&self.pool, format).await
     }
 
-    async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
-        public::publish_directory(&self.pool, version, &signed).await
+    async fn publish_directory(&self, format: u32, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
+        public::publish_directory(&self.pool, format, version, &signed).await
     }
 
     async fn add_alert(&self, alert: StoredAlert) -> StoreResult<()> {

@@ -338,13 +338,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
-        self.read(|conn, _| public::directory(conn)).await
+    async fn directory(&self, format: u32) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        self.read(move |conn, _| public::directory(conn, format)).await
     }
 
-    async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
+    async fn publish_directory(&self, format: u32, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
         self.write(signed.len(), move |conn, _| {
-            public::publish_directory(conn, version, &signed)
+            public::publish_directory(conn, format, version, &signed)
         })
         .await
     }

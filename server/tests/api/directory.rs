@@ -119,3 +119,68 @@ async fn test_put_expired_directory_is_400_invalid() {
     assert_eq!(reply.error(), "invalid_directory");
     assert!(reply.json()["message"].as_str().unwrap().contains("expired"));
 }
+
+fn format_of(body: &[u8], env: &Env) -> (u32, u64) {
+    let verified = SignedDirectory::from_json(body)
+        .unwrap()
+        .verify(&env.authority.verifying_key(), Utc::now(), None)
+        .unwrap();
+    (verified.format(), verified.version())
+}
+
+#[tokio::test]
+async fn test_each_app_gets_the_newest_format_it_reads() {
+    // Given the authority's directory v1 published in format 1, then the same version in format 2
+    let env = Env::new().await;
+    let reply = env.send(put(&env.directory_format_2(1))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    // Then apps that ask for no format (they read only format 1) get format 1, and apps that
+    // read format 2 (or a later one) get format 2
+    for (query, expected) in [("", 1), ("?format=1", 1), ("?format=2", 2), ("?format=9", 2)] {
+        let reply = env.send(get(&format!("/v1/directory{query}"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}");
+        assert_eq!(format_of(&reply.body, &env), (expected, 1), "{query}");
+    }
+    // And the server holds the format 2 one, which names the intake
+    assert_eq!(env.state.directory().unwrap().format(), 2);
+    // And a newer version replaces only its own format
+    assert_eq!(
+        env.send(put(&env.directory_format_2(2))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        format_of(&env.send(get("/v1/directory")).await.body, &env),
+        (1, 1)
+    );
+    assert_eq!(
+        format_of(&env.send(get("/v1/directory?format=2")).await.body, &env),
+        (2, 2)
+    );
+    let stale = env.send(put(&env.directory_format_2(2))).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    // And an authority that goes back to format 1 alone is not hidden by its older format 2
+    assert_eq!(env.send(put(&env.directory(3))).await.status, StatusCode::OK);
+    assert_eq!(
+        format_of(&env.send(get("/v1/directory?format=2")).await.body, &env),
+        (1, 3)
+    );
+}
+
+#[tokio::test]
+async fn test_only_format_2_published_is_what_an_older_app_gets() {
+    // Given only a format 2 directory
+    let env = Env::without_directory().await;
+    assert_eq!(
+        env.send(put(&env.directory_format_2(1))).await.status,
+        StatusCode::OK
+    );
+    // Then an app asking for format 1 gets it anyway (and names the format it cannot read)
+    assert_eq!(
+        format_of(&env.send(get("/v1/directory")).await.body, &env),
+        (2, 1)
+    );
+    // And a format that is not a number is a clear 400
+    let reply = env.send(get("/v1/directory?format=two")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error(), "invalid_query");
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tipline_core::codename::{CaseKeys, Codename};
 use tipline_core::crypto::{OsRandom, Suite};
-use tipline_core::directory::{sample_source, SignedDirectory};
+use tipline_core::directory::{sample_source, DirectoryBody, Intake, SignedDirectory};
 use tipline_core::encoding::b64;
 use tipline_core::envelope::{seal_report_with_rng, Envelope};
 use tipline_core::keys::{SigningKey, UnitKeyFile};
@@ -149,7 +149,7 @@ impl Env {
         let signed = env.directory(1);
         env.state
             .store()
-            .publish_directory(1, signed.to_json().unwrap().into_bytes())
+            .publish_directory(1, 1, signed.to_json().unwrap().into_bytes())
             .await
             .unwrap();
         assert!(env.state.load_directory(Utc::now()).await.unwrap());
@@ -163,6 +163,15 @@ impl Env {
 
     /// The same, signed by `key`.
     pub fn directory_signed_by(&self, version: u64, key: &SigningKey) -> SignedDirectory {
+        self.directory_body(version).to_format_1().sign(key).unwrap()
+    }
+
+    /// The same in format 2, naming the server's receipt key, signed by the authority.
+    pub fn directory_format_2(&self, version: u64) -> SignedDirectory {
+        self.directory_body(version).sign(&self.authority).unwrap()
+    }
+
+    fn directory_body(&self, version: u64) -> DirectoryBody {
         let mut source = sample_source().unwrap();
         for unit in &self.units {
             let public = unit.public().unwrap();
@@ -170,10 +179,14 @@ impl Env {
                 .set_unit_keys(&unit.unit_id, public.encryption_key, public.verifying_key)
                 .unwrap();
         }
+        source.format = 2;
+        source.intake = Some(Intake {
+            receipt_keys: vec![self.state.server_key().verifying_key()],
+            gateway_keys: Vec::new(),
+            relays: Vec::new(),
+        });
         source
             .into_body(version, Utc::now(), chrono::Duration::days(30))
-            .unwrap()
-            .sign(key)
             .unwrap()
     }
 

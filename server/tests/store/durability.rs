@@ -37,7 +37,10 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         for n in 1..=10u8 {
             assert!(store.ack_report("dk-east", report_id(n), at(101)).await.unwrap());
         }
-        store.publish_directory(7, b"directory".to_vec()).await.unwrap();
+        store
+            .publish_directory(2, 7, b"directory".to_vec())
+            .await
+            .unwrap();
 
         // When the store is dropped (as at shutdown)
     }
@@ -53,7 +56,10 @@ async fn test_reopen_keeps_every_acknowledged_write() {
             acknowledged_reports: 10
         }
     );
-    assert_eq!(store.directory().await.unwrap(), Some((7, b"directory".to_vec())));
+    assert_eq!(
+        store.directory(2).await.unwrap(),
+        Some((7, b"directory".to_vec()))
+    );
     let delivered = lease(&store, "dk-east", 1000, 100).await;
     assert_eq!(delivered.len(), 50);
     assert_eq!(delivered[0].report_id, report_id(11));
@@ -74,7 +80,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         .unwrap();
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!(page_size, 8192);
 }
 

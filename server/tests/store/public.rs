@@ -19,17 +19,17 @@ fn ids(alerts: &[StoredAlert]) -> Vec<u8> {
     alerts.iter().map(|alert| alert.alert_id.0[0]).collect()
 }
 
-async fn test_directory_is_replaced_only_by_a_newer_version(backend: Backend) {
+async fn test_directory_is_replaced_only_by_a_newer_version_of_its_format(backend: Backend) {
     // Given no directory
     let (store, _dir) = open_store(backend).await;
-    assert_eq!(store.directory().await.unwrap(), None);
+    assert_eq!(store.directory(1).await.unwrap(), None);
 
-    // When version 2 is published, then 1 and 2 again, then 3
-    let v2 = store.publish_directory(2, b"v2".to_vec()).await.unwrap();
-    let v1 = store.publish_directory(1, b"v1".to_vec()).await.unwrap();
-    let v2_again = store.publish_directory(2, b"v2 again".to_vec()).await.unwrap();
-    let after_old = store.directory().await.unwrap();
-    let v3 = store.publish_directory(3, b"v3".to_vec()).await.unwrap();
+    // When version 2 is published, then 1 and 2 again, then 3, all in format 1
+    let v2 = store.publish_directory(1, 2, b"v2".to_vec()).await.unwrap();
+    let v1 = store.publish_directory(1, 1, b"v1".to_vec()).await.unwrap();
+    let v2_again = store.publish_directory(1, 2, b"v2 again".to_vec()).await.unwrap();
+    let after_old = store.directory(1).await.unwrap();
+    let v3 = store.publish_directory(1, 3, b"v3".to_vec()).await.unwrap();
 
     // Then only the newer versions replace it
     assert!(v2);
@@ -37,7 +37,15 @@ async fn test_directory_is_replaced_only_by_a_newer_version(backend: Backend) {
     assert!(!v2_again);
     assert_eq!(after_old, Some((2, b"v2".to_vec())));
     assert!(v3);
-    assert_eq!(store.directory().await.unwrap(), Some((3, b"v3".to_vec())));
+    assert_eq!(store.directory(1).await.unwrap(), Some((3, b"v3".to_vec())));
+
+    // And each format keeps its own: the same version in format 2 is new there, an older one is
+    // refused there, and neither touches format 1
+    assert_eq!(store.directory(2).await.unwrap(), None);
+    assert!(store.publish_directory(2, 3, b"v3 f2".to_vec()).await.unwrap());
+    assert!(!store.publish_directory(2, 2, b"v2 f2".to_vec()).await.unwrap());
+    assert_eq!(store.directory(2).await.unwrap(), Some((3, b"v3 f2".to_vec())));
+    assert_eq!(store.directory(1).await.unwrap(), Some((3, b"v3".to_vec())));
 }
 
 async fn test_alerts_match_region_or_its_country(backend: Backend) {
@@ -107,7 +115,7 @@ async fn test_add_alert_is_idempotent_on_its_id(backend: Backend) {
 }
 
 crate::contract_tests!(
-    test_directory_is_replaced_only_by_a_newer_version,
+    test_directory_is_replaced_only_by_a_newer_version_of_its_format,
     test_alerts_match_region_or_its_country,
     test_alerts_expire_and_are_limited,
     test_add_alert_is_idempotent_on_its_id,

@@ -124,12 +124,12 @@ impl Store for KeepsNoReport {
         self.0.messages(case_id, after, limit).await
     }
 
-    async fn directory(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
-        self.0.directory().await
+    async fn directory(&self, format: u32) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        self.0.directory(format).await
     }
 
-    async fn publish_directory(&self, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
-        self.0.publish_directory(version, signed).await
+    async fn publish_directory(&self, format: u32, version: u64, signed: Vec<u8>) -> StoreResult<bool> {
+        self.0.publish_directory(format, version, signed).await
     }
 
     async fn add_alert(&self, alert: StoredAlert) -> StoreResult<()> {
@@ -174,7 +174,15 @@ async fn main() -> anyhow::Result<()> {
     let opened = Backend::open(&config.database()?).await?;
     let store: Arc<dyn Store> = Arc::new(KeepsNoReport(opened.store));
     let setup = if config.dev {
-        Some(dev::prepare(&config.data_dir, store.as_ref(), Utc::now()).await?)
+        Some(
+            dev::prepare(
+                &config.data_dir,
+                store.as_ref(),
+                server_key.verifying_key(),
+                Utc::now(),
+            )
+            .await?,
+        )
     } else {
         None
     };

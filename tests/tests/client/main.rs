@@ -13,6 +13,7 @@ use chrono::Utc;
 use support::{attach_jpeg, draft, Server};
 use tipline_core::client::outbox::Filed;
 use tipline_core::client::{Client, OutboxItem, OutboxListener, OutboxStatus};
+use tipline_core::keys::SigningKey;
 use tipline_core::l10n::Language;
 use tipline_core::message::CaseStatus;
 use tipline_core::Error;
@@ -504,4 +505,34 @@ async fn test_client_solves_again_when_a_flood_raised_the_difficulty() {
     );
     let at_desk: Vec<_> = server.desk_reports().await.iter().map(|d| d.report_id).collect();
     assert!(filed.iter().all(|id| at_desk.contains(id)));
+}
+
+#[tokio::test]
+async fn test_receipts_are_checked_against_the_receipt_keys_the_directory_lists() {
+    // Given a directory (format 2) that lists a retired receipt key before the server's current
+    // one, as during a rotation
+    let server = Server::start().await;
+    let retired = SigningKey::generate().unwrap().verifying_key();
+    let current = server.state.server_key().verifying_key();
+    server.publish_receipt_keys(vec![retired, current]).await;
+    let client = server.client("phone-a");
+    client.refresh_directory().await.unwrap();
+    // When a report is filed, its receipt verifies against the listed key that signed it
+    let first = client.file_report(&draft()).unwrap();
+    assert_eq!(client.flush().await.unwrap().delivered, 1);
+    // Then, once the authority lists only another key (the server's was not the deployment's)
+    server.publish_receipt_keys(vec![retired]).await;
+    client.refresh_directory().await.unwrap();
+    let second = client.file_report(&draft()).unwrap();
+    let summary = client.flush().await.unwrap();
+    // the server's receipt is not taken as proof of filing: the report is not shown delivered
+    assert_eq!(summary.delivered, 0);
+    let outbox = client.outbox().unwrap();
+    let status = |id| &outbox.iter().find(|item| item.report_id == id).unwrap().status;
+    assert!(matches!(status(first.report_id), OutboxStatus::Delivered { .. }));
+    assert!(
+        !matches!(status(second.report_id), OutboxStatus::Delivered { .. }),
+        "{:?}",
+        status(second.report_id)
+    );
 }

@@ -21,7 +21,7 @@ use tipline_core::client::outbox::Filed;
 use tipline_core::client::{Client, ClientConfig};
 use tipline_core::compose::{Draft, DraftAttachment};
 use tipline_core::crypto::OsRandom;
-use tipline_core::directory::{sample_source, SignedDirectory};
+use tipline_core::directory::{sample_source, DirectoryBody, Intake, SignedDirectory, DIRECTORY_FORMAT};
 use tipline_core::envelope::{open_report, Envelope};
 use tipline_core::keys::{EncryptionPublicKey, SigningKey, UnitKeyFile, VerifyingKey};
 use tipline_core::message::{
@@ -82,7 +82,7 @@ enum Faults {
 
 /// The server and everything the tests need to play the desk and the authority.
 pub struct Server {
-    state: AppState,
+    pub state: AppState,
     port: u16,
     authority: SigningKey,
     units: Vec<UnitKeyFile>,
@@ -154,13 +154,22 @@ impl Server {
             running: None,
             dir,
         };
-        let signed = server.directory_signed_by(1, &server.authority);
-        server
-            .state
-            .store()
-            .publish_directory(1, signed.to_json().unwrap().into_bytes())
-            .await
-            .unwrap();
+        // As an authority publishes: format 2 naming the server's receipt key, and its format 1
+        // copy for older apps.
+        let receipt_keys = vec![server.state.server_key().verifying_key()];
+        let body = server.directory_body(1, receipt_keys);
+        for signed in [body.to_format_1(), body].map(|body| body.sign(&server.authority).unwrap()) {
+            let format = signed
+                .verify(&server.authority.verifying_key(), Utc::now(), None)
+                .unwrap()
+                .format();
+            server
+                .state
+                .store()
+                .publish_directory(format, 1, signed.to_json().unwrap().into_bytes())
+                .await
+                .unwrap();
+        }
         server.state.load_directory(Utc::now()).await.unwrap();
         listener.set_nonblocking(true).unwrap();
         server.serve(tokio::net::TcpListener::from_std(listener).unwrap());
@@ -231,8 +240,8 @@ impl Server {
         self
     }
 
-    /// The sample directory with the test units' keys, signed by `key`.
-    pub fn directory_signed_by(&self, version: u64, key: &SigningKey) -> SignedDirectory {
+    /// The sample directory with the test units' keys, in format 2 naming `receipt_keys`.
+    pub fn directory_body(&self, version: u64, receipt_keys: Vec<VerifyingKey>) -> DirectoryBody {
         let mut source = sample_source().unwrap();
         for unit in &self.units {
             let public = unit.public().unwrap();
@@ -240,11 +249,48 @@ impl Server {
                 .set_unit_keys(&unit.unit_id, public.encryption_key, public.verifying_key)
                 .unwrap();
         }
+        source.format = DIRECTORY_FORMAT;
+        source.intake = Some(Intake {
+            receipt_keys,
+            gateway_keys: Vec::new(),
+            relays: Vec::new(),
+        });
         source
             .into_body(version, Utc::now(), chrono::Duration::days(30))
             .unwrap()
+    }
+
+    /// The sample directory with the test units' keys and the server's receipt key, signed by
+    /// `key`.
+    pub fn directory_signed_by(&self, version: u64, key: &SigningKey) -> SignedDirectory {
+        self.directory_body(version, vec![self.state.server_key().verifying_key()])
             .sign(key)
             .unwrap()
+    }
+
+    /// Publishes a newer directory, signed by the authority, naming these receipt keys.
+    pub async fn publish_receipt_keys(&self, receipt_keys: Vec<VerifyingKey>) {
+        let version = self.published_version().await + 1;
+        let signed = self
+            .directory_body(version, receipt_keys)
+            .sign(&self.authority)
+            .unwrap();
+        assert!(self
+            .state
+            .store()
+            .publish_directory(DIRECTORY_FORMAT, version, signed.to_json().unwrap().into_bytes())
+            .await
+            .unwrap());
+    }
+
+    async fn published_version(&self) -> u64 {
+        self.state
+            .store()
+            .directory(DIRECTORY_FORMAT)
+            .await
+            .unwrap()
+            .map(|d| d.0)
+            .unwrap_or(0)
     }
 
     /// A directory signed by a key that is not the authority's.
@@ -265,19 +311,16 @@ impl Server {
         serde_json::to_vec(&raw).unwrap()
     }
 
-    /// Publishes `json` as the directory the server serves, bypassing its checks, as a
-    /// compromised server would.
+    /// Publishes `json` as the directory the server serves to current apps, bypassing its
+    /// checks, as a compromised server would.
     pub async fn serve_directory(&self, json: Vec<u8>) {
-        let version = self
+        let version = self.published_version().await + 1;
+        assert!(self
             .state
             .store()
-            .directory()
+            .publish_directory(DIRECTORY_FORMAT, version, json)
             .await
-            .unwrap()
-            .map(|d| d.0)
-            .unwrap_or(0)
-            + 1;
-        assert!(self.state.store().publish_directory(version, json).await.unwrap());
+            .unwrap());
     }
 
     /// A folder for a client's storage.

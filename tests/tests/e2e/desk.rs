@@ -108,7 +108,15 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
         let authority_key = s(&data.join("authority.key"));
         let authority_pub = s(&data.join("authority.pub"));
 
-        // Given units with fresh keys in a directory the (dev) authority signs and publishes,
+        // Given units with fresh keys in a directory the (dev) authority signs (format 2, naming
+        // the intake's receipt key from its configuration, and a format 1 copy) and publishes,
+        let config: Value = reqwest::get(format!("{}/v1/config", server.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let receipt_key = config["server_key"].as_str().unwrap().to_owned();
         std::fs::create_dir_all(work.path().join("units")).unwrap();
         let source = tool.ok(&["authority", "sample-source"]);
         std::fs::write(work.path().join("source.json"), source.to_string()).unwrap();
@@ -123,6 +131,10 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
             "2".into(),
             "--out".into(),
             "signed.json".into(),
+            "--format-1-out".into(),
+            "signed-v1.json".into(),
+            "--receipt-key".into(),
+            receipt_key,
         ];
         for unit in source["units"].as_array().unwrap() {
             let id = unit["id"].as_str().unwrap();
@@ -139,6 +151,8 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
             "--server",
             server.url(),
             "--signed",
+            "signed-v1.json",
+            "--signed",
             "signed.json",
         ]);
         assert_eq!(published["version"], 2);
@@ -151,6 +165,8 @@ async fn test_authority_citizen_and_desks_through_the_tipline_tool_across_restar
             &authority_pub,
         ]);
         assert_eq!(shown["version"], 2);
+        assert_eq!(shown["format"], 2);
+        assert_eq!(shown["intake"]["receipt_keys"][0], config["server_key"]);
         let ours = tool.ok(&["unit", "public", "--key", &format!("units/{UNIT}.key")]);
         let listed = shown["units"]
             .as_array()

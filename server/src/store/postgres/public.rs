@@ -178,9 +178,11 @@ pub(super) async fn messages(
     Ok(out)
 }
 
-/// The published directory and its version.
-pub(super) async fn directory(pool: &PgPool) -> StoreResult<Option<(u64, Vec<u8>)>> {
-    let row: Option<(i64, Vec<u8>)> = query_as("SELECT version, signed FROM directory WHERE id = 1")
+/// The published directory of `format` and its version.
+pub(super) async fn directory(pool: &PgPool, format: u32) -> StoreResult<Option<(u64, Vec<u8>)>> {
+    let format = i32::try_from(format).map_err(|_| StoreError::Database("format out of range".to_owned()))?;
+    let row: Option<(i64, Vec<u8>)> = query_as("SELECT version, signed FROM directories WHERE format = $1")
+        .bind(format)
         .fetch_optional(pool)
         .await
         .map_err(db_error)?;
@@ -188,13 +190,16 @@ pub(super) async fn directory(pool: &PgPool) -> StoreResult<Option<(u64, Vec<u8>
         .transpose()
 }
 
-/// Replaces the directory if `version` is higher than the stored one; whether it did.
-pub(super) async fn publish_directory(pool: &PgPool, version: u64, signed: &[u8]) -> StoreResult<bool> {
+/// Replaces the directory of `format` if `version` is higher than the stored one of that
+/// format; whether it did.
+pub(super) async fn publish_directory(pool: &PgPool, format: u32, version: u64, signed: &[u8]) -> StoreResult<bool> {
+    let format = i32::try_from(format).map_err(|_| StoreError::Database("format out of range".to_owned()))?;
     let changed = query(
-        "INSERT INTO directory (id, version, signed) VALUES (1, $1, $2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version, signed = excluded.signed
-         WHERE excluded.version > directory.version",
+        "INSERT INTO directories (format, version, signed) VALUES ($1, $2, $3)
+         ON CONFLICT (format) DO UPDATE SET version = excluded.version, signed = excluded.signed
+         WHERE excluded.version > directories.version",
     )
+    .bind(format)
     .bind(to_i64(version)?)
     .bind(signed)
     .execute(pool)

@@ -10,25 +10,31 @@ use super::codec::{array, millis, time, to_i64, to_u64, OpError, OpResult};
 use crate::store::StoredAlert;
 use tipline_core::report::MessageId;
 
-/// The published directory and its version (reader).
-pub(super) fn directory(conn: &Connection) -> OpResult<Option<(u64, Vec<u8>)>> {
+/// The published directory of `format` and its version (reader).
+pub(super) fn directory(conn: &Connection, format: u32) -> OpResult<Option<(u64, Vec<u8>)>> {
     let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT version, signed FROM directory WHERE id = 1")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .prepare_cached("SELECT version, signed FROM directories WHERE format = ?1")?
+        .query_row([format], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     row.map(|(version, signed)| Ok((to_u64(version)?, signed)))
         .transpose()
 }
 
-/// Replaces the directory if `version` is higher than the stored one; whether it did (writer).
-pub(super) fn publish_directory(conn: &Connection, version: u64, signed: &[u8]) -> OpResult<bool> {
+/// Replaces the directory of `format` if `version` is higher than the stored one of that format;
+/// whether it did (writer).
+pub(super) fn publish_directory(
+    conn: &Connection,
+    format: u32,
+    version: u64,
+    signed: &[u8],
+) -> OpResult<bool> {
     let changed = conn
         .prepare_cached(
-            "INSERT INTO directory (id, version, signed) VALUES (1, ?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, signed = excluded.signed
-             WHERE excluded.version > directory.version",
+            "INSERT INTO directories (format, version, signed) VALUES (?1, ?2, ?3)
+             ON CONFLICT (format) DO UPDATE SET version = excluded.version, signed = excluded.signed
+             WHERE excluded.version > directories.version",
         )?
-        .execute(params![to_i64(version)?, signed])?;
+        .execute(params![format, to_i64(version)?, signed])?;
     Ok(changed > 0)
 }
 

@@ -190,6 +190,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX reports_case ON reports (case_seq);
     CREATE INDEX messages_case ON messages (case_id, seq);
     ",
+    // 4: one published directory per format (format 2 adds the intake section; apps that read
+    // only format 1 keep getting a format 1 copy). Every directory stored so far is format 1.
+    "
+    CREATE TABLE directories (
+        format   INTEGER PRIMARY KEY NOT NULL,
+        version  INTEGER NOT NULL,
+        signed   BLOB NOT NULL
+    );
+    INSERT INTO directories (format, version, signed) SELECT 1, version, signed FROM directory;
+    DROP TABLE directory;
+    ",
 ];
 
 /// Opens the connection that writes: WAL, every commit synced (`synchronous=FULL`), deleted
@@ -305,7 +316,8 @@ mod tests {
              INSERT INTO attachment_chunks VALUES (x'0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 0, 3, CAST('def' AS BLOB));
              INSERT INTO messages (case_id, message_id, direction, created_at, envelope) VALUES
                  (x'01010101010101010101010101010101', x'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 'to_unit', 1100, CAST('hello' AS BLOB)),
-                 (x'01010101010101010101010101010101', x'a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2', 'to_reporter', 1200, CAST('reply' AS BLOB));",
+                 (x'01010101010101010101010101010101', x'a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2', 'to_reporter', 1200, CAST('reply' AS BLOB));
+             INSERT INTO directory VALUES (1, 5, CAST('directory-v5' AS BLOB));",
         )
         .unwrap();
     }
@@ -403,12 +415,21 @@ mod tests {
         assert_eq!(store.submit_report(retry).await.unwrap(), SubmitOutcome::Created);
         drop(store);
 
-        // And the file is at version 3 with every foreign key holding
+        // And its directory is kept as the format 1 one (the only format there was)
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.directory(1).await.unwrap(),
+            Some((5, b"directory-v5".to_vec()))
+        );
+        assert_eq!(store.directory(2).await.unwrap(), None);
+        drop(store);
+
+        // And the file is at version 4 with every foreign key holding
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
         let broken: Option<String> = conn
             .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
             .optional()

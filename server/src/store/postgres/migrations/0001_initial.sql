@@ -81,8 +81,9 @@ CREATE TABLE alert_regions (
 );
 CREATE INDEX alert_regions_alert ON alert_regions (alert_id);
 
-CREATE TABLE directory (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
+-- One published directory per format (apps reading only an older format keep getting one).
+CREATE TABLE directories (
+    format   INTEGER PRIMARY KEY,
     version  BIGINT NOT NULL,
     signed   BYTEA NOT NULL
 );
