@@ -113,7 +113,11 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
             stamp_difficulty: DIFFICULTY,
             ..Settings::default()
         },
-        ..ServerConfig::new(Backend::open(&database).await?, receipt_key, authority.verifying_key())
+        ..ServerConfig::new(
+            Backend::open(&database).await?,
+            receipt_key,
+            authority.verifying_key(),
+        )
     };
     let server = config
         .start(tokio::net::TcpListener::bind("127.0.0.1:0").await?)

@@ -3,7 +3,8 @@
 //! two of them, a desk on node 0 receives everything live and acknowledges through node 2, node
 //! 1 is SIGKILLed mid-load and restarted, and PostgreSQL itself is restarted with `pg_ctl
 //! restart -m immediate` mid-load. Every report that got a receipt must be delivered, none
-//! again after its acknowledgement, and every receipt verifies (the citizen checks it).
+//! again after its acknowledgement, and every receipt verifies: each citizen checks it against
+//! the key its node announces, which the authority-signed directory names as the intake's.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -180,6 +181,23 @@ async fn test_three_nodes_on_one_postgres_deliver_every_receipted_report_once_ac
         "one receipt key across nodes"
     );
     let unit_key = c0.unit_key(&node0.authority().unwrap(), UNIT).await.unwrap();
+    // and the signed directory (format 2) names that key among the intake's receipt keys, so
+    // that every receipt a citizen checks against its node's key verifies against the directory
+    let json = reqwest::get(format!("{}/v1/directory?format=2", node2.url()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let directory = tipline_core::directory::SignedDirectory::from_json(&json)
+        .unwrap()
+        .verify(&node0.authority().unwrap(), chrono::Utc::now(), None)
+        .unwrap();
+    let named = &directory.intake().expect("a format 2 directory").receipt_keys;
+    assert!(
+        named.contains(&c0.info.server_key),
+        "the directory does not name the nodes' receipt key"
+    );
 
     // and a desk live on node 0 that acknowledges through node 2
     let keys = node0.unit_keys(UNIT).unwrap();

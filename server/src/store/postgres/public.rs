@@ -192,7 +192,12 @@ pub(super) async fn directory(pool: &PgPool, format: u32) -> StoreResult<Option<
 
 /// Replaces the directory of `format` if `version` is higher than the stored one of that
 /// format; whether it did.
-pub(super) async fn publish_directory(pool: &PgPool, format: u32, version: u64, signed: &[u8]) -> StoreResult<bool> {
+pub(super) async fn publish_directory(
+    pool: &PgPool,
+    format: u32,
+    version: u64,
+    signed: &[u8],
+) -> StoreResult<bool> {
     let format = i32::try_from(format).map_err(|_| StoreError::Database("format out of range".to_owned()))?;
     let changed = query(
         "INSERT INTO directories (format, version, signed) VALUES ($1, $2, $3)
