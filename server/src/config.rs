@@ -35,6 +35,15 @@ pub struct Config {
     /// Folder for the database and the key files.
     #[arg(long, env = "TIPLINE_DATA_DIR", default_value = "./tipline-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host/db`) shared by several nodes; without it
+    /// the embedded SQLite store in the data directory. Key files stay in the data directory.
+    #[arg(long = "database", env = "TIPLINE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The receipt key file shared by every node of a deployment (base64url Ed25519 seed, as
+    /// `server.key`), so that receipts from any node verify against the one key the directory
+    /// names; default: `server.key` in the data directory, created on first start.
+    #[arg(long, env = "TIPLINE_RECEIPT_KEY_FILE")]
+    pub receipt_key_file: Option<PathBuf>,
     /// Days an acknowledged report is kept before it is deleted.
     #[arg(long, env = "TIPLINE_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
@@ -218,10 +227,15 @@ impl Config {
     }
 
     /// `--storage-budget-bytes`, else 80% of what is free in the data directory's file system
-    /// plus what the database files take already (none if the file system cannot be asked).
+    /// plus what the database files take already (none if the file system cannot be asked, or
+    /// with `--database`, whose disk the node cannot see).
     pub fn storage_budget(&self) -> u64 {
         if let Some(budget) = self.storage_budget_bytes {
             return budget;
+        }
+        if self.database_url.is_some() {
+            // PostgreSQL's disk is not the data directory's: no budget unless one is given.
+            return u64::MAX;
         }
         let database = self.database_path();
         let taken: u64 = ["", "-wal"]
@@ -265,6 +279,36 @@ impl Config {
     /// The SQLite file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
+    }
+
+    /// The receipt key: `--receipt-key-file` (which must exist: a deployment's nodes share it),
+    /// else `server.key` in the data directory, created on first start.
+    pub fn receipt_key(&self) -> anyhow::Result<SigningKey> {
+        match &self.receipt_key_file {
+            Some(path) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(path)
+                        .with_context(|| format!("--receipt-key-file {}", path.display()))?
+                        .permissions()
+                        .mode();
+                    if mode & 0o077 != 0 {
+                        tracing::warn!(
+                            mode = format!("{:o}", mode & 0o777),
+                            "the receipt key file is readable by others than the server's user (chmod 600)"
+                        );
+                    }
+                }
+                read_signing_key(path).context("--receipt-key-file")
+            }
+            None => load_or_create_server_key(&self.data_dir),
+        }
+    }
+
+    /// The database: `--database` if given, else the SQLite file in the data directory.
+    pub fn database(&self) -> anyhow::Result<crate::launch::Database> {
+        crate::launch::Database::choose(self.database_url.as_deref(), self.database_path())
     }
 
     /// The authority key: `--authority-key`, else `authority.pub` in the data dir, else `None`.
@@ -395,6 +439,37 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn test_receipt_key_file_is_shared_and_must_exist() {
+        // Given a deployment's receipt key in a file of its own
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("receipt.key");
+        let key = SigningKey::generate().unwrap();
+        write_signing_key(&shared, &key).unwrap();
+        let node = |data: &str| {
+            Config::parse_from([
+                "tipline-server",
+                "--data-dir",
+                dir.path().join(data).to_str().unwrap(),
+                "--receipt-key-file",
+                shared.to_str().unwrap(),
+            ])
+        };
+        // Then every node given it signs with it, and none makes a key of its own
+        assert_eq!(
+            node("a").receipt_key().unwrap().verifying_key(),
+            key.verifying_key()
+        );
+        assert_eq!(
+            node("b").receipt_key().unwrap().verifying_key(),
+            key.verifying_key()
+        );
+        assert!(!dir.path().join("a").join(SERVER_KEY_FILE).exists());
+        // And a missing file is an error, not a fresh key
+        std::fs::remove_file(&shared).unwrap();
+        assert!(node("a").receipt_key().is_err());
     }
 
     #[test]

@@ -194,6 +194,15 @@ impl From<StoreError> for AppError {
                 e.0.detail = Some("store closed".to_owned());
                 e
             }
+            StoreError::Unavailable(_) => {
+                let mut e = AppError::unavailable(
+                    code::STORAGE_UNAVAILABLE,
+                    "the server cannot reach its database; retry shortly",
+                )
+                .with_header(axum::http::header::RETRY_AFTER, 2);
+                e.0.detail = Some(err.to_string());
+                e
+            }
             StoreError::Database(_) => AppError::internal(err.to_string()),
             StoreError::MessageIdTaken => AppError::conflict(
                 code::MESSAGE_ID_CONFLICT,

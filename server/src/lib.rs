@@ -14,6 +14,7 @@ pub mod difficulty;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod launch;
 pub mod limits;
 pub mod metrics;
 pub mod push;

@@ -1,15 +1,12 @@
-//! `tipline-server`: parses the configuration, opens the store, builds the state and serves the
-//! API until Ctrl-C or SIGTERM. Everything else lives in the library.
-
-use std::sync::Arc;
+//! `tipline-server`: parses the configuration, opens the backend and starts the server (see
+//! `tipline_server::launch`) until Ctrl-C or SIGTERM. Everything else lives in the library.
 
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Parser;
 use tipline_server::config::{self, Config};
-use tipline_server::store::sqlite::SqliteStore;
-use tipline_server::store::Store;
-use tipline_server::{app, dev, gateway, retention, serve, AppState};
+use tipline_server::launch::{Backend, ServerConfig};
+use tipline_server::{dev, gateway, serve, AppState};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -46,20 +43,16 @@ async fn main() -> anyhow::Result<()> {
         gateway::keys::retire_key(&config.data_dir, id)?;
         return Ok(());
     }
-    let server_key = config::load_or_create_server_key(&config.data_dir)?;
-    let db = config.database_path();
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SqliteStore::open(&db))
-            .await
-            .context("store task")?
-            .context("cannot open the database")?,
-    );
+    let server_key = config.receipt_key()?;
+    let database = config.database()?;
+    tracing::info!(backend = database.kind(), "opening the store");
+    let backend = Backend::open(&database).await?;
 
     let dev_setup = if config.dev {
         Some(
             dev::prepare(
                 &config.data_dir,
-                store.as_ref(),
+                backend.store.as_ref(),
                 server_key.verifying_key(),
                 Utc::now(),
             )
@@ -86,29 +79,26 @@ async fn main() -> anyhow::Result<()> {
         max_streams = settings.max_streams,
         "connection caps"
     );
-    let state = AppState::new(store, server_key, authority, settings);
-    if !state.load_directory(Utc::now()).await? {
-        tracing::warn!(
-            "no verified directory yet: reports are refused until one is published (PUT /v1/directory)"
-        );
-    }
-    let keys = gateway::GatewayKeys::load_or_create(&config.data_dir)?;
-    tracing::info!(key_ids = ?keys.ids(), "oblivious gateway keys");
-    state.gateway().set_keys(keys);
-    #[cfg(unix)]
-    let reload_task = tokio::spawn(reload_gateway_keys(state.clone(), config.data_dir.clone()));
-    let retention_task = retention::spawn(
-        state.clone(),
-        config.retention(),
-        std::time::Duration::from_secs(config.purge_interval_seconds),
-    );
+    let server_config = ServerConfig {
+        settings,
+        serve: options,
+        retention: Some((
+            config.retention(),
+            std::time::Duration::from_secs(config.purge_interval_seconds),
+        )),
+        gateway_keys: Some(gateway::GatewayKeys::load_or_create(&config.data_dir)?),
+        ..ServerConfig::new(backend, server_key, authority)
+    };
 
     let listener =
         serve::listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tracing::info!(%url, "listening");
+    let server = server_config.start(listener).await?;
+    let state = server.state().clone();
+    #[cfg(unix)]
+    let reload_task = tokio::spawn(reload_gateway_keys(state.clone(), config.data_dir.clone()));
+    tracing::info!(url = %server.url(), "listening");
     if let Some(setup) = &dev_setup {
-        println!("{}", setup.instructions(&url));
+        println!("{}", setup.instructions(server.url()));
     }
 
     // Metrics are for the operator: a server whose metrics address is taken (another server on
@@ -140,14 +130,9 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let stopping = state.clone();
-    serve::serve(listener, app(state), options, async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        stopping.begin_shutdown();
-    })
-    .await?;
-    retention_task.abort();
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await?;
     #[cfg(unix)]
     reload_task.abort();
     if let Some(task) = metrics_task {
@@ -156,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the gateway's key folder again on every SIGHUP (after a key was added or retired).
+/// SIGHUP reads the gateway's keys again (after `--new-gateway-key` or `--retire-gateway-key`).
 #[cfg(unix)]
 async fn reload_gateway_keys(state: AppState, data_dir: std::path::PathBuf) {
     let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {

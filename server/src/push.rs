@@ -5,9 +5,9 @@
 //! case and sequence number), so a lost or duplicated one costs a lookup, never a report: the
 //! store remains the truth, and a stream also looks again when a lease expires.
 //!
-//! [`LocalHub`] fans out inside one process. Several server processes on one PostgreSQL would
-//! put a hub behind the same trait that sends `NOTIFY` in `notify` and feeds a [`LocalHub`] from
-//! `LISTEN` for `subscribe`.
+//! [`LocalHub`] fans out inside one process. Several server processes on one PostgreSQL use
+//! `store::postgres::push::PgHub`, which records each event in the database, wakes the other
+//! nodes with `NOTIFY` and feeds their [`LocalHub`] from `LISTEN` and a sequence cursor.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -80,6 +80,21 @@ impl LocalHub {
     /// An empty hub.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Tells every live stream of every unit to look again (after notifications may have been
+    /// missed, as when a node's connection to a shared database was down).
+    pub fn wake_all(&self) {
+        let units: Vec<String> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for unit in units {
+            self.notify(&unit, PushEvent::Report);
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! live stream. Every wait is bounded.
 //!
 //! The integration tests are in `tests/e2e/`; the load benchmark is the `loadgen` binary (its
-//! drivers are in [`load`]), with `bare` as its baseline server.
+//! drivers are in [`load`]), with `bare` as its baseline server. [`postgres`] starts a throwaway
+//! PostgreSQL for the tests and phases that run several nodes on one database.
 
 pub mod attack;
 pub mod binaries;
@@ -16,6 +17,8 @@ pub mod citizen;
 pub mod files;
 pub mod inbox;
 pub mod load;
+#[path = "../../server/tests/support/postgres.rs"]
+pub mod postgres;
 pub mod process;
 
 pub use citizen::{seal_submission, Accepted, Citizen, Submission};

@@ -23,8 +23,8 @@ use tipline_core::keys::{SigningKey, UnitKeyFile};
 use tipline_core::l10n::Language;
 use tipline_core::media::strip_metadata;
 use tipline_core::report::{MessageId, Person, Precision, When};
-use tipline_server::store::sqlite::SqliteStore;
-use tipline_server::{app, AppState, Settings};
+use tipline_server::launch::{Backend, Database, ServerConfig};
+use tipline_server::Settings;
 
 use super::photo::sample_jpeg;
 use crate::output::Output;
@@ -105,26 +105,24 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
     // The intake server, in this process.
     std::fs::create_dir_all(root.join("server"))?;
     let authority = SigningKey::generate()?;
-    let store = SqliteStore::open(&root.join("server").join("tipline.db"))?;
-    let settings = Settings {
-        stamp_difficulty: DIFFICULTY,
-        ..Settings::default()
-    };
+    let database = Database::Sqlite(root.join("server").join("tipline.db"));
     let receipt_key = SigningKey::generate()?;
     let receipt_public = receipt_key.verifying_key();
-    let state = AppState::new(Arc::new(store), receipt_key, authority.verifying_key(), settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let stopping = state.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(tipline_server::nodelay(listener), app(state))
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-                stopping.begin_shutdown();
-            })
-            .await
-    });
+    let config = ServerConfig {
+        settings: Settings {
+            stamp_difficulty: DIFFICULTY,
+            ..Settings::default()
+        },
+        ..ServerConfig::new(
+            Backend::open(&database).await?,
+            receipt_key,
+            authority.verifying_key(),
+        )
+    };
+    let server = config
+        .start(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await?;
+    let url = server.url().to_owned();
     clock.step(
         out,
         &format!(
@@ -399,8 +397,7 @@ pub async fn run(out: &Output) -> anyhow::Result<()> {
         ),
     );
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server.stop()).await;
     let elapsed = clock.started.elapsed();
     out.result(
         || {

@@ -79,6 +79,9 @@ pub const INTERNAL: &str = "internal";
 pub const NO_DIRECTORY: &str = "no_directory";
 /// 503: the store cannot serve now.
 pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+/// 503: the node lost its database (PostgreSQL down or unreachable); retry shortly, here or
+/// at another node.
+pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
 /// 503: the server cannot serve this now.
 pub const UNAVAILABLE: &str = "unavailable";
 /// 503: the server is at one of its capacity limits (connections, live streams, memory for

@@ -30,6 +30,7 @@ use crate::limits::MAX_INBOX_BATCH;
 use crate::metrics::LiveStreamGuard;
 use crate::push::{PushEvent, Received, Subscription};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Shortest wait before looking again for expired leases, so clock rounding never spins.
 const MIN_RECHECK: Duration = Duration::from_millis(50);
@@ -232,23 +233,36 @@ impl LiveStream {
                 true
             }
             Err(e) => {
-                tracing::error!(code = e.code(), "inbox stream cannot lease; closing it");
+                // A lost database (several nodes on PostgreSQL) is an outage, not a bug: the
+                // stream ends cleanly and the desk reconnects, here or at another node.
+                if e.code() == code::STORAGE_UNAVAILABLE {
+                    tracing::warn!(code = e.code(), "inbox stream cannot lease; closing it");
+                } else {
+                    tracing::error!(code = e.code(), "inbox stream cannot lease; closing it");
+                }
                 false
             }
         }
     }
 
-    /// How long to wait before leases may have expired.
-    async fn recheck_after(&self) -> Duration {
+    /// How long to wait before leases may have expired; `None` if the store failed (the
+    /// stream then ends and the desk reconnects).
+    async fn recheck_after(&self) -> Option<Duration> {
         match self.state.store().next_lease_expiry(&self.unit_id).await {
-            Ok(Some(expiry)) => (expiry - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(MIN_RECHECK, MAX_IDLE),
-            Ok(None) => MAX_IDLE,
+            Ok(Some(expiry)) => Some(
+                (expiry - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .clamp(MIN_RECHECK, MAX_IDLE),
+            ),
+            Ok(None) => Some(MAX_IDLE),
+            Err(StoreError::Unavailable(_)) => {
+                tracing::warn!("inbox stream lost the database; closing it");
+                None
+            }
             Err(e) => {
                 tracing::error!(error = %e, "inbox stream cannot read lease expiry");
-                MAX_IDLE
+                None
             }
         }
     }
@@ -265,7 +279,7 @@ impl LiveStream {
                 }
                 continue;
             }
-            let wait = self.recheck_after().await;
+            let wait = self.recheck_after().await?;
             let woken = tokio::select! {
                 received = self.subscription.recv() => Wake::Push(received),
                 () = tokio::time::sleep(wait) => Wake::LeaseExpiry,

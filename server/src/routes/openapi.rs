@@ -29,7 +29,7 @@ Unit routes (`/v1/units/{unit_id}/...`) take a signed request (version 2): heade
 `tipline-nonce` (16 random bytes, base64url, new for every request), `tipline-content-sha256` (hex SHA-256 of the body) and \
 `tipline-signature` (Ed25519 by the unit's directory key over `\"tipline request v2\" || 0x00 || METHOD || \"\\n\" || path_and_query || \"\\n\" || timestamp || \"\\n\" || nonce || \"\\n\" || content_sha256`, base64url). \
 The signature is checked before the body is read; a body whose SHA-256 is not the declared one, a nonce seen before within the 60 s window (a replay), \
-or a request signed as version 1 is refused with 401. Any route may answer 503 `busy` when the server is at a capacity limit."
+or a request signed as version 1 is refused with 401. Any route may answer 503 `busy` when the server is at a capacity limit, and 503 `storage_unavailable` when a node has lost its database."
     ),
     paths(
         config::get_config,
@@ -186,7 +186,7 @@ impl Modify for Formats {
 
 /// The answers that follow from what a route takes rather than from what it does, written into
 /// every operation that can give them (the handlers' annotations list their own): a 503 `busy`
-/// from any route at a capacity limit; 400, 413 and 415 for a JSON body; 400 for a path id or a
+/// from any route at a capacity limit and a 503 `storage_unavailable` when the database is lost; 400, 413 and 415 for a JSON body; 400 for a path id or a
 /// query; and for a signed unit route 401, 404 `unknown_unit`, 413 and 429 from the signature
 /// check before the handler runs.
 struct CommonAnswers;
@@ -217,6 +217,11 @@ impl CommonAnswers {
             operation,
             "503",
             "`busy`: the server is at a capacity limit (connections, live streams, memory for request bodies); retry after `Retry-After`",
+        );
+        Self::add(
+            operation,
+            "503",
+            "`storage_unavailable`: the node cannot reach its database (PostgreSQL down or restarting); retry after `Retry-After`, here or at another node",
         );
         let parameters = operation.parameters.iter().flatten();
         let (mut ids, mut query) = (false, false);

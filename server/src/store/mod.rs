@@ -5,6 +5,7 @@
 //! Every method that the API acknowledges to a client returns only after the change is durable
 //! (committed and synced to disk).
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -24,12 +25,29 @@ pub enum StoreError {
     /// The database failed; the message is for the server's log, never for a client.
     #[error("database: {0}")]
     Database(String),
+    /// The database cannot be reached now (lost connection, restarting); the message is for
+    /// the server's log. Clients are told 503 `storage_unavailable` and retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
     /// The message id is taken by another message.
     #[error("message id taken by another message")]
     MessageIdTaken,
+}
+
+/// The keys an alert query for `region` matches, in ASCII lower case: the region itself and its
+/// country (the part before the first `-`; the same key twice for a country). A query for
+/// `DK-84` matches alerts for `DK-84` and for `DK`; a query for `DK` matches `DK` alerts only.
+/// Every store applies this one rule.
+pub fn alert_region_keys(region: &str) -> (String, String) {
+    let region = region.to_ascii_lowercase();
+    let country = region
+        .split_once('-')
+        .map_or(region.as_str(), |(country, _)| country)
+        .to_owned();
+    (region, country)
 }
 
 /// The store's result type.

@@ -8,6 +8,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use tipline_server::launch::Database;
+
 use crate::support::{Env, OTHER, UNIT};
 
 /// Reads server-sent events from a response body.
@@ -75,6 +77,70 @@ impl Events {
             }
         }
     }
+}
+
+impl Events {
+    /// Whether the stream ends (the body closes) within `wait`, skipping events before.
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return false,
+                Ok(None) => return true,
+                Ok(Some(Err(_))) => return false,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_node_that_loses_its_database_answers_503_and_recovers() {
+    // Given a node on a PostgreSQL of its own, with a desk's live stream open
+    let cluster = crate::pg::Cluster::start().unwrap();
+    let env = Env::on(Database::Postgres(cluster.fresh_database())).await;
+    let mut events = Events::open(&env, UNIT).await;
+    let before = env.file(UNIT).await;
+    let first = events.next(Duration::from_secs(5)).await.expect("pushed report");
+    assert_eq!(first.id, before.report_id.to_string());
+
+    // When PostgreSQL goes down at once
+    cluster.stop_immediate().unwrap();
+
+    // Then the live stream ends cleanly (the desk reconnects), and a submission is answered
+    // 503 storage_unavailable with Retry-After
+    assert!(
+        events.ends_within(Duration::from_secs(20)).await,
+        "the stream did not end"
+    );
+    let filed = env.seal(UNIT);
+    let reply = env
+        .send(crate::support::post_json("/v1/reports", &filed.submission(&[])))
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", reply.body);
+    assert_eq!(reply.error(), "storage_unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+
+    // When it comes back, the same submission is stored and a new stream delivers it
+    cluster.start_again().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = env
+            .send(crate::support::post_json("/v1/reports", &filed.submission(&[])))
+            .await;
+        if reply.status == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(reply.error(), "storage_unavailable");
+        assert!(tokio::time::Instant::now() < deadline, "the node did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut events = Events::open(&env, UNIT).await;
+    let again = events
+        .next(Duration::from_secs(5))
+        .await
+        .expect("report after recovery");
+    assert_eq!(again.id, filed.report_id.to_string());
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The HTTP API through `app(state).oneshot(request)`, against a real SQLite store in a temporary
-//! folder: every route's success and each class of error a client can meet.
+//! folder (or, with `TIPLINE_TEST_BACKEND=postgres`, a fresh database of a PostgreSQL cluster
+//! the binary starts): every route's success and each class of error a client can meet.
 #![allow(clippy::unwrap_used)]
 
 mod alerts;
@@ -17,4 +18,7 @@ mod operations;
 mod reports;
 mod storage;
 mod support;
+
+#[path = "../support/postgres.rs"]
+mod pg;
 mod transfer;

@@ -19,8 +19,8 @@ use tipline_core::keys::{SigningKey, UnitKeyFile};
 use tipline_core::message::{seal_follow_up_with_rng, seal_reply_with_rng, CaseMessage};
 use tipline_core::report::{MessageId, Report, ReportId};
 use tipline_core::request_auth::sign_request;
+use tipline_server::launch::{Backend, Database, ServerConfig};
 use tipline_server::limits::RateLimits;
-use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::{app, AppState, Settings};
 use tower::ServiceExt;
 
@@ -78,6 +78,16 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// The backend the handler tests run on: embedded SQLite, or with `TIPLINE_TEST_BACKEND=postgres`
+/// a fresh database of the PostgreSQL cluster this binary starts (`scripts/test` runs both).
+pub fn test_database(dir: &std::path::Path) -> Database {
+    match std::env::var("TIPLINE_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Database::Postgres(crate::pg::shared().fresh_database()),
+        Ok("sqlite") | Err(_) => Database::Sqlite(dir.join("tipline.db")),
+        Ok(other) => panic!("TIPLINE_TEST_BACKEND is sqlite or postgres, not {other}"),
+    }
+}
+
 impl Env {
     /// A server with the test settings and directory v1 published.
     pub async fn new() -> Env {
@@ -94,9 +104,17 @@ impl Env {
         Self::build(change, true).await
     }
 
+    /// A server on `database` with the test settings, and directory v1 published.
+    pub async fn on(database: Database) -> Env {
+        Self::build_on(|_| {}, true, Some(database)).await
+    }
+
     async fn build(change: impl FnOnce(&mut Settings), publish: bool) -> Env {
+        Self::build_on(change, publish, None).await
+    }
+
+    async fn build_on(change: impl FnOnce(&mut Settings), publish: bool, database: Option<Database>) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("tipline.db")).unwrap();
         let authority = SigningKey::generate().unwrap();
         let source = sample_source().unwrap();
         let units: Vec<UnitKeyFile> = source
@@ -106,12 +124,19 @@ impl Env {
             .collect();
         let mut settings = test_settings();
         change(&mut settings);
-        let state = AppState::new(
-            std::sync::Arc::new(store),
-            SigningKey::generate().unwrap(),
-            authority.verifying_key(),
+        let database = database.unwrap_or_else(|| test_database(dir.path()));
+        let backend = Backend::open(&database).await.unwrap();
+        let state = ServerConfig {
             settings,
-        );
+            ..ServerConfig::new(
+                backend,
+                SigningKey::generate().unwrap(),
+                authority.verifying_key(),
+            )
+        }
+        .state()
+        .await
+        .unwrap();
         let env = Env {
             state,
             authority,

@@ -1,13 +1,12 @@
 //! Attachment uploads: append, resume, refusals, state, and reads by the unit.
 
-use tipline_server::store::{AppendOutcome, AttachmentProgress, Store};
+use tipline_server::store::{AppendOutcome, AttachmentProgress};
 
-use crate::{lease, new_report, open_store, report_id, secret, with_attachments};
+use crate::{lease, new_report, open_store, report_id, secret, with_attachments, Backend};
 
-#[tokio::test]
-async fn test_attachment_append_and_resume() {
+async fn test_attachment_append_and_resume(backend: Backend) {
     // Given a report with a 10-byte attachment
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[10]))
         .await
@@ -48,10 +47,9 @@ async fn test_attachment_append_and_resume() {
     );
 }
 
-#[tokio::test]
-async fn test_attachment_append_at_wrong_offset_is_mismatch() {
+async fn test_attachment_append_at_wrong_offset_is_mismatch(backend: Backend) {
     // Given an attachment with 4 bytes received
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[10]))
         .await
@@ -85,10 +83,9 @@ async fn test_attachment_append_at_wrong_offset_is_mismatch() {
     );
 }
 
-#[tokio::test]
-async fn test_attachment_append_past_declared_size_is_too_long() {
+async fn test_attachment_append_past_declared_size_is_too_long(backend: Backend) {
     // Given a 5-byte attachment with 4 bytes received
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[5]))
         .await
@@ -118,10 +115,9 @@ async fn test_attachment_append_past_declared_size_is_too_long() {
     assert_eq!(more, AppendOutcome::TooLong);
 }
 
-#[tokio::test]
-async fn test_attachment_with_wrong_secret_or_unknown_is_not_found() {
+async fn test_attachment_with_wrong_secret_or_unknown_is_not_found(backend: Backend) {
     // Given a report with one attachment
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[10]))
         .await
@@ -163,10 +159,9 @@ async fn test_attachment_with_wrong_secret_or_unknown_is_not_found() {
     assert_eq!(store.attachment_state(report_id(1), 1, None).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn test_read_attachment_ranges_across_chunks() {
+async fn test_read_attachment_ranges_across_chunks(backend: Backend) {
     // Given an attachment uploaded in three chunks, 7 of 12 bytes so far
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[12]))
         .await
@@ -191,10 +186,9 @@ async fn test_read_attachment_ranges_across_chunks() {
     assert_eq!(read(50, 5).await.unwrap().unwrap(), b"");
 }
 
-#[tokio::test]
-async fn test_read_attachment_only_by_the_reports_unit() {
+async fn test_read_attachment_only_by_the_reports_unit(backend: Backend) {
     // Given an uploaded attachment of a dk-east report
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[3]))
         .await
@@ -227,10 +221,9 @@ async fn test_read_attachment_only_by_the_reports_unit() {
     );
 }
 
-#[tokio::test]
-async fn test_delivery_shows_attachment_progress() {
+async fn test_delivery_shows_attachment_progress(backend: Backend) {
     // Given a report with two attachments, one partly uploaded and one empty
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[8, 0]))
         .await
@@ -241,7 +234,7 @@ async fn test_delivery_shows_attachment_progress() {
         .unwrap();
 
     // When the desk leases it
-    let delivered = lease(&store, "dk-east", 10, 1).await;
+    let delivered = lease(&*store, "dk-east", 10, 1).await;
 
     // Then the delivery shows what has arrived of each
     assert_eq!(
@@ -260,3 +253,13 @@ async fn test_delivery_shows_attachment_progress() {
         ]
     );
 }
+
+crate::contract_tests!(
+    test_attachment_append_and_resume,
+    test_attachment_append_at_wrong_offset_is_mismatch,
+    test_attachment_append_past_declared_size_is_too_long,
+    test_attachment_with_wrong_secret_or_unknown_is_not_found,
+    test_read_attachment_ranges_across_chunks,
+    test_read_attachment_only_by_the_reports_unit,
+    test_delivery_shows_attachment_progress,
+);

@@ -3,11 +3,11 @@
 use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_server::store::{MessageDirection, SealedMessage, Store, StoreError, StoreResult};
 
-use crate::{at, case_id, message_id, new_report, open_store};
+use crate::{at, case_id, message_id, new_report, open_store, Backend};
 
 /// Posts `envelope` as message `message` of case `case` at `at(seconds)`.
 async fn post(
-    store: &impl Store,
+    store: &dyn Store,
     case: u8,
     message: u8,
     direction: MessageDirection,
@@ -25,18 +25,17 @@ async fn post(
         .await
 }
 
-#[tokio::test]
-async fn test_messages_are_read_in_order_after_a_cursor() {
+async fn test_messages_are_read_in_order_after_a_cursor(backend: Backend) {
     // Given a case with three messages, in both directions
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    let a = post(&store, 1, 1, MessageDirection::ToReporter, b"a".to_vec(), 10)
+    let a = post(&*store, 1, 1, MessageDirection::ToReporter, b"a".to_vec(), 10)
         .await
         .unwrap();
-    let b = post(&store, 1, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
+    let b = post(&*store, 1, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
         .await
         .unwrap();
-    let c = post(&store, 1, 3, MessageDirection::ToReporter, b"c".to_vec(), 12)
+    let c = post(&*store, 1, 3, MessageDirection::ToReporter, b"c".to_vec(), 12)
         .await
         .unwrap();
 
@@ -56,14 +55,13 @@ async fn test_messages_are_read_in_order_after_a_cursor() {
     assert_eq!(b.message_id, message_id(2));
 }
 
-#[tokio::test]
-async fn test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on() {
+async fn test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on(backend: Backend) {
     // Given a case with five messages as large as envelopes get, and a small one
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     for n in 1..=6u8 {
         let size = if n == 6 { 10 } else { MAX_ENVELOPE };
-        post(&store, 1, n, MessageDirection::ToReporter, vec![n; size], 10)
+        post(&*store, 1, n, MessageDirection::ToReporter, vec![n; size], 10)
             .await
             .unwrap();
     }
@@ -83,17 +81,16 @@ async fn test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on
     assert_eq!(pages, vec![vec![1, 2, 3], vec![4, 5, 6]]);
 }
 
-#[tokio::test]
-async fn test_add_message_is_idempotent_on_its_id() {
+async fn test_add_message_is_idempotent_on_its_id(backend: Backend) {
     // Given a stored message
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    let first = post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
+    let first = post(&*store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
 
     // When the same message id is posted again (a retry)
-    let again = post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 20)
+    let again = post(&*store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 20)
         .await
         .unwrap();
 
@@ -102,40 +99,38 @@ async fn test_add_message_is_idempotent_on_its_id() {
     assert_eq!(store.messages(case_id(1), 0, 10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn test_a_message_id_taken_in_another_case_is_a_conflict_that_shows_nothing() {
+async fn test_a_message_id_taken_in_another_case_is_a_conflict_that_shows_nothing(backend: Backend) {
     // Given a message in case 1
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
-    post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
+    post(&*store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
 
     // When case 2 posts a message under the same id
-    let taken = post(&store, 2, 1, MessageDirection::ToUnit, b"b".to_vec(), 20).await;
+    let taken = post(&*store, 2, 1, MessageDirection::ToUnit, b"b".to_vec(), 20).await;
 
     // Then it is a conflict (409 for the handler), not case 1's message, and case 2 stays empty
     assert!(matches!(taken, Err(StoreError::MessageIdTaken)), "{taken:?}");
     assert!(store.messages(case_id(2), 0, 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn test_messages_of_cases_are_kept_apart() {
+async fn test_messages_of_cases_are_kept_apart(backend: Backend) {
     // Given two cases with a message each
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
-    post(&store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
+    post(&*store, 1, 1, MessageDirection::ToUnit, b"a".to_vec(), 10)
         .await
         .unwrap();
-    post(&store, 2, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
+    post(&*store, 2, 2, MessageDirection::ToUnit, b"b".to_vec(), 11)
         .await
         .unwrap();
 
     // When case 2 posts a message under case 1's message id, and an unknown case posts
-    let reused = post(&store, 2, 1, MessageDirection::ToUnit, b"x".to_vec(), 12).await;
-    let unknown = post(&store, 9, 9, MessageDirection::ToUnit, b"y".to_vec(), 12).await;
+    let reused = post(&*store, 2, 1, MessageDirection::ToUnit, b"x".to_vec(), 12).await;
+    let unknown = post(&*store, 9, 9, MessageDirection::ToUnit, b"y".to_vec(), 12).await;
 
     // Then each case reads only its own, and neither post is stored
     assert!(reused.is_err());
@@ -144,3 +139,11 @@ async fn test_messages_of_cases_are_kept_apart() {
     assert_eq!(store.messages(case_id(2), 0, 10).await.unwrap().len(), 1);
     assert!(store.messages(case_id(9), 0, 10).await.unwrap().is_empty());
 }
+
+crate::contract_tests!(
+    test_messages_are_read_in_order_after_a_cursor,
+    test_a_page_of_messages_stops_at_the_page_budget_and_the_cursor_goes_on,
+    test_add_message_is_idempotent_on_its_id,
+    test_a_message_id_taken_in_another_case_is_a_conflict_that_shows_nothing,
+    test_messages_of_cases_are_kept_apart,
+);

@@ -6,7 +6,7 @@ use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{Store, StoreError, StoreStats, SubmitOutcome};
 use tokio::sync::Barrier;
 
-use crate::{at, lease, new_report, open_store, report_id};
+use crate::{at, lease, new_report, open_sqlite, report_id};
 
 /// A report numbered past 255, for bursts.
 fn numbered_report(n: u16, unit: &str) -> tipline_server::store::NewReport {
@@ -87,7 +87,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_group_commit_shares_commits_among_concurrent_submits() {
     // Given a store and 500 tasks ready to submit at the same moment
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_sqlite();
     let store = Arc::new(store);
     let start = Arc::new(Barrier::new(500));
     let mut tasks = Vec::new();
@@ -157,7 +157,7 @@ async fn test_close_answers_every_write_and_keeps_every_acknowledged_one() {
 #[tokio::test]
 async fn test_store_serves_handlers_as_a_shared_trait_object() {
     // Given the store behind `Arc<dyn Store>`, cloned into tasks
-    let (store, _dir) = crate::open_dyn_store();
+    let (store, _dir) = crate::open_sqlite_dyn();
     let other = Arc::clone(&store);
 
     // When one task submits and another reads

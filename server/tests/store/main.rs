@@ -1,5 +1,8 @@
-//! Tests of the SQLite store against the `Store` trait's contract: one binary, one module per
-//! concern, each test on a fresh database file in a temporary folder.
+//! Tests of the stores against the `Store` trait's contract: one binary, one module per concern.
+//! Every contract test is written once over a [`Backend`] and run on each backend (named
+//! `<module>::sqlite::<test>` and `<module>::postgres::<test>`), on a fresh SQLite file or a
+//! fresh PostgreSQL database of a cluster the binary starts itself (see `support/postgres.rs`).
+//! A third backend gets the whole suite by adding a variant. `durability` is SQLite's own.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,6 +10,7 @@ mod attachments;
 mod cases;
 mod durability;
 mod expiry;
+mod nodes;
 mod public;
 mod reports;
 
@@ -15,20 +19,92 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
 use tipline_core::report::{CaseId, MessageId, ReportId};
+use tipline_server::store::postgres::PostgresStore;
 use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{DeclaredAttachment, Delivery, NewReport, Store};
 
-/// A store on a fresh file, with the folder that holds it (deleted when dropped).
-pub fn open_store() -> (SqliteStore, TempDir) {
+#[path = "../support/postgres.rs"]
+mod pg;
+
+/// A store implementation under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite store.
+    Sqlite,
+    /// The PostgreSQL store.
+    Postgres,
+}
+
+/// What keeps a test's store alive: the SQLite folder (deleted when dropped); a PostgreSQL
+/// test database stays until the cluster goes with the test binary.
+pub struct Held(#[allow(dead_code)] Option<TempDir>);
+
+/// A fresh, empty store of `backend`, as the handlers hold it.
+pub async fn open_store(backend: Backend) -> (Arc<dyn Store>, Held) {
+    match backend {
+        Backend::Sqlite => {
+            let (store, dir) = open_sqlite();
+            (Arc::new(store), Held(Some(dir)))
+        }
+        Backend::Postgres => {
+            let url = pg::shared().fresh_database();
+            let store = PostgresStore::connect(&url).await.unwrap();
+            (Arc::new(store), Held(None))
+        }
+    }
+}
+
+/// Two nodes on one fresh database: two PostgreSQL stores (each with its own pool, as two
+/// server processes), or one SQLite store twice (SQLite serves one process).
+pub async fn open_nodes(backend: Backend) -> (Arc<dyn Store>, Arc<dyn Store>, Held) {
+    match backend {
+        Backend::Sqlite => {
+            let (store, held) = open_store(backend).await;
+            (Arc::clone(&store), store, held)
+        }
+        Backend::Postgres => {
+            let url = pg::shared().fresh_database();
+            let a = PostgresStore::connect(&url).await.unwrap();
+            let b = PostgresStore::connect(&url).await.unwrap();
+            (Arc::new(a), Arc::new(b), Held(None))
+        }
+    }
+}
+
+/// A SQLite store on a fresh file, with the folder that holds it (deleted when dropped).
+pub fn open_sqlite() -> (SqliteStore, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("db").join("tipline.sqlite3")).unwrap();
     (store, dir)
 }
 
 /// The same, as the handlers hold it.
-pub fn open_dyn_store() -> (Arc<dyn Store>, TempDir) {
-    let (store, dir) = open_store();
+pub fn open_sqlite_dyn() -> (Arc<dyn Store>, TempDir) {
+    let (store, dir) = open_sqlite();
     (Arc::new(store), dir)
+}
+
+/// Runs each named contract test (an `async fn(Backend)`) on every backend.
+#[macro_export]
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
 }
 
 /// A fixed moment, whole milliseconds (the store keeps milliseconds).
@@ -59,7 +135,7 @@ pub fn secret(n: u8) -> [u8; 32] {
 }
 
 /// What `unit` leases at `at(seconds)`, for 60 seconds, at most `limit` reports.
-pub async fn lease(store: &SqliteStore, unit: &str, seconds: i64, limit: u32) -> Vec<Delivery> {
+pub async fn lease(store: &dyn Store, unit: &str, seconds: i64, limit: u32) -> Vec<Delivery> {
     store
         .lease_reports(unit, at(seconds), Duration::seconds(60), limit)
         .await

@@ -1,9 +1,9 @@
 //! The signed directory and alerts.
 
 use tipline_core::report::MessageId;
-use tipline_server::store::{Store, StoredAlert};
+use tipline_server::store::StoredAlert;
 
-use crate::{at, open_store};
+use crate::{at, open_store, Backend};
 
 fn alert(n: u8, regions: &[&str], expires_in_seconds: i64) -> StoredAlert {
     StoredAlert {
@@ -19,10 +19,9 @@ fn ids(alerts: &[StoredAlert]) -> Vec<u8> {
     alerts.iter().map(|alert| alert.alert_id.0[0]).collect()
 }
 
-#[tokio::test]
-async fn test_directory_is_replaced_only_by_a_newer_version_of_its_format() {
+async fn test_directory_is_replaced_only_by_a_newer_version_of_its_format(backend: Backend) {
     // Given no directory
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     assert_eq!(store.directory(1).await.unwrap(), None);
 
     // When version 2 is published, then 1 and 2 again, then 3, all in format 1
@@ -49,10 +48,9 @@ async fn test_directory_is_replaced_only_by_a_newer_version_of_its_format() {
     assert_eq!(store.directory(1).await.unwrap(), Some((3, b"v3".to_vec())));
 }
 
-#[tokio::test]
-async fn test_alerts_match_region_or_its_country() {
+async fn test_alerts_match_region_or_its_country(backend: Backend) {
     // Given alerts for Denmark, for region DK-84, for DK-85 and for Spain
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.add_alert(alert(1, &["DK"], 1000)).await.unwrap();
     store.add_alert(alert(2, &["DK-84"], 1000)).await.unwrap();
     store
@@ -77,10 +75,9 @@ async fn test_alerts_match_region_or_its_country() {
     assert_eq!(in_84[0].unit_id, "dk-east");
 }
 
-#[tokio::test]
-async fn test_alerts_expire_and_are_limited() {
+async fn test_alerts_expire_and_are_limited(backend: Backend) {
     // Given an alert expiring at t+10 and two expiring at t+100
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.add_alert(alert(1, &["DK"], 10)).await.unwrap();
     store.add_alert(alert(2, &["DK"], 100)).await.unwrap();
     store.add_alert(alert(3, &["DK"], 100)).await.unwrap();
@@ -100,10 +97,9 @@ async fn test_alerts_expire_and_are_limited() {
     assert_eq!(ids(&store.alerts("DK", at(0), 10).await.unwrap()), vec![3, 2]);
 }
 
-#[tokio::test]
-async fn test_add_alert_is_idempotent_on_its_id() {
+async fn test_add_alert_is_idempotent_on_its_id(backend: Backend) {
     // Given a stored alert
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.add_alert(alert(1, &["DK"], 100)).await.unwrap();
 
     // When it is added again, even with other content
@@ -117,3 +113,10 @@ async fn test_add_alert_is_idempotent_on_its_id() {
     assert_eq!(stored[0].expires_at, at(100));
     assert!(store.alerts("ES", at(0), 10).await.unwrap().is_empty());
 }
+
+crate::contract_tests!(
+    test_directory_is_replaced_only_by_a_newer_version_of_its_format,
+    test_alerts_match_region_or_its_country,
+    test_alerts_expire_and_are_limited,
+    test_add_alert_is_idempotent_on_its_id,
+);

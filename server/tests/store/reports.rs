@@ -4,17 +4,14 @@ use chrono::Duration;
 use tipline_core::api::bounds::PAGE_ENVELOPE_BYTES;
 use tipline_core::envelope::MAX_ENVELOPE;
 use tipline_server::store::{
-    AttachmentProgress, DeclaredAttachment, Store, StoreStats, SubmitOutcome, TransferOutcome,
+    AttachmentProgress, DeclaredAttachment, StoreStats, SubmitOutcome, TransferOutcome,
 };
 
-use crate::{
-    at, case_id, lease, new_report, open_dyn_store, open_store, report_id, secret, with_attachments,
-};
+use crate::{at, case_id, lease, new_report, open_store, report_id, secret, with_attachments, Backend};
 
-#[tokio::test]
-async fn test_submit_new_report_is_created_with_its_case() {
+async fn test_submit_new_report_is_created_with_its_case(backend: Backend) {
     // Given an empty store
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
 
     // When a report is submitted
     let outcome = store.submit_report(new_report(1, "dk-east")).await.unwrap();
@@ -33,10 +30,9 @@ async fn test_submit_new_report_is_created_with_its_case() {
     );
 }
 
-#[tokio::test]
-async fn test_submit_same_envelope_again_is_duplicate_with_first_receipt() {
+async fn test_submit_same_envelope_again_is_duplicate_with_first_receipt(backend: Backend) {
     // Given a stored report
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
 
     // When the same envelope comes again with a newer receipt (a retry)
@@ -55,10 +51,9 @@ async fn test_submit_same_envelope_again_is_duplicate_with_first_receipt() {
     assert_eq!(store.stats().await.unwrap().pending_reports, 1);
 }
 
-#[tokio::test]
-async fn test_submit_other_envelope_under_same_id_is_conflict() {
+async fn test_submit_other_envelope_under_same_id_is_conflict(backend: Backend) {
     // Given a stored report
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
 
     // When another envelope comes under the same report id
@@ -69,14 +64,13 @@ async fn test_submit_other_envelope_under_same_id_is_conflict() {
 
     // Then it is a conflict, and the first envelope stays
     assert_eq!(outcome, SubmitOutcome::Conflict);
-    let leased = lease(&store, "dk-east", 10, 10).await;
+    let leased = lease(&*store, "dk-east", 10, 10).await;
     assert_eq!(leased[0].envelope, new_report(1, "dk-east").envelope);
 }
 
-#[tokio::test]
-async fn test_submit_case_with_other_secret_is_case_conflict_and_stores_nothing() {
+async fn test_submit_case_with_other_secret_is_case_conflict_and_stores_nothing(backend: Backend) {
     // Given a case bound to secret 1
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
 
     // When another report claims the same case id with another secret
@@ -94,10 +88,9 @@ async fn test_submit_case_with_other_secret_is_case_conflict_and_stores_nothing(
     );
 }
 
-#[tokio::test]
-async fn test_submit_second_report_in_same_case_is_created() {
+async fn test_submit_second_report_in_same_case_is_created(backend: Backend) {
     // Given a case opened by report 1
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
 
     // When the same reporter files report 2 in that case, with the same secret
@@ -111,11 +104,10 @@ async fn test_submit_second_report_in_same_case_is_created() {
     assert_eq!(store.stats().await.unwrap().pending_reports, 2);
 }
 
-#[tokio::test]
-async fn test_failed_write_does_not_spoil_the_others_in_its_batch() {
+async fn test_failed_write_does_not_spoil_the_others_in_its_batch(backend: Backend) {
     // Given a store and a burst of submissions, one of which breaks a constraint (an attachment
     // index declared twice)
-    let (store, _dir) = open_dyn_store();
+    let (store, _dir) = open_store(backend).await;
     let mut bad = new_report(99, "dk-east");
     bad.attachments = vec![
         DeclaredAttachment {
@@ -152,16 +144,15 @@ async fn test_failed_write_does_not_spoil_the_others_in_its_batch() {
     assert_eq!(store.case(case_id(99)).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn test_lease_is_not_given_again_before_expiry() {
+async fn test_lease_is_not_given_again_before_expiry(backend: Backend) {
     // Given two queued reports for a unit and one for another unit
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(3, "dk-west")).await.unwrap();
 
     // When the unit leases them for a minute
-    let first = lease(&store, "dk-east", 10, 10).await;
+    let first = lease(&*store, "dk-east", 10, 10).await;
 
     // Then it gets its own two (not the other unit's), oldest received first, delivered once, leased until now + 60 s
     let ids: Vec<_> = first.iter().map(|delivery| delivery.report_id).collect();
@@ -173,22 +164,21 @@ async fn test_lease_is_not_given_again_before_expiry() {
     assert_eq!(first[0].case_id, case_id(1));
 
     // And leasing again before the lease ends gives nothing
-    let again = lease(&store, "dk-east", 69, 10).await;
+    let again = lease(&*store, "dk-east", 69, 10).await;
     assert!(again.is_empty());
 }
 
-#[tokio::test]
-async fn test_lease_expired_is_delivered_again_with_count_two() {
+async fn test_lease_expired_is_delivered_again_with_count_two(backend: Backend) {
     // Given a report leased until t+70
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[5]))
         .await
         .unwrap();
-    lease(&store, "dk-east", 10, 10).await;
+    lease(&*store, "dk-east", 10, 10).await;
 
     // When the unit leases after the lease ended
-    let again = lease(&store, "dk-east", 70, 10).await;
+    let again = lease(&*store, "dk-east", 70, 10).await;
 
     // Then the report comes again, counted as its second delivery, with its attachment state
     assert_eq!(again.len(), 1);
@@ -204,17 +194,16 @@ async fn test_lease_expired_is_delivered_again_with_count_two() {
     );
 }
 
-#[tokio::test]
-async fn test_lease_respects_limit() {
+async fn test_lease_respects_limit(backend: Backend) {
     // Given three queued reports
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     for n in 1..=3 {
         store.submit_report(new_report(n, "dk-east")).await.unwrap();
     }
 
     // When the unit leases two, then asks for more
-    let first = lease(&store, "dk-east", 10, 2).await;
-    let rest = lease(&store, "dk-east", 11, 2).await;
+    let first = lease(&*store, "dk-east", 10, 2).await;
+    let rest = lease(&*store, "dk-east", 11, 2).await;
 
     // Then it gets the two oldest, then the third
     assert_eq!(
@@ -227,10 +216,9 @@ async fn test_lease_respects_limit() {
     );
 }
 
-#[tokio::test]
-async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued() {
+async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued(backend: Backend) {
     // Given five queued reports whose envelopes are as large as envelopes get
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     for n in 1..=5 {
         let mut report = new_report(n, "dk-east");
         report.envelope = vec![n; MAX_ENVELOPE];
@@ -238,8 +226,8 @@ async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued() {
     }
 
     // When the unit asks for all of them, twice
-    let first = lease(&store, "dk-east", 10, 100).await;
-    let rest = lease(&store, "dk-east", 11, 100).await;
+    let first = lease(&*store, "dk-east", 10, 100).await;
+    let rest = lease(&*store, "dk-east", 11, 100).await;
 
     // Then the first page holds what fits the budget (three), and the other two were not
     // leased with it: the next request gets them at once
@@ -253,16 +241,15 @@ async fn test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued() {
     assert!(rest.iter().all(|d| d.delivery_count == 1));
 }
 
-#[tokio::test]
-async fn test_next_lease_expiry_is_earliest_unacknowledged_lease() {
+async fn test_next_lease_expiry_is_earliest_unacknowledged_lease(backend: Backend) {
     // Given a unit with nothing leased
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
     store.submit_report(new_report(2, "dk-east")).await.unwrap();
     assert_eq!(store.next_lease_expiry("dk-east").await.unwrap(), None);
 
     // When one report is leased until t+70 and the other until t+40, then the second is acked
-    lease(&store, "dk-east", 10, 1).await;
+    lease(&*store, "dk-east", 10, 1).await;
     store
         .lease_reports("dk-east", at(20), Duration::seconds(20), 1)
         .await
@@ -276,12 +263,11 @@ async fn test_next_lease_expiry_is_earliest_unacknowledged_lease() {
     assert_eq!(store.next_lease_expiry("dk-west").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn test_ack_is_idempotent_and_other_unit_cannot_ack() {
+async fn test_ack_is_idempotent_and_other_unit_cannot_ack(backend: Backend) {
     // Given a leased report of dk-east
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
-    lease(&store, "dk-east", 10, 10).await;
+    lease(&*store, "dk-east", 10, 10).await;
 
     // When another unit acks it, then its unit acks it twice, then anyone acks an unknown report
     let by_other = store.ack_report("dk-west", report_id(1), at(11)).await.unwrap();
@@ -301,20 +287,19 @@ async fn test_ack_is_idempotent_and_other_unit_cannot_ack() {
             acknowledged_reports: 1
         }
     );
-    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
+    assert!(lease(&*store, "dk-east", 1000, 10).await.is_empty());
     assert_eq!(store.next_lease_expiry("dk-east").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn test_batched_ack_takes_only_the_units_reports_idempotently() {
+async fn test_batched_ack_takes_only_the_units_reports_idempotently(backend: Backend) {
     // Given three leased reports of dk-east, one of dk-west, one of them acked alone before
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     for n in 1..=3 {
         store.submit_report(new_report(n, "dk-east")).await.unwrap();
     }
     store.submit_report(new_report(4, "dk-west")).await.unwrap();
-    lease(&store, "dk-east", 10, 10).await;
-    lease(&store, "dk-west", 10, 10).await;
+    lease(&*store, "dk-east", 10, 10).await;
+    lease(&*store, "dk-west", 10, 10).await;
     assert!(store.ack_report("dk-east", report_id(2), at(11)).await.unwrap());
 
     // When dk-east acks its three, dk-west's, an unknown id and one of its own twice, in one batch
@@ -339,8 +324,8 @@ async fn test_batched_ack_takes_only_the_units_reports_idempotently() {
             acknowledged_reports: 3
         }
     );
-    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
-    let west: Vec<_> = lease(&store, "dk-west", 1000, 10)
+    assert!(lease(&*store, "dk-east", 1000, 10).await.is_empty());
+    let west: Vec<_> = lease(&*store, "dk-west", 1000, 10)
         .await
         .iter()
         .map(|d| d.report_id)
@@ -357,10 +342,9 @@ async fn test_batched_ack_takes_only_the_units_reports_idempotently() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn test_transfer_moves_report_and_case_and_requeues() {
+async fn test_transfer_moves_report_and_case_and_requeues(backend: Backend) {
     // Given a report of dk-east with an uploaded attachment, delivered and acknowledged
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[4]))
         .await
@@ -369,7 +353,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
         .append_attachment(report_id(1), 0, secret(1), 0, b"abcd")
         .await
         .unwrap();
-    lease(&store, "dk-east", 10, 10).await;
+    lease(&*store, "dk-east", 10, 10).await;
     store.ack_report("dk-east", report_id(1), at(11)).await.unwrap();
 
     // When dk-east transfers it to dk-west, re-sealed, with two attachments to upload again
@@ -397,7 +381,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
 
     // Then it is moved: queued for dk-west with the new envelope and attachments, first delivery
     assert_eq!(outcome, TransferOutcome::Moved);
-    let delivered = lease(&store, "dk-west", 20, 10).await;
+    let delivered = lease(&*store, "dk-west", 20, 10).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].envelope, b"resealed");
     assert_eq!(delivered[0].delivery_count, 1);
@@ -417,7 +401,7 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
         ]
     );
     // And the old unit neither sees it nor reads its attachments; the case is dk-west's now
-    assert!(lease(&store, "dk-east", 1000, 10).await.is_empty());
+    assert!(lease(&*store, "dk-east", 1000, 10).await.is_empty());
     assert_eq!(
         store
             .read_attachment("dk-east", report_id(1), 0, 0, 4)
@@ -449,10 +433,9 @@ async fn test_transfer_moves_report_and_case_and_requeues() {
     );
 }
 
-#[tokio::test]
-async fn test_transfer_by_a_unit_that_does_not_hold_the_report_is_not_found() {
+async fn test_transfer_by_a_unit_that_does_not_hold_the_report_is_not_found(backend: Backend) {
     // Given a report of dk-east
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store.submit_report(new_report(1, "dk-east")).await.unwrap();
 
     // When dk-west tries to transfer it, or anyone transfers an unknown report
@@ -471,11 +454,10 @@ async fn test_transfer_by_a_unit_that_does_not_hold_the_report_is_not_found() {
     assert_eq!(store.case(case_id(1)).await.unwrap().unwrap().unit_id, "dk-east");
 }
 
-#[tokio::test]
-async fn test_purge_deletes_old_acknowledged_reports_with_their_data() {
+async fn test_purge_deletes_old_acknowledged_reports_with_their_data(backend: Backend) {
     // Given report 1 acked at t+10 with an attachment and a case message, report 2 acked at
     // t+100, report 3 pending, and report 4 acked at t+10 in the case of report 3
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     store
         .submit_report(with_attachments(new_report(1, "dk-east"), &[3]))
         .await
@@ -534,10 +516,9 @@ async fn test_purge_deletes_old_acknowledged_reports_with_their_data() {
     assert_eq!(store.purge(at(50), at(50)).await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn test_purge_goes_through_more_reports_than_one_step() {
+async fn test_purge_goes_through_more_reports_than_one_step(backend: Backend) {
     // Given 150 reports acknowledged (more than one purge step takes)
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
     for n in 1..=150u8 {
         store.submit_report(new_report(n, "dk-east")).await.unwrap();
         store.ack_report("dk-east", report_id(n), at(1)).await.unwrap();
@@ -551,11 +532,31 @@ async fn test_purge_goes_through_more_reports_than_one_step() {
     assert_eq!(store.stats().await.unwrap(), StoreStats::default());
 }
 
-#[tokio::test]
-async fn test_ping_answers_while_open() {
+async fn test_ping_answers_while_open(backend: Backend) {
     // Given an open store
-    let (store, _dir) = open_store();
+    let (store, _dir) = open_store(backend).await;
 
     // When it is pinged, then it answers
     store.ping().await.unwrap();
 }
+
+crate::contract_tests!(
+    test_submit_new_report_is_created_with_its_case,
+    test_submit_same_envelope_again_is_duplicate_with_first_receipt,
+    test_submit_other_envelope_under_same_id_is_conflict,
+    test_submit_case_with_other_secret_is_case_conflict_and_stores_nothing,
+    test_submit_second_report_in_same_case_is_created,
+    test_failed_write_does_not_spoil_the_others_in_its_batch,
+    test_lease_is_not_given_again_before_expiry,
+    test_lease_expired_is_delivered_again_with_count_two,
+    test_lease_respects_limit,
+    test_lease_stops_at_the_page_budget_and_leaves_the_rest_queued,
+    test_next_lease_expiry_is_earliest_unacknowledged_lease,
+    test_ack_is_idempotent_and_other_unit_cannot_ack,
+    test_batched_ack_takes_only_the_units_reports_idempotently,
+    test_transfer_moves_report_and_case_and_requeues,
+    test_transfer_by_a_unit_that_does_not_hold_the_report_is_not_found,
+    test_purge_deletes_old_acknowledged_reports_with_their_data,
+    test_purge_goes_through_more_reports_than_one_step,
+    test_ping_answers_while_open,
+);

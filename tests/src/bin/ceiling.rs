@@ -19,15 +19,15 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use tipline_core::report::{CaseId, MessageId, ReportId};
 use tipline_server::config::{self, Config};
-use tipline_server::store::sqlite::SqliteStore;
+use tipline_server::launch::{Backend, ServerConfig};
 use tipline_server::store::{
     AppendOutcome, AttachmentProgress, CaseRecord, DeclaredAttachment, Delivery, Expired, MessageDirection,
     NewReport, SealedMessage, Store, StoreResult, StoreStats, StoredAlert, SubmitOutcome, TransferOutcome,
 };
-use tipline_server::{app, dev, AppState};
+use tipline_server::{app, dev};
 
-/// The SQLite store, except that a submitted report is dropped and reported stored.
-struct KeepsNoReport(SqliteStore);
+/// The configured store, except that a submitted report is dropped and reported stored.
+struct KeepsNoReport(Arc<dyn Store>);
 
 #[async_trait]
 impl Store for KeepsNoReport {
@@ -180,12 +180,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let server_key = config::load_or_create_server_key(&config.data_dir)?;
-    let db = config.database_path();
-    let sqlite = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
-        .await
-        .context("store task")?
-        .context("cannot open the database")?;
-    let store: Arc<dyn Store> = Arc::new(KeepsNoReport(sqlite));
+    let opened = Backend::open(&config.database()?).await?;
+    let store: Arc<dyn Store> = Arc::new(KeepsNoReport(opened.store));
     let setup = if config.dev {
         Some(
             dev::prepare(
@@ -202,9 +198,14 @@ async fn main() -> anyhow::Result<()> {
     let authority = config
         .authority_key()?
         .context("no authority key: run with --dev")?;
-    let state = AppState::new(store, server_key, authority, config.settings());
+    let state = ServerConfig {
+        settings: config.settings(),
+        ..ServerConfig::new(Backend::new(store), server_key, authority)
+    }
+    .state()
+    .await?;
     anyhow::ensure!(
-        state.load_directory(Utc::now()).await?,
+        state.directory().is_some(),
         "no verified directory: run with --dev"
     );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

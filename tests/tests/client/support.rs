@@ -31,8 +31,8 @@ use tipline_core::ohttp::KeyConfig;
 use tipline_core::report::MessageId;
 use tipline_core::signed::Signed;
 use tipline_server::gateway::GatewayKeys;
+use tipline_server::launch::{Backend, Database, ServerConfig};
 use tipline_server::limits::RateLimits;
-use tipline_server::store::sqlite::SqliteStore;
 use tipline_server::store::{Delivery, MessageDirection, StoredAlert};
 use tipline_server::{app, AppState, Settings};
 use tokio::sync::oneshot;
@@ -139,7 +139,6 @@ impl Server {
 
     async fn build(change: impl FnOnce(&mut Settings), faults: Option<(Faults, Arc<AtomicUsize>)>) -> Server {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let store = SqliteStore::open(&dir.path().join("server/tipline.db")).unwrap();
         let authority = SigningKey::generate().unwrap();
         let units: Vec<UnitKeyFile> = sample_source()
             .unwrap()
@@ -149,12 +148,20 @@ impl Server {
             .collect();
         let mut s = settings();
         change(&mut s);
-        let state = AppState::new(
-            Arc::new(store),
-            SigningKey::generate().unwrap(),
-            authority.verifying_key(),
-            s,
-        );
+        let backend = Backend::open(&Database::Sqlite(dir.path().join("server/tipline.db")))
+            .await
+            .unwrap();
+        let state = ServerConfig {
+            settings: s,
+            ..ServerConfig::new(
+                backend,
+                SigningKey::generate().unwrap(),
+                authority.verifying_key(),
+            )
+        }
+        .state()
+        .await
+        .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut server = Server {

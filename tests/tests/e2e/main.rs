@@ -7,5 +7,6 @@ mod batch;
 mod ceiling;
 mod crash;
 mod desk;
+mod nodes;
 mod socket;
 mod surge;

@@ -1,9 +1,7 @@
 //! What the server publishes to everyone: the signed directory and signed alerts.
 //!
-//! Alert regions: a query for a region matches alerts for exactly that region and alerts for its
-//! country, the part before the first `-` (a query for `DK-84` matches `DK-84` and `DK` alerts);
-//! a query for a country matches that country's alerts only, not those of its subdivisions (a
-//! query for `DK` does not match a `DK-84` alert). Comparison ignores ASCII case.
+//! Alert regions: the rule is [`crate::store::alert_region_keys`], shared with PostgreSQL; the
+//! regions are stored as given and compared `COLLATE NOCASE` (ASCII case).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -75,7 +73,7 @@ pub(super) fn alerts(
     now: DateTime<Utc>,
     limit: u32,
 ) -> OpResult<Vec<StoredAlert>> {
-    let country = region.split_once('-').map_or(region, |(country, _)| country);
+    let (region, country) = crate::store::alert_region_keys(region);
     let rows = conn
         .prepare_cached(
             "SELECT alert_id, unit_id, regions, expires_at, signed FROM alerts

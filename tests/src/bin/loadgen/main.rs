@@ -23,6 +23,12 @@
 //! still checked, it just costs nothing to solve) and with its anonymous rate limit lifted, so
 //! the benchmark measures intake, not proof of work or the limiter.
 //!
+//! 7. PostgreSQL (a cluster the benchmark starts from Debian's packages, fsync on): intake on
+//!    one node, then two nodes on one database sharing the load, then push across nodes (a desk
+//!    live on one node, reports submitted to the other). Targets: one PostgreSQL node at least
+//!    0.5x the SQLite node's requests/s, two nodes more than one, push across nodes median under
+//!    10 ms. For every phase the server's CPU time per request, from `/proc/<pid>/stat`.
+//!
 //! It is a benchmark, not a test: a missed target prints MISS and the exit status stays 0. It
 //! exits non-zero only if a server fails (does not start, errors, answers anything but 201) or
 //! a receipt or a push is missing. Everything runs on loopback and every phase ends by itself;
@@ -44,6 +50,7 @@
 mod backlog;
 mod ceiling;
 mod checks;
+mod nodes;
 mod pool;
 mod push;
 mod report;
@@ -60,6 +67,7 @@ use tipline_e2e::{ChildServer, Citizen, ServerOptions, TestServer};
 use crate::backlog::{backlog_phase, BACKLOG, BACKLOG_UNIT};
 use crate::ceiling::ceiling_phase;
 use crate::checks::{check_receipts, phase_failures};
+use crate::nodes::{cpu_of, postgres_phases, CpuRow};
 use crate::pool::{addr_of, bodies, generate};
 use crate::push::push_phase;
 use crate::report::{load_average, Measured};
@@ -217,7 +225,9 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         log: "warn".to_owned(),
         ..ServerOptions::default()
     };
-    let server = TestServer::start_with(server_bin, options.clone()).await?;
+    let mut server = TestServer::start_with(server_bin.clone(), options.clone()).await?;
+    let server_pid = server.process().map(|p| p.pid()).unwrap_or_default();
+    let mut cpu: Vec<CpuRow> = Vec::new();
     let citizen = Citizen::connect(server.url()).await?;
     anyhow::ensure!(
         citizen.info.stamp_difficulty == DIFFICULTY,
@@ -285,7 +295,13 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         bodies: bodies(&peak_pool),
         ..warm_load.clone()
     };
+    let before = cpu_of(&[server_pid]);
     let peak = closed_loop(&peak_load, connections, duration).await?;
+    cpu.push(CpuRow {
+        phase: "sqlite, one node".to_owned(),
+        requests: peak.answered(),
+        cpu_seconds: cpu_of(&[server_pid]) - before,
+    });
     phase_failures("intake peak", &peak, 201, &mut failures);
     check_receipts("intake peak", &peak, &peak_pool, &server_key, &mut failures);
     if peak.exhausted {
@@ -306,7 +322,13 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         bodies: bodies(&half_pool),
         ..warm_load.clone()
     };
+    let before = cpu_of(&[server_pid]);
     let half = open_loop(&half_load, connections, half_rate, duration).await?;
+    cpu.push(CpuRow {
+        phase: "sqlite, half the peak rate".to_owned(),
+        requests: half.answered(),
+        cpu_seconds: cpu_of(&[server_pid]) - before,
+    });
     phase_failures("intake half peak", &half, 201, &mut failures);
     check_receipts("intake half peak", &half, &half_pool, &server_key, &mut failures);
     drop(half_pool);
@@ -325,8 +347,11 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         args.push_rate,
         args.push_secs
     );
+    let before = cpu_of(&[server_pid]);
     let push = push_phase(
         &server,
+        server.url(),
+        server.url(),
         &citizen,
         args.push_rate,
         args.push_secs,
@@ -338,8 +363,25 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     println!(
         "\n(f) the desk's backlog: {BACKLOG} reports for {BACKLOG_UNIT} while its desk is off, then its desk"
     );
+    cpu.push(CpuRow {
+        phase: "sqlite, push".to_owned(),
+        requests: push.submissions.answered(),
+        cpu_seconds: cpu_of(&[server_pid]) - before,
+    });
     let backlog = backlog_phase(&server, &citizen, connections, &mut failures).await?;
     drop(server);
+
+    let nodes = postgres_phases(
+        server_bin,
+        options.clone(),
+        connections,
+        duration,
+        args.push_rate,
+        args.push_secs,
+        &mut cpu,
+        &mut failures,
+    )
+    .await?;
 
     println!("\n(g) ceiling: the same server over a store that keeps no report, closed loop");
     let ceiling = ceiling_phase(ceiling_bin, options, connections, duration, &mut failures).await?;
@@ -357,5 +399,6 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
     };
     measured.print_results();
     measured.print_targets();
+    report::print_nodes(&measured.peak, &nodes, &cpu);
     Ok(failures)
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use tipline_core::desk::DeskClient;
 use tipline_core::report::ReportId;
 use tipline_e2e::load::{self, open_loop, Load, PhaseResult};
-use tipline_e2e::{desk, live_inbox, next_report, Citizen, TestServer};
+use tipline_e2e::{live_inbox, next_report, Citizen, TestServer};
 use tokio::time::Instant;
 
 use crate::checks::{check_receipts, phase_failures};
@@ -33,9 +34,14 @@ pub struct Push {
     pub before_answer: usize,
 }
 
-/// The push phase: a live desk of `PUSH_UNIT`, reports for it at `rate` per second.
+/// The push phase: a live desk of `PUSH_UNIT` (with the keys of `server`'s dev setup) on the
+/// node at `desk_url`, reports for it submitted to the node at `submit_url` at `rate` per second
+/// (one node: both are `server`'s URL; across nodes: two nodes on one database).
+#[allow(clippy::too_many_arguments)] // the phase's knobs, each used once
 pub async fn push_phase(
     server: &TestServer,
+    desk_url: &str,
+    submit_url: &str,
     citizen: &Citizen,
     rate: u64,
     secs: u64,
@@ -45,7 +51,12 @@ pub async fn push_phase(
     let key = citizen.unit_key(&server.authority()?, PUSH_UNIT).await?;
     let count = usize::try_from(rate * secs)?;
     let pool = generate(PUSH_UNIT, &key, count, "the push phase")?;
-    let desk = Arc::new(desk(server, PUSH_UNIT)?);
+    let desk = Arc::new(DeskClient::new(
+        desk_url,
+        None,
+        tipline_e2e::inbox::DESK_TIMEOUT,
+        &server.unit_keys(PUSH_UNIT)?,
+    )?);
     let mut stream = live_inbox(&desk).await?;
     let listen_for = Duration::from_secs(secs + 5);
     let expected = pool.len();
@@ -77,7 +88,7 @@ pub async fn push_phase(
         Ok((seen, failed_acks))
     });
     let push_load = Load {
-        addr: addr_of(server.url())?,
+        addr: addr_of(submit_url)?,
         path: "/v1/reports",
         bodies: bodies(&pool),
         reuse: false,

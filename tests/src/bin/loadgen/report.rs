@@ -141,3 +141,50 @@ impl Measured {
         self.backlog.print_target();
     }
 }
+
+/// The PostgreSQL phases' figures and targets, and the server CPU time per request of every
+/// phase.
+pub fn print_nodes(sqlite: &PhaseResult, nodes: &crate::nodes::Nodes, cpu: &[crate::nodes::CpuRow]) {
+    const TARGET_PG_RATIO: f64 = 0.5;
+    const TARGET_CROSS_PUSH_MS: f64 = 10.0;
+    println!("\nServer CPU time per request (user + system, from /proc/<pid>/stat):");
+    println!(
+        "  {:<34} {:>9} {:>12} {:>14}",
+        "phase", "requests", "CPU s", "CPU us/request"
+    );
+    for row in cpu {
+        println!(
+            "  {:<34} {:>9} {:>12.2} {:>14.0}",
+            row.phase,
+            row.requests,
+            row.cpu_seconds,
+            row.per_request_us()
+        );
+    }
+    let one = nodes.one.rate();
+    let two = nodes.two.0.rate() + nodes.two.1.rate();
+    let ratio = if sqlite.rate() > 0.0 {
+        one / sqlite.rate()
+    } else {
+        0.0
+    };
+    let push_median = ms(nodes.push.latency.value_at_quantile(0.5));
+    println!("\nSeveral nodes on PostgreSQL:");
+    println!(
+        "  {} one PostgreSQL node / one SQLite node: {one:.0} / {:.0} = {ratio:.2} (target >= {TARGET_PG_RATIO})",
+        verdict(ratio >= TARGET_PG_RATIO),
+        sqlite.rate()
+    );
+    println!(
+        "  {} two nodes / one node: {two:.0} / {one:.0} = {:.2} (target > 1)",
+        verdict(two > one),
+        if one > 0.0 { two / one } else { 0.0 }
+    );
+    println!(
+        "  {} push across nodes, median {push_median:.2} ms, p99 {:.2} ms, {} of {} reports (target median < {TARGET_CROSS_PUSH_MS} ms)",
+        verdict(push_median < TARGET_CROSS_PUSH_MS),
+        ms(nodes.push.latency.value_at_quantile(0.99)),
+        nodes.push.events,
+        nodes.push.reports
+    );
+}
