@@ -37,6 +37,38 @@ pub fn unb64_array<const N: usize>(text: &str) -> Result<[u8; N], CryptoError> {
     unb64(text)?.try_into().map_err(|_| CryptoError::Malformed)
 }
 
+/// A cursor over bytes that fails with `Malformed` instead of reading past the end, for the
+/// binary formats: the envelope, Oblivious HTTP key configurations and binary HTTP.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Reader<'a> {
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], CryptoError> {
+        if self.0.len() < n {
+            return Err(CryptoError::Malformed);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    /// The next byte.
+    pub(crate) fn u8(&mut self) -> Result<u8, CryptoError> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// The next two bytes, big-endian.
+    pub(crate) fn u16(&mut self) -> Result<u16, CryptoError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// The next `N` bytes as an array.
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], CryptoError> {
+        self.take(N)?.try_into().map_err(|_| CryptoError::Malformed)
+    }
+}
+
 /// Serde adapter: `Vec<u8>` as a base64url string.
 pub mod b64_bytes {
     use serde::{Deserialize, Deserializer, Serializer};

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::random::RandomSource;
 use crate::crypto::{padding, sha256, Context, CryptoError, OsRandom, Suite};
+use crate::encoding::Reader;
 use crate::keys::{EncryptionPublicKey, EncryptionSecretKey, KeyId, KEY_ID_LEN};
 use crate::report::{Report, ReportId};
 use crate::{Error, Result};
@@ -295,26 +296,4 @@ pub fn open_report(
         report,
         context,
     })
-}
-
-/// A cursor over bytes that fails with `Malformed` instead of panicking.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CryptoError> {
-        if self.0.len() < n {
-            return Err(CryptoError::Malformed);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> Result<u8, CryptoError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], CryptoError> {
-        self.take(N)?.try_into().map_err(|_| CryptoError::Malformed)
-    }
 }

@@ -3,6 +3,7 @@
 #![deny(clippy::unwrap_used)]
 
 use crate::crypto::CryptoError;
+use crate::encoding::Reader;
 
 /// Section 3.3, framing indicator of a known-length request.
 const KNOWN_LENGTH_REQUEST: u64 = 0;
@@ -137,19 +138,15 @@ fn put_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
     put_bytes(out, &section);
 }
 
-/// A cursor over bytes that refuses to read past the end.
-struct Reader<'a>(&'a [u8]);
+/// What binary HTTP reads beyond bytes: QUIC variable-length integers, lengths and field
+/// sections.
+trait BinaryHttp {
+    fn varint(&mut self) -> Result<u64, CryptoError>;
+    fn len(&mut self) -> Result<usize, CryptoError>;
+    fn fields(&mut self) -> Result<Vec<(String, String)>, CryptoError>;
+}
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CryptoError> {
-        if self.0.len() < n {
-            return Err(CryptoError::Malformed);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-
+impl BinaryHttp for Reader<'_> {
     fn varint(&mut self) -> Result<u64, CryptoError> {
         let first = *self.0.first().ok_or(CryptoError::Malformed)?;
         let len = 1usize << (first >> 6);

@@ -5,6 +5,7 @@
 use x25519_dalek::PublicKey;
 
 use crate::crypto::{hpke, kem, CryptoError};
+use crate::encoding::Reader;
 
 /// Most key configurations a client looks at in one list (a gateway rotating keys has two or
 /// three at once).
@@ -126,25 +127,6 @@ impl KeyConfig {
             out.extend_from_slice(&encoded);
         }
         out
-    }
-}
-
-/// A cursor over bytes that refuses to read past the end.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CryptoError> {
-        if self.0.len() < n {
-            return Err(CryptoError::Malformed);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-
-    fn u16(&mut self) -> Result<u16, CryptoError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 }
 
