@@ -581,6 +581,12 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() != 54147:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay() != 43145:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay() != 64046:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay() != 31637:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tipline_ffi_checksum_constructor_tiplineclient_open() != 43172:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
@@ -696,6 +702,15 @@ _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_send_follow_up.resty
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay.argtypes = (
+)
+_UniffiLib.uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_tiplineclient_open.argtypes = (
 )
 _UniffiLib.uniffi_tipline_ffi_checksum_constructor_tiplineclient_open.restype = ctypes.c_uint16
@@ -847,6 +862,20 @@ _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_listener.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_listener.restype = None
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_through_relay.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_through_relay.restype = ctypes.c_int8
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_use_relay.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_use_relay.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tipline_ffi_fn_constructor_tiplineclient_open.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
@@ -1701,18 +1730,20 @@ class ClientConfig:
     """
     How a client is set up.
 """
-    def __init__(self, *, storage_dir:str, base_url:str, authority_key:str, tls_pin:typing.Optional[str] = None, timeout:typing.Optional[Duration] = None):
+    def __init__(self, *, storage_dir:str, base_url:str, authority_key:str, tls_pin:typing.Optional[str] = None, timeout:typing.Optional[Duration] = None, relay_url:typing.Optional[str] = None, gateway_keys:typing.Optional[str] = None):
         self.storage_dir = storage_dir
         self.base_url = base_url
         self.authority_key = authority_key
         self.tls_pin = tls_pin
         self.timeout = timeout
+        self.relay_url = relay_url
+        self.gateway_keys = gateway_keys
         
         
 
     
     def __str__(self):
-        return "ClientConfig(storage_dir={}, base_url={}, authority_key={}, tls_pin={}, timeout={})".format(self.storage_dir, self.base_url, self.authority_key, self.tls_pin, self.timeout)
+        return "ClientConfig(storage_dir={}, base_url={}, authority_key={}, tls_pin={}, timeout={}, relay_url={}, gateway_keys={})".format(self.storage_dir, self.base_url, self.authority_key, self.tls_pin, self.timeout, self.relay_url, self.gateway_keys)
     def __eq__(self, other):
         if self.storage_dir != other.storage_dir:
             return False
@@ -1723,6 +1754,10 @@ class ClientConfig:
         if self.tls_pin != other.tls_pin:
             return False
         if self.timeout != other.timeout:
+            return False
+        if self.relay_url != other.relay_url:
+            return False
+        if self.gateway_keys != other.gateway_keys:
             return False
         return True
 
@@ -1735,6 +1770,8 @@ class _UniffiFfiConverterTypeClientConfig(_UniffiConverterRustBuffer):
             authority_key=_UniffiFfiConverterString.read(buf),
             tls_pin=_UniffiFfiConverterOptionalString.read(buf),
             timeout=_UniffiFfiConverterOptionalDuration.read(buf),
+            relay_url=_UniffiFfiConverterOptionalString.read(buf),
+            gateway_keys=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -1744,6 +1781,8 @@ class _UniffiFfiConverterTypeClientConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.authority_key)
         _UniffiFfiConverterOptionalString.check_lower(value.tls_pin)
         _UniffiFfiConverterOptionalDuration.check_lower(value.timeout)
+        _UniffiFfiConverterOptionalString.check_lower(value.relay_url)
+        _UniffiFfiConverterOptionalString.check_lower(value.gateway_keys)
 
     @staticmethod
     def write(value, buf):
@@ -1752,6 +1791,8 @@ class _UniffiFfiConverterTypeClientConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.authority_key, buf)
         _UniffiFfiConverterOptionalString.write(value.tls_pin, buf)
         _UniffiFfiConverterOptionalDuration.write(value.timeout, buf)
+        _UniffiFfiConverterOptionalString.write(value.relay_url, buf)
+        _UniffiFfiConverterOptionalString.write(value.gateway_keys, buf)
 
 @dataclass
 class Contact:
@@ -4616,6 +4657,23 @@ class TiplineClientProtocol(typing.Protocol):
         Registers the listener that hears every outbox status change (replacing any before).
 """
         raise NotImplementedError
+    async def set_use_relay(self, enabled: bool) -> None:
+        """
+        The reporter's choice in the settings: through a relay when one is known (`true`), or
+        straight to the intake (`false`).
+"""
+        raise NotImplementedError
+    def through_relay(self, ) -> bool:
+        """
+        Whether calls go through a relay now (a relay is known and the reporter lets them).
+"""
+        raise NotImplementedError
+    async def use_relay(self, ) -> bool:
+        """
+        Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+        that the intake never sees the device's address.
+"""
+        raise NotImplementedError
 
 class TiplineClient(TiplineClientProtocol):
     """
@@ -4995,6 +5053,60 @@ class TiplineClient(TiplineClientProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def set_use_relay(self, enabled: bool) -> None:
+        """
+        The reporter's choice in the settings: through a relay when one is known (`true`), or
+        straight to the intake (`false`).
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(enabled)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(enabled),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeApiError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tipline_ffi_rust_future_poll_void,
+            _UniffiLib.ffi_tipline_ffi_rust_future_complete_void,
+            _UniffiLib.ffi_tipline_ffi_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def through_relay(self, ) -> bool:
+        """
+        Whether calls go through a relay now (a relay is known and the reporter lets them).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_through_relay,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def use_relay(self, ) -> bool:
+        """
+        Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+        that the intake never sees the device's address.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApiError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_use_relay(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tipline_ffi_rust_future_poll_i8,
+            _UniffiLib.ffi_tipline_ffi_rust_future_complete_i8,
+            _UniffiLib.ffi_tipline_ffi_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
 
 
 

@@ -1479,6 +1479,23 @@ public protocol TiplineClientProtocol: AnyObject, Sendable {
      */
     func setListener(listener: OutboxListener) 
     
+    /**
+     * The reporter's choice in the settings: through a relay when one is known (`true`), or
+     * straight to the intake (`false`).
+     */
+    func setUseRelay(enabled: Bool) async throws 
+    
+    /**
+     * Whether calls go through a relay now (a relay is known and the reporter lets them).
+     */
+    func throughRelay()  -> Bool
+    
+    /**
+     * Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+     * that the intake never sees the device's address.
+     */
+    func useRelay() async throws  -> Bool
+    
 }
 /**
  * A citizen's client: the directory, the outbox and its delivery, the case book, alerts and
@@ -1858,6 +1875,58 @@ open func setListener(listener: OutboxListener)  {try! rustCall() {
         FfiConverterTypeOutboxListener_lower(listener),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The reporter's choice in the settings: through a relay when one is known (`true`), or
+     * straight to the intake (`false`).
+     */
+open func setUseRelay(enabled: Bool)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(enabled)
+                )
+            },
+            pollFunc: ffi_tipline_ffi_rust_future_poll_void,
+            completeFunc: ffi_tipline_ffi_rust_future_complete_void,
+            freeFunc: ffi_tipline_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeApiError_lift
+        )
+}
+    
+    /**
+     * Whether calls go through a relay now (a relay is known and the reporter lets them).
+     */
+open func throughRelay() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tipline_ffi_fn_method_tiplineclient_through_relay(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+     * that the intake never sees the device's address.
+     */
+open func useRelay()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tipline_ffi_fn_method_tiplineclient_use_relay(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tipline_ffi_rust_future_poll_i8,
+            completeFunc: ffi_tipline_ffi_rust_future_complete_i8,
+            freeFunc: ffi_tipline_ffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeApiError_lift
+        )
 }
     
 
@@ -2288,6 +2357,17 @@ public struct ClientConfig: Equatable, Hashable {
      * The bound of every call to the server; the core's default (30 s) when absent.
      */
     public var timeout: TimeInterval?
+    /**
+     * An Oblivious HTTP relay to send every call through, so the intake never sees the
+     * device's address; given with `gateway_keys`. When absent, the relay the verified
+     * directory names, if any.
+     */
+    public var relayUrl: String?
+    /**
+     * The intake gateway's key configurations (`application/ohttp-keys`, base64url), given
+     * with `relay_url`.
+     */
+    public var gatewayKeys: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2306,12 +2386,23 @@ public struct ClientConfig: Equatable, Hashable {
          */tlsPin: String? = nil, 
         /**
          * The bound of every call to the server; the core's default (30 s) when absent.
-         */timeout: TimeInterval? = nil) {
+         */timeout: TimeInterval? = nil, 
+        /**
+         * An Oblivious HTTP relay to send every call through, so the intake never sees the
+         * device's address; given with `gateway_keys`. When absent, the relay the verified
+         * directory names, if any.
+         */relayUrl: String? = nil, 
+        /**
+         * The intake gateway's key configurations (`application/ohttp-keys`, base64url), given
+         * with `relay_url`.
+         */gatewayKeys: String? = nil) {
         self.storageDir = storageDir
         self.baseUrl = baseUrl
         self.authorityKey = authorityKey
         self.tlsPin = tlsPin
         self.timeout = timeout
+        self.relayUrl = relayUrl
+        self.gatewayKeys = gatewayKeys
     }
 
     
@@ -2334,7 +2425,9 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 baseUrl: FfiConverterString.read(from: &buf), 
                 authorityKey: FfiConverterString.read(from: &buf), 
                 tlsPin: FfiConverterOptionString.read(from: &buf), 
-                timeout: FfiConverterOptionDuration.read(from: &buf)
+                timeout: FfiConverterOptionDuration.read(from: &buf), 
+                relayUrl: FfiConverterOptionString.read(from: &buf), 
+                gatewayKeys: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2344,6 +2437,8 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterString.write(value.authorityKey, into: &buf)
         FfiConverterOptionString.write(value.tlsPin, into: &buf)
         FfiConverterOptionDuration.write(value.timeout, into: &buf)
+        FfiConverterOptionString.write(value.relayUrl, into: &buf)
+        FfiConverterOptionString.write(value.gatewayKeys, into: &buf)
     }
 }
 
@@ -5224,6 +5319,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() != 54147) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay() != 43145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay() != 64046) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay() != 31637) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tipline_ffi_checksum_method_localizer_direction() != 10605) {

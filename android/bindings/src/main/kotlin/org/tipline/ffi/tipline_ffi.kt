@@ -766,6 +766,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener(
     ): Int
+    external fun uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay(
+    ): Int
+    external fun uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay(
+    ): Int
+    external fun uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay(
+    ): Int
     external fun uniffi_tipline_ffi_checksum_method_localizer_direction(
     ): Int
     external fun uniffi_tipline_ffi_checksum_method_localizer_label(
@@ -844,6 +850,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tipline_ffi_fn_method_tiplineclient_set_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay(`ptr`: Long,`enabled`: Byte,
+    ): Long
+    external fun uniffi_tipline_ffi_fn_method_tiplineclient_through_relay(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_tipline_ffi_fn_method_tiplineclient_use_relay(`ptr`: Long,
+    ): Long
     external fun uniffi_tipline_ffi_fn_clone_localizer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tipline_ffi_fn_free_localizer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1067,6 +1079,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_listener() and 0xFFFF) != 54147) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_set_use_relay() and 0xFFFF) != 43145) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_through_relay() and 0xFFFF) != 64046) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tipline_ffi_checksum_method_tiplineclient_use_relay() and 0xFFFF) != 31637) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tipline_ffi_checksum_method_localizer_direction() and 0xFFFF) != 10605) {
@@ -2887,6 +2908,23 @@ public interface TiplineClientInterface {
      */
     fun `setListener`(`listener`: OutboxListener)
     
+    /**
+     * The reporter's choice in the settings: through a relay when one is known (`true`), or
+     * straight to the intake (`false`).
+     */
+    suspend fun `setUseRelay`(`enabled`: kotlin.Boolean)
+    
+    /**
+     * Whether calls go through a relay now (a relay is known and the reporter lets them).
+     */
+    fun `throughRelay`(): kotlin.Boolean
+    
+    /**
+     * Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+     * that the intake never sees the device's address.
+     */
+    suspend fun `useRelay`(): kotlin.Boolean
+    
     companion object
 }
 
@@ -3388,6 +3426,74 @@ open class TiplineClient: Disposable, AutoCloseable, TiplineClientInterface
     
 
     
+    /**
+     * The reporter's choice in the settings: through a relay when one is known (`true`), or
+     * straight to the intake (`false`).
+     */
+    @Throws(ApiException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setUseRelay`(`enabled`: kotlin.Boolean) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_set_use_relay(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`enabled`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        ApiException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Whether calls go through a relay now (a relay is known and the reporter lets them).
+     */override fun `throughRelay`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_through_relay(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the reporter lets calls go through an Oblivious HTTP relay (the default), so
+     * that the intake never sees the device's address.
+     */
+    @Throws(ApiException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `useRelay`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tipline_ffi_fn_method_tiplineclient_use_relay(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tipline_ffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tipline_ffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        ApiException.ErrorHandler,
+    )
+    }
+
+    
 
     
 
@@ -3727,6 +3833,19 @@ data class ClientConfig (
      * The bound of every call to the server; the core's default (30 s) when absent.
      */
     var `timeout`: java.time.Duration? = null 
+    , 
+    /**
+     * An Oblivious HTTP relay to send every call through, so the intake never sees the
+     * device's address; given with `gateway_keys`. When absent, the relay the verified
+     * directory names, if any.
+     */
+    var `relayUrl`: kotlin.String? = null 
+    , 
+    /**
+     * The intake gateway's key configurations (`application/ohttp-keys`, base64url), given
+     * with `relay_url`.
+     */
+    var `gatewayKeys`: kotlin.String? = null 
     
 ){
     
@@ -3748,6 +3867,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalDuration.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3756,7 +3877,9 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.allocationSize(value.`baseUrl`) +
             FfiConverterString.allocationSize(value.`authorityKey`) +
             FfiConverterOptionalString.allocationSize(value.`tlsPin`) +
-            FfiConverterOptionalDuration.allocationSize(value.`timeout`)
+            FfiConverterOptionalDuration.allocationSize(value.`timeout`) +
+            FfiConverterOptionalString.allocationSize(value.`relayUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`gatewayKeys`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -3765,6 +3888,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.write(value.`authorityKey`, buf)
             FfiConverterOptionalString.write(value.`tlsPin`, buf)
             FfiConverterOptionalDuration.write(value.`timeout`, buf)
+            FfiConverterOptionalString.write(value.`relayUrl`, buf)
+            FfiConverterOptionalString.write(value.`gatewayKeys`, buf)
     }
 }
 
