@@ -11,6 +11,7 @@ mod connections;
 mod difficulty;
 mod directory;
 mod gateway;
+mod gateway_interop;
 mod inbox;
 mod limits;
 mod memory;
