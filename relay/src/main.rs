@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use tipline_relay::{app, RelayConfig, DEFAULT_MAX_REQUEST, DEFAULT_MAX_RESPONSE};
+use tipline_relay::{app, serve, RelayConfig, ServeOptions, DEFAULT_MAX_REQUEST, DEFAULT_MAX_RESPONSE};
 use tracing_subscriber::EnvFilter;
 
 /// An Oblivious HTTP relay (RFC 9458) for one Tipline intake: forwards encapsulated requests to
@@ -37,9 +37,46 @@ struct Args {
     /// Requests forwarded at once, all clients together.
     #[arg(long, env = "TIPLINE_RELAY_MAX_IN_FLIGHT", default_value_t = 512)]
     max_in_flight: usize,
-    /// Seconds an exchange with the gateway may take.
+    /// Seconds an exchange with the gateway may take, from connecting to its answer's last byte.
     #[arg(long, env = "TIPLINE_RELAY_TIMEOUT_SECONDS", default_value_t = 60)]
     timeout_seconds: u64,
+    /// Seconds for a request head to arrive whole (and for a kept-alive connection's next one).
+    #[arg(long, env = "TIPLINE_RELAY_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    header_timeout_seconds: u64,
+    /// Seconds for a request body to arrive whole.
+    #[arg(long, env = "TIPLINE_RELAY_BODY_TIMEOUT_SECONDS", default_value_t = 60)]
+    body_timeout_seconds: u64,
+    /// Longest pause within a request body, in seconds.
+    #[arg(long, env = "TIPLINE_RELAY_BODY_STALL_SECONDS", default_value_t = 15)]
+    body_stall_seconds: u64,
+    /// Seconds a write of an answer may wait for the client to take its bytes.
+    #[arg(long, env = "TIPLINE_RELAY_WRITE_TIMEOUT_SECONDS", default_value_t = 30)]
+    write_timeout_seconds: u64,
+    /// Connections open at once, all clients together.
+    #[arg(long, env = "TIPLINE_RELAY_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[tokio::main]
@@ -64,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
         burst: args.burst,
         max_in_flight: args.max_in_flight,
         timeout: Duration::from_secs(args.timeout_seconds.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),
+        body_stall: Duration::from_secs(args.body_stall_seconds.max(1)),
     };
     let router = app(config)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -72,13 +111,11 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "relay listening");
     println!("{url}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let options = ServeOptions {
+        header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
+        write_timeout: Duration::from_secs(args.write_timeout_seconds.max(1)),
+        max_connections: args.max_connections.max(1),
+    };
+    serve(listener, router, options, shutdown_signal()).await?;
     Ok(())
 }
