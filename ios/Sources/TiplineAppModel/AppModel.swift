@@ -4,6 +4,14 @@
 import Foundation
 import TiplineFFI
 
+/// The relay choice as the settings screen shows it.
+public struct RelayState: Equatable {
+    /// The reporter lets calls go through a relay (the default).
+    public let enabled: Bool
+    /// Calls go through a relay now: one is known and the reporter lets them.
+    public let active: Bool
+}
+
 @MainActor
 public final class AppModel: ObservableObject {
     public let client: TiplineClientProtocol
@@ -18,6 +26,9 @@ public final class AppModel: ObservableObject {
     public let updates: UpdatesModel
     /// Why the directory could not be refreshed (the cached one stays in use).
     @Published public private(set) var directoryNotice: Notice?
+    /// The relay choice in the settings: whether the reporter lets calls go through an Oblivious
+    /// HTTP relay (on by default; the core keeps the choice), and whether they do now.
+    @Published public private(set) var relay = RelayState(enabled: true, active: false)
     private let names: DirectoryNames
 
     public init(client: TiplineClientProtocol, settings: SettingsModel) {
@@ -48,6 +59,7 @@ public final class AppModel: ObservableObject {
 
     public func start() async {
         await refreshDirectory()
+        await refreshRelay()
         await outbox.refresh()
         await cases.refreshCases()
         hotlines.refresh()
@@ -60,11 +72,27 @@ public final class AppModel: ObservableObject {
             let directory = try await client.refreshDirectory()
             directoryNotice = nil
             directoryChanged(directory)
+            // A directory may name a relay (or stop naming one).
+            await refreshRelay()
         } catch ApiError.Crypto {
             directoryNotice = .text(text.text("directory-refused"))
         } catch {
             directoryNotice = client.directory() == nil ? .app(.noDirectory) : text.notice(error)
         }
+    }
+
+    /// Reads the relay choice, and whether calls go through a relay now, from the core.
+    public func refreshRelay() async {
+        // If the stored choice cannot be read, the core keeps its own default (on).
+        guard let enabled = try? await client.useRelay() else { return }
+        relay = RelayState(enabled: enabled, active: client.throughRelay())
+    }
+
+    /// The reporter's choice: through a relay when one is known (`true`), or straight to the
+    /// intake, which then sees the phone's address (`false`). Takes effect for the next call.
+    public func setUseRelay(_ enabled: Bool) async throws {
+        try await client.setUseRelay(enabled: enabled)
+        await refreshRelay()
     }
 
     private func directoryChanged(_ directory: DirectoryInfo) {

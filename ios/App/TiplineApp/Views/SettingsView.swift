@@ -1,5 +1,5 @@
-// The language switch (es, en, ar right to left, da), the reporter's region, and the update
-// notification (on or off, and its words).
+// The language switch (es, en, ar right to left, da), the reporter's region, the update
+// notification (on or off, and its words), and the relay choice (Oblivious HTTP, on by default).
 import SwiftUI
 import TiplineAppModel
 
@@ -44,6 +44,15 @@ struct SettingsView: View {
                         }
                     Text(t("settings_notification_wording_note")).font(.footnote)
                 }
+            }
+            Section(t("settings_relay")) {
+                Toggle(t("settings_relay_on"), isOn: Binding(
+                    get: { model.relay.enabled },
+                    set: { on in Task { try? await model.setUseRelay(on) } }
+                ))
+                Text(t(model.relay.active ? "settings_relay_active"
+                       : model.relay.enabled ? "settings_relay_none" : "settings_relay_off"))
+                    .font(.footnote)
             }
             Section {
                 Text(t("settings_quick_exit_note")).font(.footnote)

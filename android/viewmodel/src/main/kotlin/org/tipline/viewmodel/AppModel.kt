@@ -18,6 +18,14 @@ import org.tipline.ffi.OutboxListener
 import org.tipline.ffi.TiplineClient
 import org.tipline.ffi.TiplineClientInterface
 
+/** The relay choice as the settings screen shows it. */
+data class RelayState(
+    /** The reporter lets calls go through a relay (the default). */
+    val enabled: Boolean,
+    /** Calls go through a relay now: one is known and the reporter lets them. */
+    val active: Boolean,
+)
+
 /** Every screen's model over one client. */
 class AppModel(
     val client: TiplineClientInterface,
@@ -33,6 +41,14 @@ class AppModel(
     val alerts = AlertsViewModel(client, settings, names)
     val hotlines = HotlinesViewModel(client, settings)
     val updates = UpdatesViewModel(client, settings, cases)
+
+    private val _relay = MutableStateFlow(RelayState(enabled = true, active = false))
+
+    /**
+     * The relay choice in the settings: whether the reporter lets calls go through an Oblivious
+     * HTTP relay (on by default; the core keeps the choice), and whether they do now.
+     */
+    val relay: StateFlow<RelayState> = _relay.asStateFlow()
 
     private val _directoryNotice = MutableStateFlow<Notice?>(null)
 
@@ -64,6 +80,7 @@ class AppModel(
     /** What the app does on start: a fresh directory if online, the screens' data, a flush. */
     suspend fun start() {
         refreshDirectory()
+        refreshRelay()
         outbox.refresh()
         cases.refreshCases()
         hotlines.refresh()
@@ -77,6 +94,8 @@ class AppModel(
             client.refreshDirectory().also {
                 _directoryNotice.value = null
                 directoryChanged(it)
+                // A directory may name a relay (or stop naming one).
+                refreshRelay()
             }
         } catch (e: ApiException.Crypto) {
             _directoryNotice.value = Notice.Text(text.text("directory-refused"))
@@ -85,6 +104,24 @@ class AppModel(
             _directoryNotice.value = if (client.directory() == null) Notice.App(AppMessage.NO_DIRECTORY) else text.notice(e)
             null
         }
+    }
+
+    /** Reads the relay choice, and whether calls go through a relay now, from the core. */
+    suspend fun refreshRelay() {
+        try {
+            _relay.value = RelayState(client.useRelay(), client.throughRelay())
+        } catch (e: ApiException) {
+            // The stored choice could not be read: the core keeps its own default (on).
+        }
+    }
+
+    /**
+     * The reporter's choice: through a relay when one is known (`true`), or straight to the
+     * intake, which then sees the phone's address (`false`). Takes effect for the next call.
+     */
+    suspend fun setUseRelay(enabled: Boolean) {
+        client.setUseRelay(enabled)
+        refreshRelay()
     }
 
     private fun directoryChanged(directory: DirectoryInfo) {

@@ -1,5 +1,7 @@
 package org.tipline.viewmodel
 
+import java.net.URI
+import java.util.Base64
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -56,6 +58,44 @@ class SettingsAndTextTest {
             app.selectRegion("DK-84")
             assertEquals("DK-84", device.preferences["region"])
             assertEquals("DK-84", app.settings.region)
+        }
+    }
+
+    @Test
+    fun test_the_relay_choice_is_on_by_default_kept_by_the_core_and_followed() = runBlocking {
+        // Given a phone that knows no relay yet
+        Device(server, "relay-choice").use { device ->
+            device.app.refreshRelay()
+            // Then the choice is on, but calls go straight to the intake
+            assertEquals(RelayState(enabled = true, active = false), device.app.relay.value)
+            // When the reporter turns it off
+            device.app.setUseRelay(false)
+            assertEquals(RelayState(enabled = false, active = false), device.app.relay.value)
+        }
+        // Then the core kept the choice for the next start
+        Device(server, "relay-choice").use { device ->
+            device.app.refreshRelay()
+            assertFalse(device.app.relay.value.enabled)
+            assertFalse(device.app.client.useRelay())
+        }
+
+        // Given a phone configured with a relay and the intake gateway's published keys
+        val keys = URI("${server.url}/.well-known/ohttp-gateway").toURL().openStream().use { it.readBytes() }
+        val config = server.config("relay-known").copy(
+            relayUrl = "http://127.0.0.2:9/",
+            gatewayKeys = Base64.getUrlEncoder().withoutPadding().encodeToString(keys),
+        )
+        Device(server, "relay-known", config = config).use { device ->
+            device.app.refreshRelay()
+            // Then calls go through the relay
+            assertEquals(RelayState(enabled = true, active = true), device.app.relay.value)
+            assertTrue(device.app.client.throughRelay())
+            // When the reporter turns it off, straight to the intake; on again, through the relay
+            device.app.setUseRelay(false)
+            assertEquals(RelayState(enabled = false, active = false), device.app.relay.value)
+            assertFalse(device.app.client.throughRelay())
+            device.app.setUseRelay(true)
+            assertEquals(RelayState(enabled = true, active = true), device.app.relay.value)
         }
     }
 

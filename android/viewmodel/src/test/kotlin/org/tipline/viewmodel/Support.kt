@@ -107,10 +107,16 @@ class TestServer : AutoCloseable {
 }
 
 /** A device: the app's models over a real client, as the platform opens them. */
-class Device(server: TestServer, name: String, deviceLanguages: List<String> = listOf("da-DK"), val preferences: Preferences = MemoryPreferences()) : AutoCloseable {
+class Device(
+    server: TestServer,
+    name: String,
+    deviceLanguages: List<String> = listOf("da-DK"),
+    val preferences: Preferences = MemoryPreferences(),
+    config: ClientConfig = server.config(name),
+) : AutoCloseable {
     val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     val app: AppModel = kotlinx.coroutines.runBlocking {
-        AppModel.open(server.config(name), FixedKeyStore(), preferences, deviceLanguages, null, scope)
+        AppModel.open(config, FixedKeyStore(), preferences, deviceLanguages, null, scope)
     }
 
     /** Lets the flushes the models started finish, then closes the client. */

@@ -27,11 +27,15 @@ import org.tipline.app.R
 import org.tipline.viewmodel.AppModel
 import org.tipline.viewmodel.SettingsViewModel
 
-/** The language switch (es, en, ar right to left, da), the reporter's region, and the update notification. */
+/**
+ * The language switch (es, en, ar right to left, da), the reporter's region, the update
+ * notification, and the relay choice (Oblivious HTTP: on by default).
+ */
 @Composable
 fun SettingsScreen(model: AppModel, actions: PlatformActions) {
     val state by model.settings.state.collectAsState()
     val directoryNotice by model.directoryNotice.collectAsState()
+    val relay by model.relay.collectAsState()
     val scope = rememberCoroutineScope()
 
     Column(
@@ -78,6 +82,22 @@ fun SettingsScreen(model: AppModel, actions: PlatformActions) {
             )
             Text(stringResource(R.string.settings_notification_wording_note))
         }
+        SectionTitle(stringResource(R.string.settings_relay))
+        Row(Modifier.fillMaxWidth(), verticalAlignment = Alignment.CenterVertically) {
+            Text(stringResource(R.string.settings_relay_on), Modifier.weight(1f))
+            Switch(checked = relay.enabled, onCheckedChange = { on ->
+                scope.launch { model.setUseRelay(on) }
+            })
+        }
+        Text(
+            stringResource(
+                when {
+                    relay.active -> R.string.settings_relay_active
+                    relay.enabled -> R.string.settings_relay_none
+                    else -> R.string.settings_relay_off
+                },
+            ),
+        )
         Text(stringResource(R.string.settings_quick_exit_note), Modifier.padding(top = 16.dp))
     }
 }
