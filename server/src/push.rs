@@ -6,8 +6,9 @@
 //! store remains the truth, and a stream also looks again when a lease expires.
 //!
 //! [`LocalHub`] fans out inside one process. Several server processes on one PostgreSQL use
-//! `store::postgres::push::PgHub`, which records each event in the database, wakes the other
-//! nodes with `NOTIFY` and feeds their [`LocalHub`] from `LISTEN` and a sequence cursor.
+//! `store::postgres::push::PgHub`: the store records each event in the change's transaction,
+//! the hub wakes the other nodes with `NOTIFY` and feeds their [`LocalHub`] from `LISTEN` and a
+//! sequence cursor.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

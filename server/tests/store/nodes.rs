@@ -233,11 +233,26 @@ async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_
         .is_ok()
     {}
 
-    // When a report is queued at node a, and a follow-up is posted there
+    // When a report is queued at node a, and a follow-up is posted there (each change stored,
+    // then announced, as the handlers do)
+    assert_eq!(
+        a.submit_report(new_report(3, "dk-east")).await.unwrap(),
+        SubmitOutcome::Created
+    );
     hub_a.notify("dk-east", PushEvent::Report);
+    let posted = a
+        .add_message(
+            case_id(3),
+            MessageId([9; 16]),
+            MessageDirection::ToUnit,
+            vec![9; 80],
+            at(5),
+        )
+        .await
+        .unwrap();
     let message = PushEvent::Message {
         case_id: case_id(3),
-        seq: 42,
+        seq: posted.seq,
     };
     hub_a.notify("dk-east", message);
 
@@ -251,6 +266,7 @@ async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_
             || [second, first] == [Received::Event(PushEvent::Report), Received::Event(message)],
         "{first:?} {second:?}"
     );
+    a.submit_report(new_report(4, "dk-west")).await.unwrap();
     hub_a.notify("dk-west", PushEvent::Report);
     let nothing = tokio::time::timeout(std::time::Duration::from_millis(500), stream.recv()).await;
     assert!(nothing.is_err(), "{nothing:?}");
@@ -259,6 +275,7 @@ async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_
     crate::pg::shared()
         .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
         .unwrap();
+    a.submit_report(new_report(5, "dk-east")).await.unwrap();
     hub_a.notify("dk-east", PushEvent::Report);
 
     // Then the stream still hears of it (at once from the wake-up after the lost connection,

@@ -10,7 +10,10 @@ use super::db_error;
 use crate::store::{StoreError, StoreResult};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_submit_in_one_call.sql"),
+];
 
 /// The advisory lock key that serializes migrations across nodes ("tipline" in ASCII, 7 bytes).
 const MIGRATION_LOCK: i64 = 0x0074_6970_6c69_6e65;

@@ -86,17 +86,17 @@ pub(super) async fn add_message(
     direction: MessageDirection,
     envelope: &[u8],
     now: DateTime<Utc>,
+    origin: i64,
 ) -> StoreResult<SealedMessage> {
     let case_id = &case_id.0[..];
     let message_id = &message_id.0[..];
     let select = "SELECT case_id, seq, message_id, direction, created_at, envelope FROM messages WHERE message_id = $1";
     let mut tx = pool.begin().await.map_err(db_error)?;
-    let case_exists = query_scalar::<_, i32>("SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE")
+    let case_unit: Option<String> = query_scalar("SELECT unit_id FROM cases WHERE case_id = $1 FOR UPDATE")
         .bind(case_id)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(db_error)?
-        .is_some();
+        .map_err(db_error)?;
     let existing: Option<CaseMessageRow> = query_as(select)
         .bind(message_id)
         .fetch_optional(&mut *tx)
@@ -110,19 +110,29 @@ pub(super) async fn add_message(
             envelope,
         );
     }
-    if !case_exists {
+    let Some(case_unit) = case_unit else {
         return Err(StoreError::Database("message for an unknown case".to_owned()));
-    }
+    };
+    // A reporter's follow-up wakes the case's unit's streams on every node: its push event is
+    // written in the same transaction (see `push.rs`).
     let inserted: Option<MessageRow> = query_as(
-        "INSERT INTO messages (case_id, message_id, direction, created_at, envelope) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (message_id) DO NOTHING
-         RETURNING seq, message_id, direction, created_at, envelope",
+        "WITH m AS (
+             INSERT INTO messages (case_id, message_id, direction, created_at, envelope) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (message_id) DO NOTHING
+             RETURNING seq, message_id, direction, created_at, envelope
+         ), event AS (
+             INSERT INTO push_events (unit_id, case_id, message_seq, created_at, origin)
+             SELECT $6, $1, seq, $4, $7 FROM m WHERE $3 = 'to_unit'
+         )
+         SELECT seq, message_id, direction, created_at, envelope FROM m",
     )
     .bind(case_id)
     .bind(message_id)
     .bind(direction.as_str())
     .bind(millis(now))
     .bind(envelope)
+    .bind(&case_unit)
+    .bind(origin)
     .fetch_optional(&mut *tx)
     .await
     .map_err(db_error)?;

@@ -1,14 +1,20 @@
 //! Live push across nodes. An event (a report queued for a unit, a reporter's follow-up) is
-//! given at once to the streams of the node where it happened, and recorded as a row of
-//! `push_events` with a bare `NOTIFY tipline_push` (no payload: nothing of a report, not even
-//! its unit, travels in the notification). Every node `LISTEN`s; a notification only wakes it
-//! to read the rows after its cursor and hand them to its own streams. A notification lost
-//! while the listening connection was down is caught up when it comes back (and every stream is
-//! told to look again), and a slow periodic read catches anything else: the store stays the
-//! truth, a push is only a wake-up.
+//! given at once to the streams of the node where it happened; the store has written it as a
+//! row of `push_events` in the change's own transaction (so there is an event exactly when the
+//! change committed), and the node then sends a bare `NOTIFY tipline_push` whose payload is only
+//! its random node number (nothing of a report, not even its unit). Every node `LISTEN`s; a
+//! notification from another node only wakes it to read the rows after its cursor and hand them
+//! to its own streams. A notification lost while the listening connection was down is caught up
+//! when it comes back (and every stream is told to look again), and a slow periodic read
+//! catches anything else: the store stays the truth, a push is only a wake-up.
+//!
+//! Notifications are coalesced: while one is on its way, the events that follow share the next
+//! one. A `NOTIFY` sent on its own writes no WAL, so the commit that sends it waits for no
+//! flush; one sent inside the change's transaction would hold PostgreSQL's notification queue
+//! lock through that commit's flush and so serialize every node's intake commits.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +22,7 @@ use sqlx_core::query::query;
 use sqlx_core::query_as::query_as;
 use sqlx_postgres::{PgListener, PgPool};
 use tipline_core::report::CaseId;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::{db_error, millis};
@@ -33,20 +40,22 @@ const LOOK_BACK: i64 = 256;
 const READ_BATCH: i64 = 1000;
 /// How long events are kept (retention deletes older ones).
 const KEEP: chrono::Duration = chrono::Duration::hours(1);
-/// Own event numbers remembered, so a node does not wake its streams twice for its own events.
-const OWN_KEPT: usize = 4096;
 
 /// A [`PushHub`] over PostgreSQL for several nodes.
 pub struct PgHub {
     shared: Arc<Shared>,
     listener: JoinHandle<()>,
+    notifier: JoinHandle<()>,
 }
 
 struct Shared {
     local: LocalHub,
     pool: PgPool,
-    /// Events this node recorded, to skip when they come back from the database.
-    own: Mutex<(HashSet<i64>, VecDeque<i64>)>,
+    /// This node's number: the `origin` of the events its store writes, and the payload of its
+    /// notifications, so that it skips its own.
+    node: i64,
+    /// Set when an event wants the other nodes woken (one stored permit: coalesced).
+    pending: Notify,
 }
 
 impl std::fmt::Debug for PgHub {
@@ -58,33 +67,36 @@ impl std::fmt::Debug for PgHub {
 impl Drop for PgHub {
     fn drop(&mut self) {
         self.listener.abort();
+        self.notifier.abort();
     }
 }
 
 impl PgHub {
-    /// Starts listening (on a connection of its own, taken from the pool's settings).
-    pub(super) fn start(pool: PgPool) -> PgHub {
+    /// Starts listening (on a connection of its own, taken from the pool's settings) and
+    /// notifying, for the node numbered `node`.
+    pub(super) fn start(pool: PgPool, node: i64) -> PgHub {
         let shared = Arc::new(Shared {
             local: LocalHub::new(),
             pool,
-            own: Mutex::new((HashSet::new(), VecDeque::new())),
+            node,
+            pending: Notify::new(),
         });
         let listener = tokio::spawn(listen(Arc::clone(&shared)));
-        PgHub { shared, listener }
+        let notifier = tokio::spawn(notify_others(Arc::clone(&shared)));
+        PgHub {
+            shared,
+            listener,
+            notifier,
+        }
     }
 }
 
 impl PushHub for PgHub {
+    /// Called once the change is committed, its event row with it: the local streams now, the
+    /// other nodes by the next notification (which must not hold up the answer).
     fn notify(&self, unit_id: &str, event: PushEvent) {
         self.shared.local.notify(unit_id, event);
-        let shared = Arc::clone(&self.shared);
-        let unit_id = unit_id.to_owned();
-        // The change is committed already; telling the other nodes must not hold up the answer.
-        tokio::spawn(async move {
-            if let Err(e) = shared.record(&unit_id, event).await {
-                tracing::warn!(error = %e, "push: cannot tell the other nodes (their periodic read will)");
-            }
-        });
+        self.shared.pending.notify_one();
     }
 
     fn subscribe(&self, unit_id: &str) -> Subscription {
@@ -92,50 +104,25 @@ impl PushHub for PgHub {
     }
 }
 
-impl Shared {
-    /// Records an event and wakes every node, in one statement.
-    async fn record(&self, unit_id: &str, event: PushEvent) -> StoreResult<()> {
-        let (case_id, message_seq) = match event {
-            PushEvent::Report => (None, None),
-            PushEvent::Message { case_id, seq } => (Some(case_id.0.to_vec()), Some(seq)),
-        };
-        let (seq,): (i64,) = query_as(
-            "WITH event AS (
-                 INSERT INTO push_events (unit_id, case_id, message_seq, created_at) VALUES ($1, $2, $3, $4)
-                 RETURNING seq
-             )
-             SELECT seq FROM event, LATERAL pg_notify($5, '') AS notified",
-        )
-        .bind(unit_id)
-        .bind(case_id)
-        .bind(message_seq)
-        .bind(millis(Utc::now()))
-        .bind(CHANNEL)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let mut own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
-        own.0.insert(seq);
-        own.1.push_back(seq);
-        if own.1.len() > OWN_KEPT {
-            if let Some(old) = own.1.pop_front() {
-                own.0.remove(&old);
-            }
+/// Wakes the other nodes after events, one `NOTIFY` for whatever came meanwhile.
+async fn notify_others(shared: Arc<Shared>) {
+    let payload = shared.node.to_string();
+    loop {
+        shared.pending.notified().await;
+        let sent = query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(&shared.pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "push: cannot wake the other nodes (their periodic read will)");
         }
-        Ok(())
-    }
-
-    fn is_own(&self, seq: i64) -> bool {
-        self.own
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .contains(&seq)
     }
 }
 
-/// An event row: seq, unit id, case id and message seq (for a follow-up).
-type EventRow = (i64, String, Option<Vec<u8>>, Option<i64>);
+/// An event row: seq, unit id, case id and message seq (for a follow-up), and the node that
+/// wrote it.
+type EventRow = (i64, String, Option<Vec<u8>>, Option<i64>, Option<i64>);
 
 /// The events read so far: the highest number, and those seen within the look-back window.
 #[derive(Default)]
@@ -149,7 +136,8 @@ impl Cursor {
     async fn read(&mut self, shared: &Shared) -> StoreResult<()> {
         loop {
             let rows: Vec<EventRow> = query_as(
-                "SELECT seq, unit_id, case_id, message_seq FROM push_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                "SELECT seq, unit_id, case_id, message_seq, origin FROM push_events
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .bind(self.high.saturating_sub(LOOK_BACK))
             .bind(READ_BATCH)
@@ -158,13 +146,14 @@ impl Cursor {
             .map_err(db_error)?;
             let count = rows.len();
             let mut fresh = 0usize;
-            for (seq, unit_id, case_id, message_seq) in rows {
+            for (seq, unit_id, case_id, message_seq, origin) in rows {
                 if !self.seen.insert(seq) {
                     continue;
                 }
                 fresh += 1;
                 self.high = self.high.max(seq);
-                if shared.is_own(seq) {
+                // This node's own: its streams were woken when it wrote them.
+                if origin == Some(shared.node) {
                     continue;
                 }
                 let event = match (case_id.as_deref().map(<[u8; 16]>::try_from), message_seq) {
@@ -199,6 +188,7 @@ impl Cursor {
 
 /// Listens for wake-ups until the hub is dropped, reconnecting after a lost connection.
 async fn listen(shared: Arc<Shared>) {
+    let own = shared.node.to_string();
     let mut cursor = None;
     let mut ticks = tokio::time::interval(PERIODIC);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -236,6 +226,8 @@ async fn listen(shared: Arc<Shared>) {
         loop {
             tokio::select! {
                 received = listener.try_recv() => match received {
+                    // This node's own wake-up: nothing to read.
+                    Ok(Some(notification)) if notification.payload() == own => continue,
                     Ok(Some(_)) => {}
                     // The connection was lost; the next call reconnects. Catch up after it.
                     // Streams look again at once: with the database gone they end cleanly (their

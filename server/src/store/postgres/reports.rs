@@ -12,81 +12,46 @@ use crate::store::{
     AttachmentProgress, DeclaredAttachment, Delivery, Expired, NewReport, StoreResult, StoreStats,
     SubmitOutcome, TransferOutcome,
 };
-use tipline_core::api::bounds::PageBudget;
-use tipline_core::crypto::hashes_equal;
+use tipline_core::api::bounds::PAGE_ENVELOPE_BYTES;
 use tipline_core::report::{CaseId, ReportId};
 
-/// What is stored under a report id: `Duplicate` if it is the same envelope, else `Conflict`.
-async fn existing(conn: &mut PgConnection, report: &NewReport) -> StoreResult<Option<SubmitOutcome>> {
-    let row: Option<(Vec<u8>, Vec<u8>)> =
-        query_as("SELECT envelope_sha256, receipt FROM reports WHERE report_id = $1")
-            .bind(&report.report_id.0[..])
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?;
-    Ok(row.map(|(sha256, receipt)| {
-        if sha256 == report.envelope_sha256 {
-            SubmitOutcome::Duplicate { receipt }
-        } else {
-            SubmitOutcome::Conflict
-        }
-    }))
-}
-
-/// Stores a report and, if new, its case, in one transaction.
-pub(super) async fn submit(pool: &PgPool, report: &NewReport) -> StoreResult<SubmitOutcome> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    if let Some(outcome) = existing(&mut tx, report).await? {
-        return Ok(outcome);
-    }
-    // The case: created, or found with the same secret (another report of the same reporter;
-    // the case stays with the unit that handles it now). A case created at the same moment by
-    // another node is waited for by the insert, then read.
-    query(
-        "INSERT INTO cases (case_id, unit_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (case_id) DO NOTHING",
-    )
-    .bind(&report.case_id.0[..])
-    .bind(&report.unit_id)
-    .bind(&report.case_secret_hash[..])
-    .bind(millis(report.received_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    let hash: Vec<u8> = query_scalar("SELECT secret_hash FROM cases WHERE case_id = $1 FOR KEY SHARE")
-        .bind(&report.case_id.0[..])
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    if !hashes_equal(&array(&hash)?, &report.case_secret_hash) {
-        // Dropping the transaction rolls it back: nothing is stored.
-        return Ok(SubmitOutcome::CaseConflict);
-    }
-    // The same id raced to another node: this insert waits for the other transaction, then
-    // does nothing if it committed, and the stored row decides.
-    let inserted = query(
-        "INSERT INTO reports (report_id, unit_id, case_id, state, received_at, envelope_sha256, receipt, envelope)
-         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7)
-         ON CONFLICT (report_id) DO NOTHING",
+/// Stores a report and, if new, its case, its declared attachments and its push event: one call
+/// of `tipline_submit` (migration 0002), one round trip and one commit. `origin` is the node's
+/// number, recorded with the push event.
+pub(super) async fn submit(pool: &PgPool, report: &NewReport, origin: i64) -> StoreResult<SubmitOutcome> {
+    let indexes: Vec<i32> = report.attachments.iter().map(|a| i32::from(a.index)).collect();
+    let sizes = report
+        .attachments
+        .iter()
+        .map(|a| to_i64(a.sealed_size))
+        .collect::<StoreResult<Vec<i64>>>()?;
+    let (outcome, sha256, receipt): (String, Option<Vec<u8>>, Option<Vec<u8>>) = query_as(
+        "SELECT outcome, stored_sha256, stored_receipt
+         FROM tipline_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&report.report_id.0[..])
     .bind(&report.unit_id)
     .bind(&report.case_id.0[..])
+    .bind(&report.case_secret_hash[..])
     .bind(millis(report.received_at))
     .bind(&report.envelope_sha256[..])
     .bind(&report.receipt)
     .bind(&report.envelope)
-    .execute(&mut *tx)
+    .bind(&indexes)
+    .bind(&sizes)
+    .bind(origin)
+    .bind(millis(Utc::now()))
+    .fetch_one(pool)
     .await
-    .map_err(db_error)?
-    .rows_affected();
-    if inserted == 0 {
-        let outcome = existing(&mut tx, report).await?;
-        return Ok(outcome.unwrap_or(SubmitOutcome::Conflict));
-    }
-    declare(&mut tx, &report.report_id.0, &report.attachments, None).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(SubmitOutcome::Created)
+    .map_err(db_error)?;
+    Ok(match (outcome.as_str(), sha256, receipt) {
+        ("created", ..) => SubmitOutcome::Created,
+        ("exists", Some(sha256), Some(receipt)) if sha256 == report.envelope_sha256 => {
+            SubmitOutcome::Duplicate { receipt }
+        }
+        ("case_conflict", ..) => SubmitOutcome::CaseConflict,
+        _ => SubmitOutcome::Conflict,
+    })
 }
 
 /// Records the attachments declared for a report, none received yet.
@@ -118,11 +83,24 @@ pub(super) async fn declare(
     Ok(())
 }
 
-/// A leased row as the update returns it.
-type LeasedRow = (Vec<u8>, Vec<u8>, i64, i32, i64, Vec<u8>, i64);
+/// A leased row as the statement returns it: report id, case id, received at, delivery count,
+/// lease until, envelope, and the attachments' indexes, sealed sizes and bytes received.
+type LeasedRow = (
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i32,
+    i64,
+    Vec<u8>,
+    Vec<i32>,
+    Vec<i64>,
+    Vec<i64>,
+);
 
 /// Leases the unit's oldest deliverable reports until `until`: rows another node is leasing at
-/// this moment are skipped, not waited for, and never given twice.
+/// this moment are skipped, not waited for, and never given twice. One statement: the
+/// candidates locked, the page cut at the envelope budget as `PageBudget` cuts it (the first
+/// always, each next one while the running total fits), the lease taken, the attachments read.
 pub(super) async fn lease(
     pool: &PgPool,
     unit_id: &str,
@@ -130,57 +108,55 @@ pub(super) async fn lease(
     until: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<Delivery>> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
-    let candidates: Vec<(i64, i32)> = query_as(
-        "SELECT seq, octet_length(envelope) FROM reports
-         WHERE unit_id = $1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= $2)
-         ORDER BY received_at, seq LIMIT $3
-         FOR UPDATE SKIP LOCKED",
+    let budget = i64::try_from(PAGE_ENVELOPE_BYTES)
+        .map_err(|_| crate::store::StoreError::Database("page budget out of range".to_owned()))?;
+    let leased: Vec<LeasedRow> = query_as(
+        "WITH candidates AS (
+             SELECT seq, received_at, octet_length(envelope)::BIGINT AS size FROM reports
+             WHERE unit_id = $1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= $2)
+             ORDER BY received_at, seq LIMIT $3
+             FOR UPDATE SKIP LOCKED
+         ), page AS (
+             SELECT seq FROM (
+                 SELECT seq,
+                        row_number() OVER w AS n,
+                        sum(size) OVER w AS total
+                 FROM candidates
+                 WINDOW w AS (ORDER BY received_at, seq ROWS UNBOUNDED PRECEDING)
+             ) running
+             WHERE n = 1 OR total <= $5
+         ), leased AS (
+             UPDATE reports SET state = 'leased', lease_until = $4, delivery_count = delivery_count + 1
+             WHERE seq IN (SELECT seq FROM page)
+             RETURNING report_id, case_id, received_at, delivery_count, lease_until, envelope, seq
+         )
+         SELECT l.report_id, l.case_id, l.received_at, l.delivery_count, l.lease_until, l.envelope,
+                COALESCE(a.indexes, '{}'), COALESCE(a.sizes, '{}'), COALESCE(a.received, '{}')
+         FROM leased l
+         LEFT JOIN LATERAL (
+             SELECT array_agg(idx ORDER BY idx) AS indexes,
+                    array_agg(sealed_size ORDER BY idx) AS sizes,
+                    array_agg(received ORDER BY idx) AS received
+             FROM attachments WHERE report_id = l.report_id
+         ) a ON TRUE
+         ORDER BY l.received_at, l.seq",
     )
     .bind(unit_id)
     .bind(millis(now))
     .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    // Only what fits the page is leased; the rest stays queued (and unlocked at commit).
-    let mut page = PageBudget::new();
-    let rows: Vec<i64> = candidates
-        .into_iter()
-        .take_while(|(_, size)| page.take(usize::try_from(*size).unwrap_or(usize::MAX)))
-        .map(|(seq, _)| seq)
-        .collect();
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut leased: Vec<LeasedRow> = query_as(
-        "UPDATE reports SET state = 'leased', lease_until = $2, delivery_count = delivery_count + 1
-         WHERE seq = ANY($1)
-         RETURNING report_id, case_id, received_at, delivery_count, lease_until, envelope, seq",
-    )
-    .bind(&rows)
     .bind(millis(until))
-    .fetch_all(&mut *tx)
+    .bind(budget)
+    .fetch_all(pool)
     .await
     .map_err(db_error)?;
-    leased.sort_by_key(|row| (row.2, row.6));
-    let ids: Vec<Vec<u8>> = leased.iter().map(|row| row.0.clone()).collect();
-    let attachments: Vec<(Vec<u8>, i32, i64, i64)> = query_as(
-        "SELECT report_id, idx, sealed_size, received FROM attachments
-         WHERE report_id = ANY($1) ORDER BY report_id, idx",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
 
     let mut deliveries = Vec::with_capacity(leased.len());
-    for (id, case_id, received_at, delivery_count, lease_until, envelope, _) in leased {
-        let progress = attachments
+    for (id, case_id, received_at, delivery_count, lease_until, envelope, indexes, sizes, received) in leased
+    {
+        let progress = indexes
             .iter()
-            .filter(|(report, ..)| *report == id)
-            .map(|(_, index, sealed_size, received)| {
+            .zip(sizes.iter().zip(received.iter()))
+            .map(|(index, (sealed_size, received))| {
                 Ok(AttachmentProgress {
                     index: u16::try_from(*index)
                         .map_err(|_| crate::store::StoreError::Database("stored index".to_owned()))?,
@@ -277,7 +253,9 @@ pub(super) async fn ack_many(
 }
 
 /// Moves a report and its case to another unit, queued afresh with a new envelope and new
-/// declared attachments. The stored digest and receipt stay those of the original submission.
+/// declared attachments, with a push event for the new unit (recorded by node `origin`). The
+/// stored digest and receipt stay those of the original submission.
+#[allow(clippy::too_many_arguments)] // the trait method's arguments, and the node's number
 pub(super) async fn transfer(
     pool: &PgPool,
     from_unit: &str,
@@ -286,6 +264,7 @@ pub(super) async fn transfer(
     envelope: &[u8],
     declared: &[DeclaredAttachment],
     upload_hash: Option<&[u8; 32]>,
+    origin: i64,
 ) -> StoreResult<TransferOutcome> {
     let mut tx = pool.begin().await.map_err(db_error)?;
     let id = &report_id.0[..];
@@ -317,12 +296,18 @@ pub(super) async fn transfer(
         .await
         .map_err(db_error)?;
     declare(&mut tx, id, declared, upload_hash).await?;
-    query("UPDATE cases SET unit_id = $2 WHERE case_id = $1")
-        .bind(&case_id)
-        .bind(to_unit)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+    // The case follows, and the new unit's streams on every node are told (see `push.rs`).
+    query(
+        "WITH moved AS (UPDATE cases SET unit_id = $2 WHERE case_id = $1)
+         INSERT INTO push_events (unit_id, created_at, origin) VALUES ($2, $3, $4)",
+    )
+    .bind(&case_id)
+    .bind(to_unit)
+    .bind(millis(Utc::now()))
+    .bind(origin)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     Ok(TransferOutcome::Moved)
 }

@@ -301,6 +301,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         phase: "sqlite, one node".to_owned(),
         requests: peak.answered(),
         cpu_seconds: cpu_of(&[server_pid]) - before,
+        database_cpu_seconds: None,
     });
     phase_failures("intake peak", &peak, 201, &mut failures);
     check_receipts("intake peak", &peak, &peak_pool, &server_key, &mut failures);
@@ -328,6 +329,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         phase: "sqlite, half the peak rate".to_owned(),
         requests: half.answered(),
         cpu_seconds: cpu_of(&[server_pid]) - before,
+        database_cpu_seconds: None,
     });
     phase_failures("intake half peak", &half, 201, &mut failures);
     check_receipts("intake half peak", &half, &half_pool, &server_key, &mut failures);
@@ -367,6 +369,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         phase: "sqlite, push".to_owned(),
         requests: push.submissions.answered(),
         cpu_seconds: cpu_of(&[server_pid]) - before,
+        database_cpu_seconds: None,
     });
     let backlog = backlog_phase(&server, &citizen, connections, &mut failures).await?;
     drop(server);

@@ -44,6 +44,51 @@ pub fn cpu_of(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|pid| cpu_seconds(*pid)).sum()
 }
 
+/// The processes of a running PostgreSQL: the postmaster (first line of `postmaster.pid`) and
+/// its children (backends, WAL writer, checkpointer...), as they are now.
+fn postgres_pids(cluster: &Cluster) -> Vec<u32> {
+    let Some(postmaster) = std::fs::read_to_string(cluster.dir().join("data").join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    let mut pids = vec![postmaster];
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // The parent is the 2nd field after the ')' that closes the command name.
+        let parent = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            });
+        if parent == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// CPU seconds PostgreSQL's processes have used (those running now; the pools keep their
+/// backends through a phase).
+fn postgres_cpu(cluster: &Cluster) -> f64 {
+    cpu_of(&postgres_pids(cluster))
+}
+
 /// A phase's server CPU time per request, in microseconds.
 #[derive(Debug, Clone)]
 pub struct CpuRow {
@@ -53,6 +98,8 @@ pub struct CpuRow {
     pub requests: u64,
     /// Server CPU seconds (all its processes) over the phase.
     pub cpu_seconds: f64,
+    /// PostgreSQL's CPU seconds over the phase (its backends and helpers), if it took part.
+    pub database_cpu_seconds: Option<f64>,
 }
 
 impl CpuRow {
@@ -62,6 +109,12 @@ impl CpuRow {
             return 0.0;
         }
         self.cpu_seconds * 1e6 / self.requests as f64
+    }
+
+    /// PostgreSQL's CPU microseconds per request, if it took part.
+    pub fn database_per_request_us(&self) -> Option<f64> {
+        let seconds = self.database_cpu_seconds?;
+        (self.requests > 0).then(|| seconds * 1e6 / self.requests as f64)
     }
 }
 
@@ -132,6 +185,7 @@ pub async fn postgres_phases(
     let sized = ((warm.rate() * 1.5 * duration.as_secs_f64()).ceil() as usize).clamp(1000, 1_000_000);
     let pool = generate(INTAKE_UNIT, &key, sized, "the one-node phase")?;
     let before = cpu_of(&[pid_a]);
+    let database_before = postgres_cpu(&cluster);
     let one = closed_loop(
         &Load {
             bodies: bodies(&pool),
@@ -145,6 +199,7 @@ pub async fn postgres_phases(
         phase: "postgres, one node".to_owned(),
         requests: one.answered(),
         cpu_seconds: cpu_of(&[pid_a]) - before,
+        database_cpu_seconds: Some(postgres_cpu(&cluster) - database_before),
     });
     phase_failures("postgres one node", &one, 201, failures);
     check_receipts("postgres one node", &one, &pool, &server_key, failures);
@@ -172,6 +227,7 @@ pub async fn postgres_phases(
     };
     let half = (connections / 2).max(1);
     let before = cpu_of(&[pid_a, pid_b]);
+    let database_before = postgres_cpu(&cluster);
     let (on_a_result, on_b_result) = tokio::join!(
         closed_loop(&load_a, half, duration),
         closed_loop(&load_b, half, duration)
@@ -181,6 +237,7 @@ pub async fn postgres_phases(
         phase: "postgres, two nodes".to_owned(),
         requests: two.0.answered() + two.1.answered(),
         cpu_seconds: cpu_of(&[pid_a, pid_b]) - before,
+        database_cpu_seconds: Some(postgres_cpu(&cluster) - database_before),
     });
     phase_failures("postgres node a of two", &two.0, 201, failures);
     phase_failures("postgres node b of two", &two.1, 201, failures);
@@ -197,6 +254,7 @@ pub async fn postgres_phases(
         "\n(j) push across nodes: a live desk on node b, {push_rate} reports/s submitted to node a for {push_secs} s"
     );
     let before = cpu_of(&[pid_a, pid_b]);
+    let database_before = postgres_cpu(&cluster);
     let push = push_phase(
         &a,
         b.url(),
@@ -212,6 +270,7 @@ pub async fn postgres_phases(
         phase: "postgres, push across nodes".to_owned(),
         requests: push.submissions.answered(),
         cpu_seconds: cpu_of(&[pid_a, pid_b]) - before,
+        database_cpu_seconds: Some(postgres_cpu(&cluster) - database_before),
     });
     drop(b);
     drop(a);

@@ -147,18 +147,22 @@ impl Measured {
 pub fn print_nodes(sqlite: &PhaseResult, nodes: &crate::nodes::Nodes, cpu: &[crate::nodes::CpuRow]) {
     const TARGET_PG_RATIO: f64 = 0.5;
     const TARGET_CROSS_PUSH_MS: f64 = 10.0;
-    println!("\nServer CPU time per request (user + system, from /proc/<pid>/stat):");
+    println!("\nServer CPU time per request (user + system, from /proc/<pid>/stat), and PostgreSQL's:");
     println!(
-        "  {:<34} {:>9} {:>12} {:>14}",
-        "phase", "requests", "CPU s", "CPU us/request"
+        "  {:<34} {:>9} {:>12} {:>14} {:>16}",
+        "phase", "requests", "CPU s", "CPU us/request", "PostgreSQL us/req"
     );
     for row in cpu {
+        let database = row
+            .database_per_request_us()
+            .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"));
         println!(
-            "  {:<34} {:>9} {:>12.2} {:>14.0}",
+            "  {:<34} {:>9} {:>12.2} {:>14.0} {:>16}",
             row.phase,
             row.requests,
             row.cpu_seconds,
-            row.per_request_us()
+            row.per_request_us(),
+            database
         );
     }
     let one = nodes.one.rate();
