@@ -63,6 +63,16 @@ pub fn append(store: &DeskStore, entry: &AuditEntry) -> Result<i64> {
     Ok(store.append_log(KIND, &serde_json::to_vec(entry)?)?)
 }
 
+/// Appends `entries` to the store's audit log in one commit, in order; returns their positions.
+pub fn append_all(store: &DeskStore, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    let values = entries
+        .iter()
+        .map(serde_json::to_vec)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    Ok(store.append_logs(KIND, &values)?)
+}
+
 /// Entries after position `after`, oldest first, at most `limit`.
 pub fn read(store: &DeskStore, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
     store

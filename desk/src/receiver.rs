@@ -3,6 +3,10 @@
 //! stored (encrypted) and acknowledged by the core; here each is written in the audit log and
 //! announced on the change channel, so that open inboxes list it and open report pages show a
 //! reporter's follow-up, without a reload. Nothing of a report's content is logged.
+//!
+//! A backlog arrives as a burst of events: the events waiting are handled together, off the
+//! async threads (the audit log is a synced write), with their audit entries in one commit and
+//! then their announcements, in the order the loop told them.
 
 use tipline_core::desk::{DeskEvent, InboxOptions};
 use tokio::sync::mpsc;
@@ -12,7 +16,7 @@ use crate::audit::AuditEntry;
 use crate::state::{AppState, ChangeKind};
 
 /// Events waiting between the loop and their handling: the loop waits when they pile up.
-const QUEUE: usize = 64;
+const QUEUE: usize = 256;
 
 /// Starts the receiving loop and its handling; both end when `stop` completes.
 pub fn spawn(
@@ -25,8 +29,14 @@ pub fn spawn(
         // background, and announced again when they are in, so its open page shows them.
         let run = state.desk.run_inbox(InboxOptions::default(), events, stop);
         let handle = async {
-            while let Some(event) = received.recv().await {
-                handle(&state, event);
+            let mut batch = Vec::with_capacity(QUEUE);
+            while received.recv_many(&mut batch, QUEUE).await > 0 {
+                let events = std::mem::take(&mut batch);
+                let state = state.clone();
+                let handled = tokio::task::spawn_blocking(move || handle_all(&state, events)).await;
+                if let Err(e) = handled {
+                    tracing::error!(error = %e, "handling the receiving loop's events failed");
+                }
             }
         };
         let (result, ()) = tokio::join!(run, handle);
@@ -37,22 +47,36 @@ pub fn spawn(
     })
 }
 
-/// What the desk does with one event of the loop.
-fn handle(state: &AppState, event: DeskEvent) {
+/// What the desk does with the events of the loop waiting together: the audit entries of the
+/// reports they took first, in one commit, then each event's announcement, in order.
+pub fn handle_all(state: &AppState, events: Vec<DeskEvent>) {
+    let entries: Vec<AuditEntry> = events
+        .iter()
+        .filter_map(|event| match event {
+            DeskEvent::Received { received, .. } if received.first_time => {
+                Some(AuditEntry::now(None, "report.received").target(received.record.report_id.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    state.audit_all(&entries);
+    for event in events {
+        announce(state, event);
+    }
+}
+
+/// What the desk says and shows of one event of the loop.
+fn announce(state: &AppState, event: DeskEvent) {
     match event {
         DeskEvent::Connected => tracing::info!("live inbox open"),
         DeskEvent::Received { received, .. } => {
-            let id = received.record.report_id;
-            if received.first_time {
-                state.audit(AuditEntry::now(None, "report.received").target(id.to_string()));
-            }
             if !received.pending.is_empty() {
                 tracing::info!(
                     attachments = received.pending.len(),
                     "attachments still uploading"
                 );
             }
-            state.report_changed(id, ChangeKind::Report);
+            state.report_changed(received.record.report_id, ChangeKind::Report);
         }
         DeskEvent::Refused { report_id, reason } => {
             tracing::warn!(report = %report_id, %reason, "a delivered report could not be taken");

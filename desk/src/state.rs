@@ -182,6 +182,17 @@ impl AppState {
         }
     }
 
+    /// Records several audit entries in one commit (the receiving loop's, for a batch of
+    /// reports). A failure to record is logged, as for [`AppState::audit`].
+    pub fn audit_all(&self, entries: &[AuditEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = audit::append_all(self.store(), entries) {
+            tracing::error!(error = %e, entries = entries.len(), "audit entries not recorded");
+        }
+    }
+
     /// Records an audit entry, or fails.
     pub fn audit_or_fail(&self, entry: AuditEntry) -> Result<()> {
         audit::append(self.store(), &entry).map(|_| ())

@@ -4,7 +4,8 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use tipline_core::report::{Contact, Person, Place};
+use tipline_core::desk::{DeskEvent, Received};
+use tipline_core::report::{Contact, Person, Place, ReportId};
 use tipline_desk::accounts::Role;
 use tipline_desk::ChangeKind;
 use tower::ServiceExt;
@@ -478,6 +479,70 @@ async fn test_a_report_stored_by_the_receiving_loop_appears_once_it_is_announced
     assert!(browser.get("/").await.body.contains("2 reports"));
     let found = browser.get("/?q=receiving+loop").await.body;
     assert!(found.contains(&record.report_id.to_string()));
+}
+
+#[tokio::test]
+async fn test_the_receiving_loops_events_are_audited_together_and_announced_in_order() {
+    // Given three reports the receiving loop stored (two new, one delivered again), a follow-up
+    // and a refusal, told together as a backlog's events are
+    let desk = Desktop::new();
+    let ids = [desk.report("one"), desk.report("two"), desk.report("three")];
+    let record = |i: usize| desk.state.store().report(ids[i]).unwrap().unwrap();
+    let received = |i: usize, first_time: bool| DeskEvent::Received {
+        received: Box::new(Received {
+            record: record(i),
+            first_time,
+            pending: vec![],
+        }),
+        delivery_count: 1,
+    };
+    let events = vec![
+        DeskEvent::Connected,
+        received(0, true),
+        DeskEvent::Refused {
+            report_id: ReportId::random().unwrap(),
+            reason: "does not open".into(),
+        },
+        received(1, false),
+        DeskEvent::FollowUp {
+            report_id: ids[1],
+            message: None,
+        },
+        received(2, true),
+    ];
+    let before = desk.audit().len();
+    let mut changes = desk.state.subscribe();
+
+    // When the desk handles them
+    tipline_desk::receiver::handle_all(&desk.state, events);
+
+    // Then the two new ones are audited, in order, and nothing else is
+    let audit = desk.audit();
+    let added: Vec<(&str, Option<String>)> = audit[before..]
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.clone()))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            ("report.received", Some(ids[0].to_string())),
+            ("report.received", Some(ids[2].to_string()))
+        ]
+    );
+    // and every report and follow-up is announced in the order the loop told them
+    let mut told = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        told.push((change.report, change.kind));
+    }
+    assert_eq!(
+        told,
+        [
+            (ids[0].to_string(), ChangeKind::Report),
+            (ids[1].to_string(), ChangeKind::Report),
+            (ids[1].to_string(), ChangeKind::Messages),
+            (ids[2].to_string(), ChangeKind::Report),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The desk takes deliveries in batches: one commit of its store and one batched
 //! acknowledgement per batch, the acknowledgement only after the commit; and the receiving loop
-//! takes a backlog longer than one batch whole.
+//! takes a backlog longer than one batch whole. The envelopes of a batch are opened side by side;
+//! one that does not open is not acknowledged, and the others are.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -76,6 +77,61 @@ async fn test_a_batch_is_stored_then_acknowledged_in_one_request() {
     assert!(again
         .iter()
         .all(|r| r.as_ref().is_ok_and(|r| !r.first_time && r.record.acked)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_delivery_that_does_not_open_stays_unacknowledged_and_the_rest_of_its_batch_is_taken() {
+    // Given one-second leases and 40 reports leased by the desk in one pull, the envelope of
+    // the 17th altered on its way (its sealed text no longer opens),
+    let options = ServerOptions {
+        lease_seconds: Some(1),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start(options).await.unwrap();
+    let filed = file(&server, 40).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = unit_desk(&server, dir.path());
+    let mut deliveries = desk.client().pull(100).await.unwrap();
+    assert_eq!(deliveries.len(), 40);
+    let broken = deliveries[16].report_id;
+    let last = deliveries[16].envelope.len() - 1;
+    deliveries[16].envelope[last] ^= 1;
+
+    // when the desk takes them as one batch (opened on several tasks),
+    let results = desk.receive_batch(&deliveries, Duration::ZERO).await;
+
+    // then the results are in the order of the deliveries: the altered one refused, every other
+    // stored and acknowledged as the report it was delivered as,
+    assert_eq!(results.len(), 40);
+    for (delivery, result) in deliveries.iter().zip(&results) {
+        if delivery.report_id == broken {
+            assert!(result.is_err());
+        } else {
+            let received = result.as_ref().unwrap();
+            assert_eq!(received.record.report_id, delivery.report_id);
+            assert!(received.first_time && received.record.acked);
+        }
+    }
+    let stored: HashSet<_> = desk
+        .store()
+        .reports()
+        .unwrap()
+        .iter()
+        .map(|r| r.report_id)
+        .collect();
+    assert_eq!(stored.len(), 39);
+    assert!(!stored.contains(&broken) && stored.is_subset(&filed));
+    // and only the altered one is delivered again once its lease ended.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again: Vec<_> = desk
+        .client()
+        .pull(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.report_id)
+        .collect();
+    assert_eq!(again, [broken]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,17 +94,35 @@ impl DeskStore {
 
     /// Appends `value` to the log `kind`; returns its position. Entries are never changed.
     pub fn append_log(&self, kind: &str, value: &[u8]) -> Result<i64> {
+        let seqs = self.append_logs(kind, &[value])?;
+        seqs.first()
+            .copied()
+            .ok_or_else(|| Error::invalid("log", "nothing was appended"))
+    }
+
+    /// Appends `values` to the log `kind`, in order, in one transaction (one synced commit for
+    /// all of them, and none of them if one fails); returns their positions.
+    pub fn append_logs(&self, kind: &str, values: &[&[u8]]) -> Result<Vec<i64>> {
         check_name("log kind", kind)?;
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", [], |r| r.get(0))?;
-        let sealed = self.vault.seal(&log_record(kind, seq), value)?;
-        tx.execute(
-            "INSERT INTO log (seq, kind, sealed) VALUES (?1, ?2, ?3)",
-            params![seq, kind, sealed],
-        )?;
+        let first: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", [], |r| r.get(0))?;
+        let mut seqs = Vec::with_capacity(values.len());
+        {
+            let mut statement =
+                tx.prepare_cached("INSERT INTO log (seq, kind, sealed) VALUES (?1, ?2, ?3)")?;
+            for (seq, value) in (first..).zip(values) {
+                // Sealed to its position, so an entry moved elsewhere in the log does not open.
+                let sealed = self.vault.seal(&log_record(kind, seq), value)?;
+                statement.execute(params![seq, kind, sealed])?;
+                seqs.push(seq);
+            }
+        }
         tx.commit()?;
-        Ok(seq)
+        Ok(seqs)
     }
 
     /// Entries of the log `kind` after position `after`, oldest first, at most `limit`.
@@ -206,5 +224,36 @@ mod tests {
         assert_eq!(all, [b"one".to_vec(), b"two".to_vec()]);
         assert_eq!(store.log("audit", a, 10).unwrap().len(), 1);
         assert_eq!(store.log("audit", 0, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn test_logs_append_several_in_one_commit_in_order() {
+        // Given a log with one entry
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let first = store.append_log("audit", b"one").unwrap();
+        // When three more are appended at once
+        let seqs = store
+            .append_logs("audit", &[b"two".as_slice(), b"three", b"four"])
+            .unwrap();
+        // Then they follow it, in order, each at its own position
+        assert_eq!(seqs, [first + 1, first + 2, first + 3]);
+        let all: Vec<(i64, Vec<u8>)> = store
+            .log("audit", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.seq, e.value.to_vec()))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                (first, b"one".to_vec()),
+                (first + 1, b"two".to_vec()),
+                (first + 2, b"three".to_vec()),
+                (first + 3, b"four".to_vec())
+            ]
+        );
+        assert!(store.append_logs("audit", &[]).unwrap().is_empty());
+        assert!(store.append_logs("a/b", &[b"x".as_slice()]).is_err());
     }
 }
