@@ -1,7 +1,9 @@
 // The desk's only script: listens to /events and, when told that something changed, fetches
 // the changing parts of the page again (each element with a data-live address) and puts them in
 // place. A notice names a report and a kind, never content; a part with data-report listens
-// only to its report, and one with data-kinds only to those kinds of change.
+// only to its report, and one with data-kinds only to those kinds of change. Each time the stream
+// opens (the first time, and after a reconnect) every part is fetched again: a change made
+// between the page's rendering and that moment, or while the stream was down, has no notice.
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) {
@@ -54,6 +56,11 @@
   }
 
   var events = new EventSource("/events");
+  events.addEventListener("open", function () {
+    parts.forEach(function (part) {
+      schedule(part, 0);
+    });
+  });
   events.addEventListener("change", function (event) {
     var change = {};
     try {

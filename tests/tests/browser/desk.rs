@@ -72,7 +72,7 @@ impl DeskUnderTest {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .args(desk_args)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "info");
         let desk = tokio::task::spawn_blocking(move || ChildServer::spawn("tipline-desk", command)).await??;
         let supervisor_password = printed_password(&desk.output())
             .with_context(|| format!("tipline-desk printed no password:\n{}", desk.output()))?;
