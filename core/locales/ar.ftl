@@ -18,6 +18,7 @@ reason-receipt = تعذّر التحقق من إيصال الخادم
 hotline-open-until = مفتوح الآن حتى الساعة { $time }
 hotline-opens-at = مغلق، يفتح { $day } في الساعة { $time }
 hotline-hours-unknown = ساعات العمل غير منشورة
+hotline-zone-unknown = حدِّث التطبيق لمعرفة ساعات العمل
 day-today = اليوم
 day-tomorrow = غدًا
 day-monday = يوم الاثنين

@@ -18,6 +18,7 @@ reason-receipt = serverens kvittering kunne ikke bekræftes
 hotline-open-until = Åben nu, indtil kl. { $time }
 hotline-opens-at = Lukket, åbner { $day } kl. { $time }
 hotline-hours-unknown = Åbningstider er ikke offentliggjort
+hotline-zone-unknown = Opdater appen for at se åbningstiderne
 day-today = i dag
 day-tomorrow = i morgen
 day-monday = mandag

@@ -18,6 +18,7 @@ reason-receipt = the server's receipt could not be checked
 hotline-open-until = Open now, until { $time }
 hotline-opens-at = Closed, opens { $day } at { $time }
 hotline-hours-unknown = Opening hours not published
+hotline-zone-unknown = Update the app to see the opening hours
 day-today = today
 day-tomorrow = tomorrow
 day-monday = Monday

@@ -18,6 +18,7 @@ reason-receipt = no se pudo comprobar el recibo del servidor
 hotline-open-until = Abierto ahora, hasta las { $time }
 hotline-opens-at = Cerrado, abre { $day } a las { $time }
 hotline-hours-unknown = Horario no publicado
+hotline-zone-unknown = Actualice la aplicación para ver el horario
 day-today = hoy
 day-tomorrow = mañana
 day-monday = el lunes

@@ -187,6 +187,29 @@ mod tests {
     }
 
     #[test]
+    fn test_a_zone_this_build_does_not_carry_is_a_clear_error() {
+        // Given a line in a real zone outside the ones compiled in (see .cargo/config.toml)
+        let mut line = danish_line(vec![daily("08:00", "22:00")]);
+        line.time_zone = "Asia/Tokyo".into();
+        // Then its status is an error that names the zone, not a wrong answer
+        match open_status(&line, t("2026-11-21T07:30:00Z")) {
+            Err(crate::Error::NotFound(what)) => assert!(what.contains("Asia/Tokyo"), "{what}"),
+            other => panic!("expected an unknown zone, got {other:?}"),
+        }
+        // And the zones the hotlines use are there, Spain's islands and Ceuta included
+        for zone in [
+            "Europe/Copenhagen",
+            "Europe/Madrid",
+            "Atlantic/Canary",
+            "Africa/Ceuta",
+            "UTC",
+        ] {
+            line.time_zone = zone.into();
+            assert!(line.tz().is_ok(), "{zone}");
+        }
+    }
+
+    #[test]
     fn test_summer_time_shifts_the_utc_hours() {
         // In July Copenhagen is UTC+2: 06:30 UTC is 08:30 local, open.
         let line = danish_line(vec![daily("08:00", "22:00")]);

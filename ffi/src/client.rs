@@ -94,7 +94,7 @@ impl TiplineClient {
     /// field (`ApiError.InvalidInput` lists the problems), strips photo metadata, blurs the
     /// position, creates the case and its codename, seals and stores. Then call `flush`.
     pub async fn file_report(&self, draft: Draft) -> Result<Filed, ApiError> {
-        self.run_blocking(move |c| c.file_report(&draft.try_into()?))
+        self.run(|c| async move { c.file_report_async(draft.try_into()?).await })
             .await
             .map(Into::into)
     }

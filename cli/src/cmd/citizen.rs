@@ -128,7 +128,7 @@ fn language(tag: &str) -> Language {
 
 /// Opens the device's client and brings its directory up to date (or keeps the cached one
 /// when the server cannot be reached, saying so).
-async fn open(args: &CitizenArgs, out: &Output) -> anyhow::Result<Client> {
+async fn open(args: &CitizenArgs, out: &Output) -> anyhow::Result<Arc<Client>> {
     let client = Client::open(ClientConfig {
         storage_dir: args.store.clone(),
         base_url: args.server.clone(),
@@ -147,7 +147,7 @@ async fn open(args: &CitizenArgs, out: &Output) -> anyhow::Result<Client> {
         }
         out.note(&format!("using the cached directory: {e:#}"));
     }
-    Ok(client)
+    Ok(Arc::new(client))
 }
 
 pub async fn run(args: CitizenArgs, out: &Output) -> anyhow::Result<()> {
@@ -382,7 +382,7 @@ fn prompt(client: &Client, mut args: ReportArgs) -> anyhow::Result<ReportArgs> {
     Ok(args)
 }
 
-async fn file(client: &Client, args: ReportArgs, url: &str, out: &Output) -> anyhow::Result<()> {
+async fn file(client: &Arc<Client>, args: ReportArgs, url: &str, out: &Output) -> anyhow::Result<()> {
     let args = if args.interactive {
         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             bail!("--interactive needs a terminal");
@@ -431,17 +431,22 @@ async fn file(client: &Client, args: ReportArgs, url: &str, out: &Output) -> any
         language: args.language.clone(),
         attachments,
     };
-    let filed = client.file_report(&draft).map_err(|e| match e {
-        tipline_core::Error::Draft(fields) => {
-            let l10n = Localizer::new(language(&args.language));
-            let lines: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message(&l10n)))
-                .collect();
-            anyhow::anyhow!("the report has fields to correct:\n  {}", lines.join("\n  "))
-        }
-        other => anyhow::Error::new(other),
-    })?;
+    // As the apps do: sealing and storing run on the runtime's blocking pool.
+    let filed = client
+        .clone()
+        .file_report_async(draft)
+        .await
+        .map_err(|e| match e {
+            tipline_core::Error::Draft(fields) => {
+                let l10n = Localizer::new(language(&args.language));
+                let lines: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message(&l10n)))
+                    .collect();
+                anyhow::anyhow!("the report has fields to correct:\n  {}", lines.join("\n  "))
+            }
+            other => anyhow::Error::new(other),
+        })?;
     out.note(&format!(
         "sealed report {} for {} on this device; codename (keep it, it is the only way back to the case):\n  {}",
         filed.report_id,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::local::{CaseEntry, Local};
 use super::Client;
 use crate::codename::Codename;
 use crate::crypto::OsRandom;
@@ -69,18 +70,9 @@ impl Client {
             .collect())
     }
 
-    /// The case book's entry for a case on this device.
-    pub(crate) fn case_entry(&self, case_id: CaseId) -> Result<super::local::CaseEntry> {
-        self.local
-            .cases()?
-            .into_iter()
-            .find(|c| c.case_id == case_id)
-            .ok_or_else(|| Error::NotFound("that case on this device".into()))
-    }
-
     /// The codename of a case on this device, to show it again.
     pub fn codename(&self, case_id: CaseId) -> Result<Zeroizing<String>> {
-        Ok(self.case_entry(case_id)?.codename)
+        Ok(case_entry(&self.local, case_id)?.codename)
     }
 
     /// Adds a case to this device from its codename, after checking with the server that the
@@ -97,8 +89,9 @@ impl Client {
                 }
                 other => Error::Network(other),
             })?;
-        self.local
-            .add_case(case.case_id, "", &parsed.to_phrase(), Utc::now())?;
+        let (case_id, phrase) = (case.case_id, parsed.to_phrase());
+        self.on_disk(move |local| local.add_case(case_id, "", &phrase, Utc::now()))
+            .await?;
         self.conversation(case.case_id).await?;
         Ok(case.case_id)
     }
@@ -107,11 +100,20 @@ impl Client {
     /// directory lists for its unit, stores the messages sealed on the device, and returns the
     /// whole conversation. A reply that fails its checks is left out and not stored.
     pub async fn conversation(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
-        let entry = self.case_entry(case_id)?;
-        let keys = Codename::parse(&entry.codename)?.derive()?;
         let directory = self.require_directory()?;
-        let known: Vec<ConversationMessage> = self.stored_messages(case_id)?;
-        let pending = self.pending_follow_ups(case_id)?;
+        let (entry, known, pending) = self
+            .on_disk(move |local| {
+                Ok((
+                    case_entry(local, case_id)?,
+                    parsed::<ConversationMessage>(&local.messages(case_id)?),
+                    parsed::<PendingFollowUp>(&local.pending_follow_ups(case_id)?),
+                ))
+            })
+            .await?;
+        let keys = Codename::parse(&entry.codename)?.derive()?;
+        // What to store, written in one go on the blocking pool once the answer is read:
+        // (message id, position, JSON, sealed as it is stored; empty only moves a known message).
+        let mut writes: Vec<(String, i64, Vec<u8>)> = Vec::new();
         let fresh = self
             .api()
             .messages(case_id, &keys.case_secret, entry.last_seq)
@@ -151,8 +153,7 @@ impl Client {
                 Kind::FollowUp => {
                     if known.iter().any(|m| m.message_id == wire.message_id) {
                         // Written on this device: stored with its text when it was sent.
-                        self.local
-                            .add_message(case_id, &wire.message_id.to_string(), wire.seq, &[])?;
+                        writes.push((wire.message_id.to_string(), wire.seq, Vec::new()));
                         continue;
                     }
                     if let Some(sent) = pending.iter().find(|p| p.message.message_id == wire.message_id) {
@@ -173,23 +174,19 @@ impl Client {
                 Kind::Report => continue,
             };
             let json = serde_json::to_vec(&message)?;
-            self.local
-                .add_message(case_id, &message.message_id.to_string(), wire.seq, &json)?;
+            writes.push((message.message_id.to_string(), wire.seq, json));
         }
-        if unit_id != entry.unit_id && !unit_id.is_empty() {
-            self.local
-                .add_case(case_id, &unit_id, &entry.codename, entry.created)?;
-        }
-        self.stored_messages(case_id)
-    }
-
-    pub(crate) fn stored_messages(&self, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
-        Ok(parsed(&self.local.messages(case_id)?))
-    }
-
-    /// The case's follow-ups whose sending is unconfirmed, newest first.
-    fn pending_follow_ups(&self, case_id: CaseId) -> Result<Vec<PendingFollowUp>> {
-        Ok(parsed(&self.local.pending_follow_ups(case_id)?))
+        let unit_changed = unit_id != entry.unit_id && !unit_id.is_empty();
+        self.on_disk(move |local| {
+            for (message_id, seq, json) in &writes {
+                local.add_message(case_id, message_id, *seq, json)?;
+            }
+            if unit_changed {
+                local.add_case(case_id, &unit_id, &entry.codename, entry.created)?;
+            }
+            Ok(parsed(&local.messages(case_id)?))
+        })
+        .await
     }
 
     /// Sends a follow-up in a case, sealed to the case's unit (from the directory), and keeps
@@ -198,7 +195,14 @@ impl Client {
     /// message (kept on the device meanwhile), so a try whose answer was lost on the way back
     /// does not make the unit read it twice.
     pub async fn send_follow_up(&self, case_id: CaseId, text: &str) -> Result<ConversationMessage> {
-        let entry = self.case_entry(case_id)?;
+        let (entry, pending) = self
+            .on_disk(move |local| {
+                Ok((
+                    case_entry(local, case_id)?,
+                    parsed::<PendingFollowUp>(&local.pending_follow_ups(case_id)?),
+                ))
+            })
+            .await?;
         if entry.unit_id.is_empty() {
             return Err(Error::NotFound("the case's unit: it has not answered yet".into()));
         }
@@ -207,8 +211,7 @@ impl Client {
             .encryption_key_for_unit(&entry.unit_id)
             .ok_or_else(|| Error::NotFound(format!("unit {} in the directory", entry.unit_id)))?;
         let keys = Codename::parse(&entry.codename)?.derive()?;
-        let again = self
-            .pending_follow_ups(case_id)?
+        let again = pending
             .into_iter()
             .find(|p| p.message.text.as_deref() == Some(text) && p.message.unit_id == entry.unit_id);
         let PendingFollowUp {
@@ -237,12 +240,14 @@ impl Client {
                     envelope: envelope.to_bytes(),
                 };
                 // Kept before it is sent: whatever becomes of the answer, a retry finds it.
-                self.local.add_pending_follow_up(
-                    case_id,
-                    &pending.message.message_id.to_string(),
-                    &serde_json::to_vec(&pending)?,
-                    Utc::now(),
-                )?;
+                let (message_id, json) = (
+                    pending.message.message_id.to_string(),
+                    serde_json::to_vec(&pending)?,
+                );
+                self.on_disk(move |local| {
+                    local.add_pending_follow_up(case_id, &message_id, &json, Utc::now())
+                })
+                .await?;
                 pending
             }
         };
@@ -251,19 +256,25 @@ impl Client {
             .await?;
         // Stored with seq 0 (which settles the pending copy): the next sync places it by the
         // server's order without a new copy.
-        self.local.add_message(
-            case_id,
-            &shown.message_id.to_string(),
-            0,
-            &serde_json::to_vec(&shown)?,
-        )?;
+        let (message_id, json) = (shown.message_id.to_string(), serde_json::to_vec(&shown)?);
+        self.on_disk(move |local| local.add_message(case_id, &message_id, 0, &json))
+            .await?;
         Ok(shown)
     }
 }
 
+/// The case book's entry for a case on this device.
+fn case_entry(local: &Local, case_id: CaseId) -> Result<CaseEntry> {
+    local
+        .cases()?
+        .into_iter()
+        .find(|c| c.case_id == case_id)
+        .ok_or_else(|| Error::NotFound("that case on this device".into()))
+}
+
 /// The device's JSON records that parse; one that does not (written by another version) is left
 /// out rather than failing the whole list.
-fn parsed<T: serde::de::DeserializeOwned>(records: &[Zeroizing<Vec<u8>>]) -> Vec<T> {
+pub(crate) fn parsed<T: serde::de::DeserializeOwned>(records: &[Zeroizing<Vec<u8>>]) -> Vec<T> {
     records
         .iter()
         .filter_map(|json| serde_json::from_slice(json).ok())

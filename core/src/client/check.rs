@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::cases::ConversationMessage;
+use super::local::Local;
 use super::Client;
 use crate::crypto::random::random_array;
 use crate::crypto::{OsRandom, RandomSource};
@@ -56,28 +58,16 @@ impl Client {
     /// Asks each open case once for news, spread over `spread` (see the module's notes), and
     /// says how many have some. New messages are stored, so the conversation shows them.
     pub async fn check_cases(&self, spread: Duration) -> Result<CaseCheck> {
-        let plan = self.plan_check(spread, &mut OsRandom::new())?;
+        let (due, skipped) = self.on_disk(open_cases).await?;
+        let plan = plan(due, skipped, spread, &mut OsRandom::new())?;
         self.run_check(plan).await
     }
 
     /// Which open cases to ask, in a random order, each at a random moment of its own slot of
     /// `spread`, drawn from `rng`.
     pub fn plan_check(&self, spread: Duration, rng: &mut dyn RandomSource) -> Result<CheckPlan> {
-        let mut skipped = 0;
-        let mut due: Vec<CaseId> = Vec::new();
-        for case in self.cases()? {
-            if self.is_done(case.case_id, case.created)? {
-                skipped += 1;
-            } else {
-                due.push(case.case_id);
-            }
-        }
-        shuffle(&mut due, rng)?;
-        let at = moments(due.len(), spread, rng)?;
-        Ok(CheckPlan {
-            asks: due.into_iter().zip(at).collect(),
-            skipped,
-        })
+        let (due, skipped) = open_cases(&self.local)?;
+        plan(due, skipped, spread, rng)
     }
 
     /// Carries out a plan: waits for each moment and asks that case.
@@ -89,7 +79,9 @@ impl Client {
         let started = tokio::time::Instant::now();
         for (case_id, at) in plan.asks {
             tokio::time::sleep_until(started + at).await;
-            let known = self.unit_messages(case_id)?;
+            let known = self
+                .on_disk(move |local| Ok(from_unit(&stored(local, case_id)?)))
+                .await?;
             match self.conversation(case_id).await {
                 Ok(messages) => {
                     result.checked += 1;
@@ -103,33 +95,63 @@ impl Client {
         }
         Ok(result)
     }
+}
 
-    /// How many of a case's stored messages came from the unit.
-    fn unit_messages(&self, case_id: CaseId) -> Result<usize> {
-        Ok(self
-            .stored_messages(case_id)?
-            .iter()
-            .filter(|m| m.from_unit)
-            .count())
+/// The cases to ask (not yet shuffled) and how many are skipped: closed by the unit, or quiet for
+/// longer than [`QUIET_CASE`].
+fn open_cases(local: &Local) -> Result<(Vec<CaseId>, u32)> {
+    let mut skipped = 0;
+    let mut due = Vec::new();
+    for case in local.cases()? {
+        if is_done(&stored(local, case.case_id)?, case.created) {
+            skipped += 1;
+        } else {
+            due.push(case.case_id);
+        }
     }
+    Ok((due, skipped))
+}
 
-    /// Whether a case needs no more asking: the unit closed it, or it has been quiet for longer
-    /// than [`QUIET_CASE`].
-    fn is_done(&self, case_id: CaseId, created: chrono::DateTime<Utc>) -> Result<bool> {
-        let messages = self.stored_messages(case_id)?;
-        let closed = messages
-            .iter()
-            .rev()
-            .find_map(|m| m.status)
-            .is_some_and(|status| status == CaseStatus::Closed);
-        let last = messages
-            .iter()
-            .filter_map(|m| m.sent_at)
-            .max()
-            .unwrap_or(created)
-            .max(created);
-        Ok(closed || Utc::now() - last > QUIET_CASE)
-    }
+/// `due` in a random order, each at a random moment of its own slot of `spread`.
+fn plan(
+    mut due: Vec<CaseId>,
+    skipped: u32,
+    spread: Duration,
+    rng: &mut dyn RandomSource,
+) -> Result<CheckPlan> {
+    shuffle(&mut due, rng)?;
+    let at = moments(due.len(), spread, rng)?;
+    Ok(CheckPlan {
+        asks: due.into_iter().zip(at).collect(),
+        skipped,
+    })
+}
+
+/// A case's stored messages.
+fn stored(local: &Local, case_id: CaseId) -> Result<Vec<ConversationMessage>> {
+    Ok(super::cases::parsed(&local.messages(case_id)?))
+}
+
+/// How many of `messages` came from the unit.
+fn from_unit(messages: &[ConversationMessage]) -> usize {
+    messages.iter().filter(|m| m.from_unit).count()
+}
+
+/// Whether a case needs no more asking: the unit closed it, or it has been quiet for longer than
+/// [`QUIET_CASE`].
+fn is_done(messages: &[ConversationMessage], created: chrono::DateTime<Utc>) -> bool {
+    let closed = messages
+        .iter()
+        .rev()
+        .find_map(|m| m.status)
+        .is_some_and(|status| status == CaseStatus::Closed);
+    let last = messages
+        .iter()
+        .filter_map(|m| m.sent_at)
+        .max()
+        .unwrap_or(created)
+        .max(created);
+    closed || Utc::now() - last > QUIET_CASE
 }
 
 /// A random `u32` from `rng`.

@@ -106,6 +106,13 @@ impl Api {
                 "must start with https:// (or http:// for loopback tests)",
             ));
         }
+        // Refused here rather than at every call: the URL parser takes ASCII host names only.
+        reqwest::Url::parse(&base).map_err(|e| {
+            Error::invalid(
+                "server url",
+                format!("{e} (give an international host name in its xn-- form)"),
+            )
+        })?;
         Ok(Api {
             http,
             base,
@@ -466,6 +473,20 @@ fn pinned_tls(pin: [u8; 32]) -> Result<rustls::ClientConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_host_names_are_ascii_only() {
+        // An international host name is given in its xn-- form; in Unicode it is refused at once
+        let second = Duration::from_secs(1);
+        assert!(Api::new("https://xn--bcher-kva.example", None, second).is_ok());
+        match Api::new("https://bücher.example", None, second) {
+            Err(Error::Invalid { field, reason }) => {
+                assert_eq!(field, "server url");
+                assert!(reason.contains("xn--"), "{reason}");
+            }
+            other => panic!("expected the url refused, got {:?}", other.map(|_| ())),
+        }
+    }
 
     /// A CA and a certificate it issued for `localhost`, and the SHA-256 of the leaf's SPKI.
     fn ca_and_leaf() -> (CertificateDer<'static>, CertificateDer<'static>, [u8; 32]) {

@@ -337,6 +337,13 @@ impl Client {
         })
     }
 
+    /// [`Client::file_report`] for async code, as the bindings and the desktop tool call it: the
+    /// stripping, the sealing (seconds for a long video) and the disk writes run on the
+    /// runtime's blocking pool, not on its few async workers.
+    pub async fn file_report_async(self: std::sync::Arc<Self>, draft: Draft) -> Result<Filed> {
+        super::blocking(move || self.file_report(&draft)).await?
+    }
+
     /// Every outbox item with its status, oldest first. Nothing is ever dropped from it.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
         Ok(self

@@ -7,7 +7,7 @@ use super::Client;
 use crate::alert::{Alert, Severity};
 use crate::hotline::{dial_uri, open_status, status_text, OpenStatus};
 use crate::l10n::{Language, Localizer};
-use crate::Result;
+use crate::{Error, Result};
 
 /// An alert ready to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +88,23 @@ impl Client {
             .hotlines_for_region(region)
             .into_iter()
             .map(|h| {
-                let status = open_status(h, now)?;
+                // A line in a time zone this version does not carry is still shown and can be
+                // dialled; its hours say to update the app rather than the whole list failing.
+                let status = match open_status(h, now) {
+                    Ok(status) => Some(status),
+                    Err(Error::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
                 Ok(HotlineView {
                     id: h.id.clone(),
                     name: localized(&h.names, language).to_owned(),
                     display: h.display.clone(),
                     dial_uri: dial_uri(h),
-                    open_now: matches!(status, OpenStatus::OpenNow { .. }),
-                    status: status_text(&status, now, &l10n),
+                    open_now: matches!(status, Some(OpenStatus::OpenNow { .. })),
+                    status: match &status {
+                        Some(status) => status_text(status, now, &l10n),
+                        None => l10n.text("hotline-zone-unknown"),
+                    },
                 })
             })
             .collect()

@@ -156,11 +156,41 @@ pub struct Hotline {
 }
 
 impl Hotline {
-    /// The line's time zone, parsed.
+    /// The line's time zone, from the zones this build carries: those of the countries the
+    /// directory serves (`CHRONO_TZ_TIMEZONE_FILTER` in `.cargo/config.toml`), not the whole
+    /// database, to keep the phone library small. A zone outside them is [`Error::NotFound`],
+    /// naming the zone; a name not shaped like one is [`Error::Invalid`].
     pub fn tz(&self) -> Result<chrono_tz::Tz> {
-        chrono_tz::Tz::from_str(&self.time_zone)
-            .map_err(|_| Error::invalid("hotline.time_zone", "not an IANA time zone name"))
+        if !is_time_zone_name(&self.time_zone) {
+            return Err(Error::invalid("hotline.time_zone", NOT_A_ZONE_NAME));
+        }
+        chrono_tz::Tz::from_str(&self.time_zone).map_err(|_| {
+            Error::NotFound(format!(
+                "time zone {} among those this version of the app knows",
+                self.time_zone
+            ))
+        })
     }
+}
+
+/// Why a hotline's time zone is refused by its shape.
+pub(crate) const NOT_A_ZONE_NAME: &str = "not an IANA time zone name (Area/Location, or UTC)";
+
+/// Whether `name` is shaped like an IANA time zone name: `UTC`, or `Area/Location` (and perhaps
+/// a third part), each part a letter then letters, digits, `_`, `-` or `+`, at most 14
+/// characters as the database's own rules say. Whether this build knows the zone is another
+/// question ([`Hotline::tz`]): a device accepts a directory that names a zone it does not know
+/// (the other hotlines and every unit still work), the authority's tool does not sign one.
+pub(crate) fn is_time_zone_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    let part_ok = |part: &&str| {
+        part.len() <= 14
+            && part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+    };
+    name == "UTC" || ((2..=3).contains(&parts.len()) && parts.iter().all(part_ok))
 }
 
 /// The line is open on `days` from `opens` until `closes`, local time of the hotline.

@@ -76,10 +76,12 @@ impl<S: Stage> Directory<S> {
             check_number(&format!("{at}.number"), &hotline.number)?;
             check_text(&format!("{at}.display"), &hotline.display)?;
             check_text(&format!("{at}.time_zone"), &hotline.time_zone)?;
-            hotline.tz().map_err(|e| match e {
-                Error::Invalid { reason, .. } => Error::invalid(format!("{at}.time_zone"), reason),
-                other => other,
-            })?;
+            if !super::model::is_time_zone_name(&hotline.time_zone) {
+                return Err(Error::invalid(
+                    format!("{at}.time_zone"),
+                    super::model::NOT_A_ZONE_NAME,
+                ));
+            }
             check_len(&format!("{at}.hours"), hotline.hours.len(), 0, MAX_LIST_LEN)?;
             for (j, rule) in hotline.hours.iter().enumerate() {
                 check_rule(&format!("{at}.hours[{j}]"), rule)?;
@@ -103,6 +105,25 @@ impl<S: Stage> Directory<S> {
 }
 
 impl DirectoryBody {
+    /// Checks that this build knows every hotline's time zone. The authority's tool refuses to
+    /// sign a directory naming one it does not know: apps built with the same list would show
+    /// that line without its hours (see [`super::model::Hotline::tz`]); the list grows in
+    /// `.cargo/config.toml` before a directory names a new zone.
+    pub fn check_time_zones_known(&self) -> Result<()> {
+        for (i, hotline) in self.hotlines.iter().enumerate() {
+            if let Err(Error::NotFound(_)) = hotline.tz() {
+                return Err(Error::invalid(
+                    format!("directory.hotlines[{i}].time_zone"),
+                    format!(
+                        "{} is not among the time zones the apps carry (CHRONO_TZ_TIMEZONE_FILTER)",
+                        hotline.time_zone
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every rule of the format: [`Directory::validate_content`], then that the directory
     /// expires after it was issued.
     pub fn validate(&self) -> Result<()> {

@@ -20,9 +20,11 @@ pub const CLOCK_SKEW: Duration = Duration::minutes(10);
 const WHAT: &str = "directory";
 
 impl DirectoryBody {
-    /// Validates the body, then signs it with the authority key.
+    /// Validates the body and checks that the apps know its hotlines' time zones, then signs it
+    /// with the authority key.
     pub fn sign(&self, authority: &SigningKey) -> Result<SignedDirectory> {
         self.validate()?;
+        self.check_time_zones_known()?;
         let signed = Signed::sign(DocumentKind::Directory, self, authority)?;
         if signed.payload.len() > MAX_PAYLOAD_LEN {
             return Err(Error::invalid(

@@ -320,8 +320,15 @@ fn test_validate_rejects_duplicate_category_id() {
 
 #[test]
 fn test_validate_rejects_bad_time_zone() {
-    for bad in ["Europe/Copenhagn", "CET+1", "Mars/Olympus_Mons"] {
-        // Given a hotline whose time zone is not an IANA name
+    for bad in [
+        "CET+1",
+        "Europe/",
+        "/Madrid",
+        "Europe/Copen hagen",
+        "Europe/Madrid/Centro/Sur",
+        "",
+    ] {
+        // Given a hotline whose time zone is not shaped like an IANA name
         let mut body = body();
         body.hotlines[1].time_zone = bad.into();
         // When it is validated, then the time zone is named
@@ -330,6 +337,37 @@ fn test_validate_rejects_bad_time_zone() {
             "directory.hotlines[1].time_zone",
             "{bad}"
         );
+    }
+}
+
+#[test]
+fn test_sign_refuses_a_time_zone_the_apps_do_not_carry() {
+    for unknown in ["Europe/Copenhagn", "Mars/Olympus_Mons", "Asia/Tokyo"] {
+        // Given a hotline in a zone the apps are not built with (a typo, or a real zone outside
+        // the list in .cargo/config.toml)
+        let mut body = body();
+        body.hotlines[1].time_zone = unknown.into();
+        // When the authority signs it, then the time zone is named and nothing is signed
+        let (field, reason) = invalid(body.sign(&authority()));
+        assert_eq!(field, "directory.hotlines[1].time_zone", "{unknown}");
+        assert!(reason.contains(unknown), "{reason}");
+    }
+}
+
+#[test]
+fn test_a_device_keeps_a_directory_naming_a_zone_it_does_not_carry() {
+    // Given a directory signed by a newer tool with a line in a zone this build lacks
+    let mut body = body();
+    body.hotlines[1].time_zone = "Asia/Tokyo".into();
+    let authority = authority();
+    let signed =
+        SignedDirectory::from_signed(Signed::sign(DocumentKind::Directory, &body, &authority).unwrap());
+    // When a device verifies it, then it is trusted (units, categories and the other lines work)
+    let verified = signed.verify(&authority.verifying_key(), t0(), None).unwrap();
+    // And that line's time zone is a clear error naming the zone
+    match verified.hotlines()[1].tz() {
+        Err(Error::NotFound(what)) => assert!(what.contains("Asia/Tokyo"), "{what}"),
+        other => panic!("expected an unknown zone, got {other:?}"),
     }
 }
 

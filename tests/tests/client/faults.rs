@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tipline_core::client::keystore::{KeyStore, StaticKeyStore};
-use tipline_core::client::{Client, OutboxStatus};
+use tipline_core::client::{Client, OutboxItem, OutboxListener, OutboxStatus};
 use tipline_core::Error;
 use zeroize::Zeroizing;
 
@@ -154,4 +154,147 @@ async fn test_a_receipt_that_does_not_verify_is_kept_and_the_report_not_sent_aga
     client.flush().await.unwrap();
     assert_eq!(submissions.load(Ordering::SeqCst), 1);
     assert_eq!(status(&client), OutboxStatus::ReceiptUnverified);
+}
+
+/// A tmpfs of a few MiB mounted on a fresh folder for as long as it lives: a real file system
+/// that a test can fill up (writes then fail with `ENOSPC`, as on a phone whose storage is full)
+/// and free again. Mounting needs root (as in CI).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts one of `mib` MiB, or says why it cannot.
+    fn mount(mib: u32) -> Result<SmallDisk, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let output = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tipline-test",
+            ])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+        }
+        Ok(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Writes a file at `path` on the disk until the disk is full.
+    fn fill(path: &std::path::Path) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        // A 64 MiB bound in case the mount is larger than asked.
+        for _ in 0..1024 {
+            match file.write_all(&block).and_then(|()| file.sync_all()) {
+                Ok(()) => continue,
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        let one = [0u8; 1];
+        assert!(
+            file.write_all(&one).and_then(|()| file.sync_all()).is_err(),
+            "the disk is full"
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Fills the disk the moment the report's envelope has reached the server (its receipt kept),
+/// before the attachment's first piece is recorded as sent; records every status shown.
+struct FillsTheDisk {
+    filler: std::path::PathBuf,
+    filled: AtomicBool,
+    shown: std::sync::Mutex<Vec<OutboxStatus>>,
+}
+
+impl OutboxListener for FillsTheDisk {
+    fn on_change(&self, item: OutboxItem) {
+        if let OutboxStatus::Sending { progress } = item.status {
+            if progress > 0.0 && !self.filled.swap(true, Ordering::SeqCst) {
+                SmallDisk::fill(&self.filler);
+            }
+        }
+        self.shown.lock().unwrap().push(item.status);
+    }
+}
+
+#[tokio::test]
+async fn test_a_full_disk_is_waited_out_and_the_report_delivered_once_space_returns() {
+    let disk = match SmallDisk::mount(4) {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("skipped: a full disk is simulated with a tmpfs, which cannot be mounted here ({why})");
+            return;
+        }
+    };
+    // Given a report with a 600 KB attachment (three pieces) filed on a phone whose storage is
+    // that small disk
+    let server = Server::start().await;
+    let client = server.client_in(&disk.path().join("phone"));
+    client.refresh_directory().await.unwrap();
+    let mut report = draft();
+    let bytes: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    report.attachments.push(tipline_e2e::files::attachment(
+        "clip.bin",
+        "application/octet-stream",
+        &bytes,
+    ));
+    let filed = client.file_report(&report).unwrap();
+    let listener = Arc::new(FillsTheDisk {
+        filler: disk.path().join("filler"),
+        filled: AtomicBool::new(false),
+        shown: Default::default(),
+    });
+    client.set_listener(listener.clone());
+    // When the disk fills up while the report is being sent (the server has its envelope and
+    // the first piece, the phone cannot write down that it sent them)
+    let summary = client.flush().await.unwrap();
+    assert!(listener.filled.load(Ordering::SeqCst), "the disk was filled");
+    // Then the report waits, and stays waiting while the disk is full
+    assert_eq!((summary.delivered, summary.pending, summary.failed), (0, 1, 0));
+    assert!(matches!(status(&client), OutboxStatus::Queued { .. }));
+    assert!(client.file_report(&attach_jpeg(draft())).is_err());
+    assert_eq!(client.outbox().unwrap().len(), 1, "nothing half-filed is kept");
+    // And once space returns, the next flushes deliver it, once, whole
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    let mut delivered = 0;
+    for _ in 0..20 {
+        delivered += client.flush().await.unwrap().delivered;
+        if delivered > 0 {
+            break;
+        }
+        // Due again after its back-off (at most 4 s for the first attempts).
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(delivered, 1);
+    assert!(matches!(status(&client), OutboxStatus::Delivered { .. }));
+    let at_desk = server.desk_reports().await;
+    assert_eq!(at_desk.len(), 1);
+    assert_eq!(at_desk[0].report_id, filed.report_id);
+    assert_eq!(server.open_attachments(&at_desk[0]).await, vec![bytes]);
+    // And it was never shown as refused
+    let shown = listener.shown.lock().unwrap();
+    assert!(
+        !shown.iter().any(|s| matches!(s, OutboxStatus::Failed { .. })),
+        "{shown:?}"
+    );
 }
