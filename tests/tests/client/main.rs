@@ -461,7 +461,8 @@ async fn test_case_recovered_from_codename_on_a_second_client() {
 #[tokio::test]
 async fn test_client_solves_again_when_a_flood_raised_the_difficulty() {
     // Given a server at difficulty 4 that raises it while flooded (more than two submissions in
-    // half a second), with no grace for older stamps, and taking one report at a time,
+    // half a second), with no grace for older stamps, and taking one report a second (so that
+    // the second of two reports flushed together waits, even on a slow machine),
     let server = Server::start_with(|s| {
         s.stamp_difficulty = 4;
         s.stamp_policy = StampPolicy {
@@ -470,7 +471,7 @@ async fn test_client_solves_again_when_a_flood_raised_the_difficulty() {
             threshold: 2,
             grace: Duration::ZERO,
         };
-        s.rates.reports = tipline_server::limits::Rate::new(600, 1);
+        s.rates.reports = tipline_server::limits::Rate::new(60, 1);
     })
     .await;
     let client = server.client("phone-a");
@@ -497,8 +498,8 @@ async fn test_client_solves_again_when_a_flood_raised_the_difficulty() {
     if let Ok(wait) = (due - Utc::now()).to_std() {
         tokio::time::sleep(wait).await;
     }
-    // (and the flood's last submission has left a token in the bucket)
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // (and the bucket has its token again after the flood's last submission)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // Then the client reads the difficulty announced now, solves again, and the report arrives
     let summary = client.flush().await.unwrap();
