@@ -231,6 +231,15 @@ async fn goodput(args: &Args) -> anyhow::Result<()> {
     if let Some(at) = options.extra_args.iter().position(|a| a == "--max-connections") {
         options.extra_args[at + 1] = (args.connections as usize * 2 + 256).to_string();
     }
+    // Room on disk for both phases' reports: the attacks' small storage budget would fill with
+    // the quiet phase's reports and refuse every report of the flooded one.
+    if let Some(at) = options
+        .extra_args
+        .iter()
+        .position(|a| a == "--storage-budget-bytes")
+    {
+        options.extra_args[at + 1] = (4u64 << 30).to_string();
+    }
     let mut server = TestServer::start(options).await?;
     let target = Target::of(&mut server).await?;
     let seconds = Duration::from_secs(args.seconds);
