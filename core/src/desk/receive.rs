@@ -66,9 +66,21 @@ impl Desk {
     /// were. One result per delivery, in order; a delivery that failed stays unacknowledged on
     /// the server and comes again after its lease.
     pub async fn receive_batch(&self, deliveries: &[Delivery], wait: Duration) -> Vec<Result<Received>> {
+        let envelopes = self.open_all(deliveries).await;
+        self.receive_opened(deliveries, envelopes, wait).await
+    }
+
+    /// [`Desk::receive_batch`] after [`Desk::open_all`]: `envelopes` holds what opening each
+    /// delivery gave, in order. The receiving loop opens the next batch while this one is
+    /// stored and acknowledged.
+    pub(crate) async fn receive_opened(
+        &self,
+        deliveries: &[Delivery],
+        envelopes: Vec<Result<OpenedReport>>,
+        wait: Duration,
+    ) -> Vec<Result<Received>> {
         let deadline = Instant::now() + wait;
         let mut results: Vec<Result<Opened>> = Vec::with_capacity(deliveries.len());
-        let envelopes = self.open_all(deliveries).await;
         for ((i, delivery), opened) in deliveries.iter().enumerate().zip(envelopes) {
             // A report delivered twice in one batch is taken once, as its last delivery.
             if deliveries[i + 1..]
@@ -145,7 +157,7 @@ impl Desk {
     /// Opens the envelope of each delivery, in order. One delivery (a live report) is opened
     /// here; a batch is split between up to [`OPENERS`] tasks of tokio's blocking pool, one per
     /// core, so that a backlog is opened on every core while this task waits.
-    async fn open_all(&self, deliveries: &[Delivery]) -> Vec<Result<OpenedReport>> {
+    pub(crate) async fn open_all(&self, deliveries: &[Delivery]) -> Vec<Result<OpenedReport>> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let tasks = cores.clamp(1, OPENERS).min(deliveries.len());
         if tasks <= 1 {

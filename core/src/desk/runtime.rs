@@ -6,6 +6,11 @@
 //! to show. Like the rest of the core it owns no runtime: [`Desk::run_inbox`] is a future the
 //! caller drives, and it ends when the caller stops it or drops the channel's receiver.
 //!
+//! The loop runs in two stages joined by a queue of one batch: the first reads the stream,
+//! gathers the deliveries that arrived together and opens them on tokio's blocking pool; the
+//! second stores and acknowledges each batch and syncs cases, in the stream's order. A backlog
+//! is so opened on one core while the batch before it is stored and acknowledged on the other.
+//!
 //! A report whose attachments are still uploading is not acknowledged: the server delivers it
 //! again when its lease ends, and meanwhile the loop tries its attachments again every
 //! [`InboxOptions::pending_retry`], so it is taken as soon as the upload completes.
@@ -21,6 +26,7 @@ use crate::api::bounds::MAX_ACK_BATCH;
 use crate::api::Delivery;
 use crate::crypto::random::random_array;
 use crate::crypto::OsRandom;
+use crate::envelope::OpenedReport;
 use crate::report::{CaseId, ReportId};
 use crate::Result;
 
@@ -91,9 +97,21 @@ impl Default for InboxOptions {
 /// Most deliveries taken as one batch (one commit, one acknowledgement).
 const MAX_BATCH: usize = MAX_ACK_BATCH as usize;
 
-/// What ended the gathering of a batch other than its size: an event to handle after it.
-enum After {
+/// What the stream's reader hands to the taker, in the stream's order.
+enum Item {
+    /// Deliveries that arrived together, with what opening each gave, in order.
+    Batch(Vec<Delivery>, Vec<Result<OpenedReport>>),
+    /// A reporter's follow-up.
     Message { case_id: CaseId, seq: i64 },
+    /// The stream ended, and why.
+    Ended(String),
+}
+
+/// How taking one stream's items ended.
+enum Outcome {
+    /// The front end stopped listening.
+    Stop,
+    /// The stream ended, and why: the loop connects again.
     Ended(String),
 }
 
@@ -120,54 +138,28 @@ impl Desk {
         let mut pending: BTreeSet<ReportId> = BTreeSet::new();
         loop {
             let reason = match self.client().inbox_stream().await {
-                Ok(mut stream) => {
+                Ok(stream) => {
                     backoff = options.reconnect_min;
                     if events.send(DeskEvent::Connected).await.is_err() {
                         return Ok(());
                     }
-                    let mut retry = tokio::time::interval(options.pending_retry);
-                    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    loop {
+                    // Two stages: the next batch is read and opened (on the blocking pool)
+                    // while this one is stored and acknowledged. One batch waits between them.
+                    let (items, mut queue) = mpsc::channel(1);
+                    let read = self.read_stream(stream, items);
+                    tokio::pin!(read);
+                    let take = self.take_items(&mut queue, options, events, &mut pending);
+                    tokio::pin!(take);
+                    let mut reading = true;
+                    let outcome = loop {
                         tokio::select! {
-                            next = stream.next() => match next {
-                                Ok(Some(InboxEvent::Report(delivery))) => {
-                                    // The deliveries already arrived behind it join its batch.
-                                    let (batch, after) = gather(*delivery, &mut stream).await;
-                                    for event in self.take(&batch, options.attachment_wait, &mut pending).await {
-                                        if events.send(event).await.is_err() {
-                                            return Ok(());
-                                        }
-                                    }
-                                    match after {
-                                        None => {}
-                                        Some(After::Message { case_id, seq }) => {
-                                            if let Some(event) = self.follow_up(case_id, seq).await? {
-                                                if events.send(event).await.is_err() {
-                                                    return Ok(());
-                                                }
-                                            }
-                                        }
-                                        Some(After::Ended(reason)) => break reason,
-                                    }
-                                }
-                                Ok(Some(InboxEvent::Message { case_id, seq })) => {
-                                    if let Some(event) = self.follow_up(case_id, seq).await? {
-                                        if events.send(event).await.is_err() {
-                                            return Ok(());
-                                        }
-                                    }
-                                }
-                                Ok(None) => break "the server ended the stream".to_owned(),
-                                Err(e) => break e.to_string(),
-                            },
-                            _ = retry.tick(), if !pending.is_empty() => {
-                                for event in self.retry_pending(&mut pending).await {
-                                    if events.send(event).await.is_err() {
-                                        return Ok(());
-                                    }
-                                }
-                            }
+                            outcome = &mut take => break outcome?,
+                            () = &mut read, if reading => reading = false,
                         }
+                    };
+                    match outcome {
+                        Outcome::Stop => return Ok(()),
+                        Outcome::Ended(reason) => reason,
                     }
                 }
                 Err(e) => e.to_string(),
@@ -182,14 +174,79 @@ impl Desk {
         }
     }
 
-    /// Takes a batch of deliveries and says what became of each.
+    /// The first stage: reads the stream, gathers the deliveries that arrived together and
+    /// opens them, and hands them on in order with the other events, until the stream ends
+    /// (its last item says why) or the second stage stops.
+    async fn read_stream(&self, mut stream: InboxStream, items: mpsc::Sender<Item>) {
+        loop {
+            let item = match stream.next().await {
+                Ok(Some(InboxEvent::Report(delivery))) => {
+                    // The deliveries already arrived behind it join its batch.
+                    let (batch, after) = gather(*delivery, &mut stream).await;
+                    let opened = self.open_all(&batch).await;
+                    if items.send(Item::Batch(batch, opened)).await.is_err() {
+                        return;
+                    }
+                    match after {
+                        Some(item) => item,
+                        None => continue,
+                    }
+                }
+                Ok(Some(InboxEvent::Message { case_id, seq })) => Item::Message { case_id, seq },
+                Ok(None) => Item::Ended("the server ended the stream".to_owned()),
+                Err(e) => Item::Ended(e.to_string()),
+            };
+            let ended = matches!(item, Item::Ended(_));
+            if items.send(item).await.is_err() || ended {
+                return;
+            }
+        }
+    }
+
+    /// The second stage: takes each item of the first in order (stores and acknowledges a
+    /// batch, syncs a case), tries the reports still uploading again, and tells the front end.
+    /// An error only if the local store fails.
+    async fn take_items(
+        &self,
+        queue: &mut mpsc::Receiver<Item>,
+        options: InboxOptions,
+        events: &mpsc::Sender<DeskEvent>,
+        pending: &mut BTreeSet<ReportId>,
+    ) -> Result<Outcome> {
+        let mut retry = tokio::time::interval(options.pending_retry);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let told = tokio::select! {
+                item = queue.recv() => match item {
+                    Some(Item::Batch(batch, opened)) => {
+                        self.take(&batch, opened, options.attachment_wait, pending).await
+                    }
+                    Some(Item::Message { case_id, seq }) => {
+                        self.follow_up(case_id, seq).await?.into_iter().collect()
+                    }
+                    Some(Item::Ended(reason)) => return Ok(Outcome::Ended(reason)),
+                    // The first stage always says why it ended before it does.
+                    None => return Ok(Outcome::Ended("the stream's reader stopped".to_owned())),
+                },
+                _ = retry.tick(), if !pending.is_empty() => self.retry_pending(pending).await,
+            };
+            for event in told {
+                if events.send(event).await.is_err() {
+                    return Ok(Outcome::Stop);
+                }
+            }
+        }
+    }
+
+    /// Takes a batch of opened deliveries and says what became of each.
     async fn take(
         &self,
         batch: &[Delivery],
+        opened: Vec<Result<OpenedReport>>,
         wait: Duration,
         pending: &mut BTreeSet<ReportId>,
     ) -> Vec<DeskEvent> {
-        let results = self.receive_batch(batch, wait).await;
+        let results = self.receive_opened(batch, opened, wait).await;
         batch
             .iter()
             .zip(results)
@@ -258,7 +315,7 @@ impl Desk {
 /// waiting for more (a live report is taken at once; a backlog arrives in bursts and is taken in
 /// batches); and the other event that ended the gathering, if any. The stream's reads are
 /// cancel-safe, so the one that finds nothing ready loses nothing.
-async fn gather(first: Delivery, stream: &mut InboxStream) -> (Vec<Delivery>, Option<After>) {
+async fn gather(first: Delivery, stream: &mut InboxStream) -> (Vec<Delivery>, Option<Item>) {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         let Ok(next) = tokio::time::timeout(Duration::ZERO, stream.next()).await else {
@@ -267,15 +324,10 @@ async fn gather(first: Delivery, stream: &mut InboxStream) -> (Vec<Delivery>, Op
         match next {
             Ok(Some(InboxEvent::Report(delivery))) => batch.push(*delivery),
             Ok(Some(InboxEvent::Message { case_id, seq })) => {
-                return (batch, Some(After::Message { case_id, seq }))
+                return (batch, Some(Item::Message { case_id, seq }))
             }
-            Ok(None) => {
-                return (
-                    batch,
-                    Some(After::Ended("the server ended the stream".to_owned())),
-                )
-            }
-            Err(e) => return (batch, Some(After::Ended(e.to_string()))),
+            Ok(None) => return (batch, Some(Item::Ended("the server ended the stream".to_owned()))),
+            Err(e) => return (batch, Some(Item::Ended(e.to_string()))),
         }
     }
     (batch, None)
