@@ -63,8 +63,9 @@ impl fmt::Debug for EncryptionPublicKey {
     }
 }
 
-/// An X25519 private key: opens what was sealed to its public key.
-pub struct EncryptionSecretKey(x25519_dalek::StaticSecret);
+/// An X25519 private key: opens what was sealed to its public key. Its public key is computed
+/// once, when the key is made or loaded (opening needs it, and a desk opens many reports).
+pub struct EncryptionSecretKey(x25519_dalek::StaticSecret, x25519_dalek::PublicKey);
 
 impl EncryptionSecretKey {
     /// A fresh key from the operating system's random source.
@@ -79,7 +80,9 @@ impl EncryptionSecretKey {
 
     /// The key for 32 secret bytes (clamped as X25519 requires).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(x25519_dalek::StaticSecret::from(bytes))
+        let secret = x25519_dalek::StaticSecret::from(bytes);
+        let public = x25519_dalek::PublicKey::from(&secret);
+        Self(secret, public)
     }
 
     /// The secret bytes, for storage by the key's owner.
@@ -89,11 +92,15 @@ impl EncryptionSecretKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> EncryptionPublicKey {
-        EncryptionPublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        EncryptionPublicKey(self.1.to_bytes())
     }
 
     pub(crate) fn dalek(&self) -> &x25519_dalek::StaticSecret {
         &self.0
+    }
+
+    pub(crate) fn dalek_public(&self) -> &x25519_dalek::PublicKey {
+        &self.1
     }
 }
 

@@ -173,6 +173,19 @@ impl Suite {
         self.key_schedule(shared.as_ref(), info)
     }
 
+    /// `SetupBaseR` with `pkR` given, as its holder computed it once from `skR`
+    /// ([`kem::decap_with_public`]).
+    pub fn setup_receiver_with_public(
+        self,
+        enc: &[u8],
+        sk_r: &StaticSecret,
+        pk_r: &PublicKey,
+        info: &[u8],
+    ) -> Result<Context, CryptoError> {
+        let shared: SharedSecret = kem::decap_with_public(enc, sk_r, pk_r)?;
+        self.key_schedule(shared.as_ref(), info)
+    }
+
     /// Section 6.1, single-shot `Seal(pkR, info, aad, pt)`: returns `enc` and the ciphertext.
     pub fn seal_with_rng(
         self,

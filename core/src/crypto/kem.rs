@@ -79,10 +79,19 @@ pub fn encap_with_ephemeral(
 
 /// Section 4.1, `Decap(enc, skR)`.
 pub fn decap(enc: &[u8], sk_r: &StaticSecret) -> Result<SharedSecret, CryptoError> {
+    decap_with_public(enc, sk_r, &PublicKey::from(sk_r))
+}
+
+/// `Decap(enc, skR)` with `pkR` given, as computed once from `skR` by its holder: a receiver
+/// that opens many messages with one key saves a scalar multiplication on each.
+pub fn decap_with_public(
+    enc: &[u8],
+    sk_r: &StaticSecret,
+    pk_r: &PublicKey,
+) -> Result<SharedSecret, CryptoError> {
     let enc: [u8; N] = enc.try_into().map_err(|_| CryptoError::InvalidKey)?;
     let pk_e = PublicKey::from(enc);
     let dh = dh(sk_r, &pk_e)?;
-    let pk_r = PublicKey::from(sk_r);
     let mut kem_context = [0u8; 2 * N];
     kem_context[..N].copy_from_slice(&enc);
     kem_context[N..].copy_from_slice(pk_r.as_bytes());
