@@ -83,6 +83,15 @@ impl LocalHub {
         Self::default()
     }
 
+    /// Whether any live stream is subscribed (to any unit) now.
+    pub fn has_streams(&self) -> bool {
+        self.channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .any(|sender| sender.receiver_count() > 0)
+    }
+
     /// Tells every live stream of every unit to look again (after notifications may have been
     /// missed, as when a node's connection to a shared database was down).
     pub fn wake_all(&self) {
@@ -145,6 +154,17 @@ mod tests {
         assert_eq!(a2.recv().await, Received::Event(PushEvent::Report));
         let nothing = tokio::time::timeout(std::time::Duration::from_millis(20), b.recv()).await;
         assert!(nothing.is_err());
+    }
+
+    #[test]
+    fn test_has_streams_only_while_a_subscription_lives() {
+        let hub = LocalHub::new();
+        assert!(!hub.has_streams());
+        let a = hub.subscribe("a");
+        assert!(hub.has_streams());
+        drop(a);
+        // The channel is still in the map until a notification finds it empty.
+        assert!(!hub.has_streams());
     }
 
     #[tokio::test]

@@ -8,10 +8,16 @@
 //! when it comes back (and every stream is told to look again), and a slow periodic read
 //! catches anything else: the store stays the truth, a push is only a wake-up.
 //!
-//! Notifications are coalesced: while one is on its way, the events that follow share the next
-//! one. A `NOTIFY` sent on its own writes no WAL, so the commit that sends it waits for no
-//! flush; one sent inside the change's transaction would hold PostgreSQL's notification queue
-//! lock through that commit's flush and so serialize every node's intake commits.
+//! A node with no live stream open does not read on a wake-up: it has no stream to hand the
+//! events to. Its periodic read still moves the cursor on, so that when a stream opens, the
+//! next wake-up reads only what came since that read; two nodes taking intake with no desk on
+//! either cost PostgreSQL one read every two seconds, not one per wake-up.
+//!
+//! Notifications are coalesced: while one is on its way, and for `NOTIFY_GAP` after it, the
+//! events that follow share the next one. A `NOTIFY` sent on its own writes no WAL, so the
+//! commit that sends it waits for no flush; one sent inside the change's transaction would hold
+//! PostgreSQL's notification queue lock through that commit's flush and so serialize every
+//! node's intake commits.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,6 +42,11 @@ const PERIODIC: Duration = Duration::from_secs(2);
 /// How far back a read looks again for events whose transaction committed after a later one's
 /// (sequence numbers are taken in one order and may become visible in another).
 const LOOK_BACK: i64 = 256;
+/// The least time between two notifications of one node: the events of that time share one,
+/// so that a node taking thousands of reports a second sends PostgreSQL at most a few hundred
+/// notifications (each a transaction, and a wake-up of every listening node) while adding at
+/// most this much to a push across nodes.
+const NOTIFY_GAP: Duration = Duration::from_millis(2);
 /// Events read at once.
 const READ_BATCH: i64 = 1000;
 /// How long events are kept (retention deletes older ones).
@@ -117,6 +128,7 @@ async fn notify_others(shared: Arc<Shared>) {
         if let Err(e) = sent {
             tracing::warn!(error = %e, "push: cannot wake the other nodes (their periodic read will)");
         }
+        tokio::time::sleep(NOTIFY_GAP).await;
     }
 }
 
@@ -228,6 +240,8 @@ async fn listen(shared: Arc<Shared>) {
                 received = listener.try_recv() => match received {
                     // This node's own wake-up: nothing to read.
                     Ok(Some(notification)) if notification.payload() == own => continue,
+                    // No stream to hand events to: the periodic read moves the cursor on.
+                    Ok(Some(_)) if !shared.local.has_streams() => continue,
                     Ok(Some(_)) => {}
                     // The connection was lost; the next call reconnects. Catch up after it.
                     // Streams look again at once: with the database gone they end cleanly (their
