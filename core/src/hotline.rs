@@ -196,12 +196,15 @@ mod tests {
             Err(crate::Error::NotFound(what)) => assert!(what.contains("Asia/Tokyo"), "{what}"),
             other => panic!("expected an unknown zone, got {other:?}"),
         }
-        // And the zones the hotlines use are there, Spain's islands and Ceuta included
+        // And the zones of the countries the hotlines serve are there, Spain's islands and
+        // Ceuta, the Faroe Islands and Greenland's Nuuk included
         for zone in [
             "Europe/Copenhagen",
             "Europe/Madrid",
             "Atlantic/Canary",
             "Africa/Ceuta",
+            "Atlantic/Faroe",
+            "America/Nuuk",
             "UTC",
         ] {
             line.time_zone = zone.into();

@@ -4,24 +4,31 @@
 //! Every export runs its work here and the foreign side only awaits the result. That keeps
 //! sealing, proof-of-work stamps and disk writes off the app's main thread and Python's event
 //! loop, and gives reqwest the tokio reactor it needs whichever executor polls the future.
+//!
+//! One thread drives it (tokio's current-thread scheduler, the smaller of the two in the phone
+//! library): deliveries and conversations are I/O-bound, and what costs CPU or waits on the disk
+//! (sealing, stamps, SQLite, files) goes to the runtime's blocking pool, as the core's own
+//! `spawn_blocking` calls and [`blocking`] send it.
 
 use std::future::Future;
 use std::sync::LazyLock;
 
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Handle};
 
 use crate::error::{from_core, ApiError};
 
-/// Two workers: deliveries and conversations are I/O-bound; a phone has few cores to spare.
-const WORKERS: usize = 2;
-
-static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
-    Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .thread_name("tipline-core")
+/// The runtime's handle; its thread is started on first use and runs for the life of the process.
+static RUNTIME: LazyLock<Handle> = LazyLock::new(|| {
+    let runtime = Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("the OS lets a process start threads")
+        .expect("the OS lets a process start threads");
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("tipline-core".to_owned())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .expect("the OS lets a process start threads");
+    handle
 });
 
 /// The outcome of a task: a panic in the core is a bug and is raised again here, so that uniffi
