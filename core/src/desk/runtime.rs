@@ -176,26 +176,78 @@ impl Desk {
 
     /// The first stage: reads the stream, gathers the deliveries that arrived together and
     /// opens them, and hands them on in order with the other events, until the stream ends
-    /// (its last item says why) or the second stage stops.
+    /// (its last item says why) or the second stage stops. While the second stage is busy, the
+    /// batch it has not taken yet grows with the deliveries that arrive meanwhile (up to a full
+    /// batch), so that a backlog is stored and acknowledged in batches as large as its pace
+    /// allows instead of in the small bursts the stream brings.
     async fn read_stream(&self, mut stream: InboxStream, items: mpsc::Sender<Item>) {
+        let mut held: Option<(Vec<Delivery>, Vec<Result<OpenedReport>>)> = None;
         loop {
-            let item = match stream.next().await {
-                Ok(Some(InboxEvent::Report(delivery))) => {
-                    // The deliveries already arrived behind it join its batch.
-                    let (batch, after) = gather(*delivery, &mut stream).await;
-                    let opened = self.open_all(&batch).await;
+            let room = MAX_BATCH - held.as_ref().map_or(0, |(batch, _)| batch.len());
+            let next = match &held {
+                None => Some(stream.next().await),
+                // The held batch goes as soon as the second stage is free; until then, what
+                // arrives joins it (both waits are cancel-safe: nothing is lost to the other).
+                Some(_) if room > 0 => tokio::select! {
+                    biased;
+                    free = items.reserve() => match free {
+                        Ok(permit) => {
+                            let (batch, opened) = held.take().unwrap_or_default();
+                            permit.send(Item::Batch(batch, opened));
+                            continue;
+                        }
+                        Err(_) => return,
+                    },
+                    next = stream.next() => Some(next),
+                },
+                Some(_) => None,
+            };
+            let item = match next {
+                // A full batch held: it waits for the second stage.
+                None => {
+                    let (batch, opened) = held.take().unwrap_or_default();
                     if items.send(Item::Batch(batch, opened)).await.is_err() {
                         return;
                     }
+                    continue;
+                }
+                Some(Ok(Some(InboxEvent::Report(delivery)))) => {
+                    // The deliveries already arrived behind it join its batch.
+                    let (batch, after) = gather(*delivery, &mut stream, room).await;
+                    let opened = self.open_all(&batch).await;
+                    let (mut all, mut all_opened) = held.take().unwrap_or_default();
+                    all.extend(batch);
+                    all_opened.extend(opened);
                     match after {
-                        Some(item) => item,
-                        None => continue,
+                        None => {
+                            // Taken at once if the second stage is free; held and grown if not.
+                            match items.try_send(Item::Batch(all, all_opened)) {
+                                Ok(()) => {}
+                                Err(mpsc::error::TrySendError::Full(Item::Batch(all, opened))) => {
+                                    held = Some((all, opened));
+                                }
+                                Err(_) => return,
+                            }
+                            continue;
+                        }
+                        Some(item) => {
+                            if items.send(Item::Batch(all, all_opened)).await.is_err() {
+                                return;
+                            }
+                            item
+                        }
                     }
                 }
-                Ok(Some(InboxEvent::Message { case_id, seq })) => Item::Message { case_id, seq },
-                Ok(None) => Item::Ended("the server ended the stream".to_owned()),
-                Err(e) => Item::Ended(e.to_string()),
+                Some(Ok(Some(InboxEvent::Message { case_id, seq }))) => Item::Message { case_id, seq },
+                Some(Ok(None)) => Item::Ended("the server ended the stream".to_owned()),
+                Some(Err(e)) => Item::Ended(e.to_string()),
             };
+            // Whatever follows a held batch goes after it.
+            if let Some((batch, opened)) = held.take() {
+                if items.send(Item::Batch(batch, opened)).await.is_err() {
+                    return;
+                }
+            }
             let ended = matches!(item, Item::Ended(_));
             if items.send(item).await.is_err() || ended {
                 return;
@@ -311,13 +363,13 @@ impl Desk {
     }
 }
 
-/// `first` and the deliveries that already arrived behind it, up to [`MAX_BATCH`], without
+/// `first` and the deliveries that already arrived behind it, up to `limit`, without
 /// waiting for more (a live report is taken at once; a backlog arrives in bursts and is taken in
 /// batches); and the other event that ended the gathering, if any. The stream's reads are
 /// cancel-safe, so the one that finds nothing ready loses nothing.
-async fn gather(first: Delivery, stream: &mut InboxStream) -> (Vec<Delivery>, Option<Item>) {
+async fn gather(first: Delivery, stream: &mut InboxStream, limit: usize) -> (Vec<Delivery>, Option<Item>) {
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
+    while batch.len() < limit {
         let Ok(next) = tokio::time::timeout(Duration::ZERO, stream.next()).await else {
             break;
         };
