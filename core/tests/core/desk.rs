@@ -74,6 +74,56 @@ fn test_records_survive_reopen_and_a_wrong_passphrase_is_refused() {
     }
 }
 
+#[test]
+fn test_a_report_is_marked_acknowledged_without_sealing_it_again_also_in_an_older_store() {
+    // Given a store made before the acknowledged column (the column dropped again), holding
+    // a report not yet acknowledged
+    let dir = tempfile::tempdir().unwrap();
+    let waiting = ReportRecord {
+        acked: false,
+        ..record("Flyers at the mosque door, twice this week.")
+    };
+    let other = ReportRecord {
+        acked: false,
+        ..record("A new account posting threats.")
+    };
+    {
+        let store = DeskStore::open(dir.path(), UNIT, "pass", FAST).unwrap();
+        store.put_reports(&[&waiting, &other]).unwrap();
+    }
+    let sealed_before = |id: ReportId| -> Vec<u8> {
+        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+        conn.query_row(
+            "SELECT sealed FROM reports WHERE report_id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    rusqlite::Connection::open(dir.path().join("desk.db"))
+        .unwrap()
+        .execute_batch("ALTER TABLE reports DROP COLUMN acked")
+        .unwrap();
+    let sealed = sealed_before(waiting.report_id);
+    // When the store is opened and the one report marked acknowledged
+    let store = DeskStore::open(dir.path(), UNIT, "pass", FAST).unwrap();
+    assert!(!store.report(waiting.report_id).unwrap().unwrap().acked);
+    store
+        .mark_acked(&[waiting.report_id, ReportId::random().unwrap()])
+        .unwrap();
+    // Then it reads as acknowledged, alone, and its sealed record was not written again
+    assert!(store.report(waiting.report_id).unwrap().unwrap().acked);
+    assert!(!store.report(other.report_id).unwrap().unwrap().acked);
+    let all = store.reports().unwrap();
+    assert_eq!(all.iter().filter(|r| r.acked).count(), 1);
+    drop(store);
+    assert_eq!(sealed_before(waiting.report_id), sealed);
+    // And storing the record again as a new arrival (not acknowledged) says so
+    let store = DeskStore::open(dir.path(), UNIT, "pass", FAST).unwrap();
+    store.put_report(&waiting).unwrap();
+    assert!(!store.report(waiting.report_id).unwrap().unwrap().acked);
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }

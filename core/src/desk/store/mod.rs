@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS reports (
     report_id TEXT PRIMARY KEY,
     received_ms INTEGER NOT NULL,
-    sealed BLOB NOT NULL
+    sealed BLOB NOT NULL,
+    acked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages (
     report_id TEXT NOT NULL,
@@ -54,6 +55,21 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE INDEX IF NOT EXISTS log_kind ON log (kind, seq);
 ";
+
+/// Gives a store made before the `acked` column its column: whether the intake was told the
+/// report is stored (not secret, so kept beside the sealed record: marking a batch acknowledged
+/// is then one update instead of sealing every record again).
+fn add_acked_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('reports') WHERE name = 'acked'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE reports ADD COLUMN acked INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
 
 /// The desk's encrypted local store.
 pub struct DeskStore {
@@ -106,6 +122,7 @@ impl DeskStore {
         let conn = Connection::open(&db)?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
         conn.execute_batch(SCHEMA)?;
+        add_acked_column(&conn)?;
         let vault = key::unlock(&conn, unit_id, passphrase, params)?;
         Ok(DeskStore {
             conn: Mutex::new(conn),

@@ -165,54 +165,79 @@ impl DeskStore {
                 let id = record.report_id.to_string();
                 let json = Zeroizing::new(serde_json::to_vec(record)?);
                 let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
-                Ok((id, ms(record.received_at), sealed))
+                Ok((id, ms(record.received_at), sealed, record.acked))
             })
             .collect::<Result<Vec<_>>>()?;
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         {
             let mut statement = tx.prepare_cached(
-                "INSERT INTO reports (report_id, received_ms, sealed) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed",
+                "INSERT INTO reports (report_id, received_ms, sealed, acked) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed, acked = excluded.acked",
             )?;
-            for (id, received_ms, sealed) in &rows {
-                statement.execute(params![id, received_ms, sealed])?;
+            for (id, received_ms, sealed, acked) in &rows {
+                statement.execute(params![id, received_ms, sealed, acked])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    fn open_report(&self, id: &str, sealed: &[u8]) -> Result<ReportRecord> {
+    /// Records that the intake was told these stored reports are stored: one transaction, one
+    /// synced commit, no record sealed again. Ids not in the store are passed over.
+    pub fn mark_acked(&self, ids: &[ReportId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut statement = tx.prepare_cached("UPDATE reports SET acked = 1 WHERE report_id = ?1")?;
+            for id in ids {
+                statement.execute([id.to_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A stored row as its record: the sealed record, acknowledged if either it or the row's
+    /// `acked` column says so.
+    fn open_report(&self, id: &str, sealed: &[u8], acked: bool) -> Result<ReportRecord> {
         let json = self.vault.open(format!("report:{id}").as_bytes(), sealed)?;
-        Ok(serde_json::from_slice(&json)?)
+        let mut record: ReportRecord = serde_json::from_slice(&json)?;
+        record.acked |= acked;
+        Ok(record)
     }
 
     /// The record of one report.
     pub fn report(&self, report_id: ReportId) -> Result<Option<ReportRecord>> {
         let id = report_id.to_string();
-        let sealed: Option<Vec<u8>> = self
+        let row: Option<(Vec<u8>, bool)> = self
             .conn()
-            .query_row("SELECT sealed FROM reports WHERE report_id = ?1", [&id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT sealed, acked FROM reports WHERE report_id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        sealed.map(|sealed| self.open_report(&id, &sealed)).transpose()
+        row.map(|(sealed, acked)| self.open_report(&id, &sealed, acked))
+            .transpose()
     }
 
     /// Every report, oldest first.
     pub fn reports(&self) -> Result<Vec<ReportRecord>> {
-        let rows: Vec<(String, Vec<u8>)> = {
+        let rows: Vec<(String, Vec<u8>, bool)> = {
             let conn = self.conn();
             let mut stmt =
-                conn.prepare("SELECT report_id, sealed FROM reports ORDER BY received_ms, report_id")?;
+                conn.prepare("SELECT report_id, sealed, acked FROM reports ORDER BY received_ms, report_id")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         rows.iter()
-            .map(|(id, sealed)| self.open_report(id, sealed))
+            .map(|(id, sealed, acked)| self.open_report(id, sealed, *acked))
             .collect()
     }
 
