@@ -3,6 +3,7 @@
 //! with a fresh profile, no sandbox (the tests run as root), and none of Chromium's own
 //! background traffic, since the machine has no network but loopback. Both are stopped on drop.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A headless Chromium session; the driver process is killed on drop.
+/// A headless Chromium session; the driver and its browser are killed on drop.
 pub struct Browser {
     /// The WebDriver session.
     pub client: Client,
@@ -46,11 +47,14 @@ impl Browser {
         let chromium = find_program(&["chromium", "chromium-browser"])
             .context("chromium not found: install Debian's chromium (.ci/run does)")?;
         let port = free_port()?;
+        // In a process group of its own, with the browser it starts, so that both end together
+        // (a Chromium whose driver was killed would otherwise outlive the test).
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {}", driver_path.display()))?;
         // Killed on drop from here on, even if the session cannot start.
@@ -112,10 +116,21 @@ struct BrowserParts {
 impl Drop for BrowserParts {
     fn drop(&mut self) {
         if let Some(mut driver) = self.driver.take() {
-            let _ = driver.kill();
-            let _ = driver.wait();
+            end_group(&mut driver);
         }
     }
+}
+
+/// Kills the driver's process group (the driver and every browser process it started) and
+/// reaps the driver.
+fn end_group(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", driver.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 async fn connect(
@@ -156,7 +171,6 @@ async fn connect(
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_group(&mut self.driver);
     }
 }
