@@ -169,8 +169,7 @@ impl Suite {
         sk_r: &StaticSecret,
         info: &[u8],
     ) -> Result<Context, CryptoError> {
-        let shared: SharedSecret = kem::decap(enc, sk_r)?;
-        self.key_schedule(shared.as_ref(), info)
+        self.setup_receiver_with_public(enc, sk_r, &PublicKey::from(sk_r), info)
     }
 
     /// `SetupBaseR` with `pkR` given, as its holder computed it once from `skR`

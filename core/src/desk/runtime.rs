@@ -184,34 +184,34 @@ impl Desk {
         let mut held: Option<(Vec<Delivery>, Vec<Result<OpenedReport>>)> = None;
         loop {
             let room = MAX_BATCH - held.as_ref().map_or(0, |(batch, _)| batch.len());
-            let next = match &held {
-                None => Some(stream.next().await),
-                // The held batch goes as soon as the second stage is free; until then, what
-                // arrives joins it (both waits are cancel-safe: nothing is lost to the other).
-                Some(_) if room > 0 => tokio::select! {
-                    biased;
-                    free = items.reserve() => match free {
-                        Ok(permit) => {
-                            let (batch, opened) = held.take().unwrap_or_default();
-                            permit.send(Item::Batch(batch, opened));
-                            continue;
-                        }
-                        Err(_) => return,
-                    },
-                    next = stream.next() => Some(next),
-                },
-                Some(_) => None,
-            };
-            let item = match next {
+            let next = match held.take() {
+                None => stream.next().await,
                 // A full batch held: it waits for the second stage.
-                None => {
-                    let (batch, opened) = held.take().unwrap_or_default();
+                Some((batch, opened)) if room == 0 => {
                     if items.send(Item::Batch(batch, opened)).await.is_err() {
                         return;
                     }
                     continue;
                 }
-                Some(Ok(Some(InboxEvent::Report(delivery)))) => {
+                // The held batch goes as soon as the second stage is free; until then, what
+                // arrives joins it (both waits are cancel-safe: nothing is lost to the other).
+                Some((batch, opened)) => tokio::select! {
+                    biased;
+                    free = items.reserve() => match free {
+                        Ok(permit) => {
+                            permit.send(Item::Batch(batch, opened));
+                            continue;
+                        }
+                        Err(_) => return,
+                    },
+                    next = stream.next() => {
+                        held = Some((batch, opened));
+                        next
+                    }
+                },
+            };
+            let item = match next {
+                Ok(Some(InboxEvent::Report(delivery))) => {
                     // The deliveries already arrived behind it join its batch.
                     let (batch, after) = gather(*delivery, &mut stream, room).await;
                     let opened = self.open_all(&batch).await;
@@ -238,9 +238,9 @@ impl Desk {
                         }
                     }
                 }
-                Some(Ok(Some(InboxEvent::Message { case_id, seq }))) => Item::Message { case_id, seq },
-                Some(Ok(None)) => Item::Ended("the server ended the stream".to_owned()),
-                Some(Err(e)) => Item::Ended(e.to_string()),
+                Ok(Some(InboxEvent::Message { case_id, seq })) => Item::Message { case_id, seq },
+                Ok(None) => Item::Ended("the server ended the stream".to_owned()),
+                Err(e) => Item::Ended(e.to_string()),
             };
             // Whatever follows a held batch goes after it.
             if let Some((batch, opened)) = held.take() {
