@@ -14,6 +14,7 @@
 //! prepared once per connection and cached by sqlx. Migrations live beside this file, applied
 //! at start under an advisory lock. Nothing here logs an identifier, an envelope or a hash.
 
+mod batch;
 mod migrate;
 mod public;
 pub mod push;
@@ -85,6 +86,8 @@ pub struct PostgresStore {
     /// This node's number, random for each store opened: recorded with the push events it
     /// writes, so that its own hub skips them when it reads them back (see `push.rs`).
     node: i64,
+    /// Intake in batches (see `batch.rs`).
+    submitter: batch::Submitter,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -171,7 +174,12 @@ impl PostgresStore {
             tipline_core::crypto::random::random_array(&mut tipline_core::crypto::random::OsRandom::new())
                 .map_err(|_| StoreError::Database("no randomness for the node's number".to_owned()))?,
         );
-        Ok(PostgresStore { pool, node })
+        let submitter = batch::Submitter::start(pool.clone(), node);
+        Ok(PostgresStore {
+            pool,
+            node,
+            submitter,
+        })
     }
 
     /// The pool (for tests and the push hub).
@@ -184,6 +192,12 @@ impl PostgresStore {
         push::PgHub::start(self.pool.clone(), self.node)
     }
 
+    /// Calls this node made to the database to store submissions (a batch is one call): fewer
+    /// than the submissions when they came at once.
+    pub fn intake_calls(&self) -> u64 {
+        self.submitter.calls()
+    }
+
     /// Closes the pool: later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.pool.close().await;
@@ -193,7 +207,7 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn submit_report(&self, report: NewReport) -> StoreResult<SubmitOutcome> {
-        reports::submit(&self.pool, &report, self.node).await
+        self.submitter.submit(report).await
     }
 
     async fn lease_reports(

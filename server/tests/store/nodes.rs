@@ -9,7 +9,7 @@ use tipline_core::report::MessageId;
 use tipline_server::store::postgres::PostgresStore;
 use tipline_server::store::{AppendOutcome, MessageDirection, Store, SubmitOutcome};
 
-use crate::{at, case_id, new_report, open_nodes, report_id, secret, with_attachments, Backend};
+use crate::{at, case_id, lease, new_report, open_nodes, report_id, secret, with_attachments, Backend};
 
 async fn test_same_report_raced_to_two_nodes_is_stored_once_with_one_receipt(backend: Backend) {
     // Given two nodes on one database
@@ -282,4 +282,117 @@ async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_
     // or from the catch-up read when node b listens again)
     let woken = tokio::time::timeout(wait, stream.recv()).await.unwrap();
     assert_eq!(woken, Received::Event(PushEvent::Report));
+}
+
+/// Report `n` (up to 65,535) for `unit`, in a case of its own.
+fn numbered(n: u16, unit: &str) -> tipline_server::store::NewReport {
+    let mut report = new_report(0, unit);
+    let [high, low] = n.to_be_bytes();
+    report.report_id.0[..2].copy_from_slice(&[high, low]);
+    report.case_id.0[..2].copy_from_slice(&[high, low]);
+    report.envelope_sha256[..2].copy_from_slice(&[high, low]);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_concurrent_submissions_on_postgres_share_calls_and_each_gets_its_own_outcome() {
+    // Given a PostgreSQL node holding 50 reports, and 400 submissions ready at the same moment:
+    // 300 new reports (some with attachments), 50 of them sent twice, and 50 that name the case
+    // of a stored report with another secret
+    let url = crate::pg::shared().fresh_database();
+    let store = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    for n in 2000..2050u16 {
+        store.submit_report(numbered(n, "dk-east")).await.unwrap();
+    }
+    let make = |n: u16| {
+        let report = numbered(n, "dk-east");
+        if n % 7 == 0 {
+            with_attachments(report, &[10, 0])
+        } else {
+            report
+        }
+    };
+    let mut submissions: Vec<_> = (0..300u16).chain(0..50).map(make).collect();
+    for n in 1000..1050u16 {
+        let mut report = numbered(n, "dk-east");
+        report.case_id = numbered(n + 1000, "dk-east").case_id;
+        report.case_secret_hash = [0xee; 32];
+        submissions.push(report);
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(submissions.len()));
+    let mut tasks = Vec::new();
+    for report in submissions {
+        let (store, start) = (std::sync::Arc::clone(&store), std::sync::Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            let n = u16::from_be_bytes([report.report_id.0[0], report.report_id.0[1]]);
+            start.wait().await;
+            (n, store.submit_report(report).await.unwrap())
+        }));
+    }
+
+    // When they all submit
+    let mut created = HashSet::new();
+    let (mut duplicates, mut conflicts) = (0, 0);
+    for task in tasks {
+        let (n, outcome) = task.await.unwrap();
+        match outcome {
+            SubmitOutcome::Created => assert!(created.insert(n), "report {n} created twice"),
+            SubmitOutcome::Duplicate { receipt } => {
+                // Then a repeat gets the stored receipt
+                assert!(n < 50, "report {n} is no repeat");
+                assert_eq!(receipt, b"receipt-0");
+                duplicates += 1;
+            }
+            SubmitOutcome::CaseConflict => {
+                assert!(n >= 1000, "report {n} is no case conflict");
+                conflicts += 1;
+            }
+            SubmitOutcome::Conflict => panic!("report {n}: conflict"),
+        }
+    }
+
+    // Then each new report is created once, each repeat is a duplicate, each other secret a
+    // conflict, exactly as one by one
+    assert_eq!(created, (0..300u16).collect::<HashSet<_>>());
+    assert_eq!((duplicates, conflicts), (50, 50));
+    assert_eq!(store.stats().await.unwrap().pending_reports, 350);
+    let declared = lease(store.as_ref(), "dk-east", 500, 400)
+        .await
+        .iter()
+        .filter(|d| d.attachments.len() == 2)
+        .count();
+    assert_eq!(declared, 43);
+    // And they took far fewer calls to the database than submissions
+    let calls = store.intake_calls() - 50;
+    assert!(calls < 200, "400 submissions took {calls} calls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_submission_postgres_refuses_fails_alone_in_its_batch() {
+    // Given a PostgreSQL node and 100 submissions at once, one of them with a unit id that
+    // PostgreSQL cannot store (a NUL character)
+    let url = crate::pg::shared().fresh_database();
+    let store = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(100));
+    let mut tasks = Vec::new();
+    for n in 0..100u16 {
+        let report = numbered(n, if n == 37 { "dk-\0east" } else { "dk-east" });
+        let (store, start) = (std::sync::Arc::clone(&store), std::sync::Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            (n, store.submit_report(report).await)
+        }));
+    }
+
+    // When they all submit
+    for task in tasks {
+        let (n, outcome) = task.await.unwrap();
+        // Then that one fails with a storage error and every other one is stored
+        if n == 37 {
+            assert!(outcome.is_err(), "{outcome:?}");
+        } else {
+            assert_eq!(outcome.unwrap(), SubmitOutcome::Created, "report {n}");
+        }
+    }
+    assert_eq!(store.stats().await.unwrap().pending_reports, 99);
 }

@@ -44,14 +44,90 @@ pub(super) async fn submit(pool: &PgPool, report: &NewReport, origin: i64) -> St
     .fetch_one(pool)
     .await
     .map_err(db_error)?;
-    Ok(match (outcome.as_str(), sha256, receipt) {
+    Ok(submit_outcome(report, &outcome, sha256, receipt))
+}
+
+/// A row of `tipline_submit_many`: the report's position (from 1), the outcome, and the stored
+/// digest and receipt of a report stored before.
+type SubmitRow = (i32, String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Stores several reports with one call of `tipline_submit_many` (migration 0003): one round
+/// trip and one commit for all, each decided as `tipline_submit` decides it. Their ids must be
+/// distinct. The outcomes are in the order of `reports`. An error in any of them fails the
+/// whole call (nothing stored).
+pub(super) async fn submit_many(
+    pool: &PgPool,
+    reports: &[&NewReport],
+    origin: i64,
+) -> StoreResult<Vec<SubmitOutcome>> {
+    let (mut owners, mut indexes, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    for (position, report) in (1i32..).zip(reports) {
+        for attachment in &report.attachments {
+            owners.push(position);
+            indexes.push(i32::from(attachment.index));
+            sizes.push(to_i64(attachment.sealed_size)?);
+        }
+    }
+    let column = |field: fn(&NewReport) -> &[u8]| reports.iter().map(|r| field(r)).collect::<Vec<&[u8]>>();
+    let rows: Vec<SubmitRow> = query_as(
+        "SELECT item, outcome, stored_sha256, stored_receipt
+         FROM tipline_submit_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ORDER BY item",
+    )
+    .bind(column(|r| &r.report_id.0[..]))
+    .bind(reports.iter().map(|r| r.unit_id.as_str()).collect::<Vec<&str>>())
+    .bind(column(|r| &r.case_id.0[..]))
+    .bind(column(|r| &r.case_secret_hash[..]))
+    .bind(
+        reports
+            .iter()
+            .map(|r| millis(r.received_at))
+            .collect::<Vec<i64>>(),
+    )
+    .bind(column(|r| &r.envelope_sha256[..]))
+    .bind(column(|r| &r.receipt[..]))
+    .bind(column(|r| &r.envelope[..]))
+    .bind(&owners)
+    .bind(&indexes)
+    .bind(&sizes)
+    .bind(origin)
+    .bind(millis(Utc::now()))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    if rows.len() != reports.len()
+        || rows
+            .iter()
+            .enumerate()
+            .any(|(i, row)| usize::try_from(row.0) != Ok(i + 1))
+    {
+        return Err(crate::store::StoreError::Database(
+            "a batch of submissions came back with other rows".to_owned(),
+        ));
+    }
+    Ok(reports
+        .iter()
+        .zip(rows)
+        .map(|(report, (_, outcome, sha256, receipt))| submit_outcome(report, &outcome, sha256, receipt))
+        .collect())
+}
+
+/// What `tipline_submit` said of `report`, as a [`SubmitOutcome`]: a report stored before under
+/// the same id is a duplicate (its receipt given again) only with the same envelope digest.
+fn submit_outcome(
+    report: &NewReport,
+    outcome: &str,
+    sha256: Option<Vec<u8>>,
+    receipt: Option<Vec<u8>>,
+) -> SubmitOutcome {
+    match (outcome, sha256, receipt) {
         ("created", ..) => SubmitOutcome::Created,
         ("exists", Some(sha256), Some(receipt)) if sha256 == report.envelope_sha256 => {
             SubmitOutcome::Duplicate { receipt }
         }
         ("case_conflict", ..) => SubmitOutcome::CaseConflict,
         _ => SubmitOutcome::Conflict,
-    })
+    }
 }
 
 /// Records the attachments declared for a report, none received yet.
