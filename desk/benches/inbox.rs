@@ -224,6 +224,20 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// CPU time all threads of process `pid` have used (`/proc/<pid>/task/*/schedstat`, in ns):
+/// threads that ended meanwhile are not counted, so read it around a window no thread ends in.
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
 fn per_report(what: &str, elapsed: Duration) {
     println!(
         "    {what:<52} {:>8.1} ms  {:>7.1} us/report",
@@ -246,7 +260,7 @@ async fn backlog() {
         log: "warn".into(),
         ..ServerOptions::default()
     };
-    let server = TestServer::start(options).await.unwrap();
+    let mut server = TestServer::start(options).await.unwrap();
     let citizen = Citizen::connect(server.url()).await.unwrap();
     let authority = server.authority().unwrap();
     let addr = server.url().trim_start_matches("http://").parse().unwrap();
@@ -290,6 +304,8 @@ async fn backlog() {
     let state = AppState::open(desk, Config::default()).unwrap();
     let mut changes = state.subscribe();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_pid = server.process().map(|p| p.pid()).unwrap_or_default();
+    let cpu_before = (cpu_time(std::process::id()), cpu_time(server_pid));
     let started = tokio::time::Instant::now();
     let receiving = tipline_desk::receiver::spawn(state.clone(), async {
         let _ = stopped.await;
@@ -306,6 +322,10 @@ async fn backlog() {
         }
     }
     let desk_elapsed = started.elapsed();
+    let cpu_used = (
+        cpu_time(std::process::id()).saturating_sub(cpu_before.0),
+        cpu_time(server_pid).saturating_sub(cpu_before.1),
+    );
     let _ = stop.send(());
     receiving.await.unwrap();
 
@@ -322,6 +342,15 @@ async fn backlog() {
         taken.len(),
         desk_elapsed.as_secs_f64(),
         records.len()
+    );
+    println!(
+        "  CPU meanwhile: the desk {:.1} ms ({:.1} us/report), the intake server {:.1} ms ({:.1} us/report), {:.2} cores of {}",
+        cpu_used.0.as_secs_f64() * 1e3,
+        cpu_used.0.as_secs_f64() * 1e6 / BACKLOG as f64,
+        cpu_used.1.as_secs_f64() * 1e3,
+        cpu_used.1.as_secs_f64() * 1e6 / BACKLOG as f64,
+        (cpu_used.0 + cpu_used.1).as_secs_f64() / desk_elapsed.as_secs_f64().max(1e-9),
+        std::thread::available_parallelism().map_or(0, usize::from),
     );
     let desk_rate = taken.len() as f64 / desk_elapsed.as_secs_f64().max(1e-9);
     let ratio = desk_rate / intake_rate.max(1e-9);

@@ -6,7 +6,9 @@
 //! request ([`super::DeskClient::ack_batch`]), and only after that commit (an acknowledged
 //! report is on the desk's disk), which costs two synced commits and one request per batch
 //! instead of two and one per report; the second commit only marks them acknowledged (a
-//! column beside each sealed record, so no record is sealed twice).
+//! column beside each sealed record, so no record is sealed twice). Storing
+//! ([`Desk::store_opened`]) and acknowledging ([`Desk::acknowledge_stored`]) are two steps, so
+//! that the receiving loop stores the next batch while one is being acknowledged.
 
 use std::io::BufReader;
 use std::time::Duration;
@@ -27,6 +29,46 @@ const OPENERS: usize = 4;
 
 /// Between two tries of the attachments still uploading, while a batch waits for them.
 const ATTACHMENT_POLL: Duration = Duration::from_millis(100);
+
+/// A batch stored by [`Desk::store_opened`], waiting to be acknowledged: each delivery's
+/// record, or, if the commit failed, what each delivery gave.
+pub(crate) struct Stored(std::result::Result<Vec<Result<Opened>>, Vec<Result<Received>>>);
+
+/// Envelopes being opened (by [`Desk::start_opening`]), in the order of their deliveries.
+#[derive(Default)]
+pub(crate) struct Opening(Vec<Part>);
+
+/// Some of them: opened, or being opened by a task of the blocking pool (and how many).
+enum Part {
+    Ready(Vec<Result<OpenedReport>>),
+    Running(tokio::task::JoinHandle<Vec<Result<OpenedReport>>>, usize),
+}
+
+impl Opening {
+    /// Those of `more` after these.
+    pub(crate) fn extend(&mut self, more: Opening) {
+        self.0.extend(more.0);
+    }
+
+    /// What opening each gave, in order, once all are opened.
+    pub(crate) async fn finish(self) -> Vec<Result<OpenedReport>> {
+        let mut opened = Vec::new();
+        for part in self.0 {
+            match part {
+                Part::Ready(part) => opened.extend(part),
+                Part::Running(task, count) => match task.await {
+                    Ok(part) => opened.extend(part),
+                    // The task panicked or the runtime is shutting down: none of its part is
+                    // taken (each stays unacknowledged and comes again).
+                    Err(_) => opened.extend(
+                        (0..count).map(|_| Err(Error::invalid("delivery", "opening it did not finish"))),
+                    ),
+                },
+            }
+        }
+        opened
+    }
+}
 
 /// One delivery of a batch, opened, waiting to be stored.
 struct Opened {
@@ -72,14 +114,27 @@ impl Desk {
     }
 
     /// [`Desk::receive_batch`] after [`Desk::open_all`]: `envelopes` holds what opening each
-    /// delivery gave, in order. The receiving loop opens the next batch while this one is
-    /// stored and acknowledged.
+    /// delivery gave, in order.
     pub(crate) async fn receive_opened(
         &self,
         deliveries: &[Delivery],
         envelopes: Vec<Result<OpenedReport>>,
         wait: Duration,
     ) -> Vec<Result<Received>> {
+        let stored = self.store_opened(deliveries, envelopes, wait).await;
+        self.acknowledge_stored(stored).await
+    }
+
+    /// The first half of taking a batch: makes each opened delivery's record, fetches its
+    /// attachments (trying those still uploading until `wait` has passed), and stores every
+    /// record in one commit. Nothing is acknowledged yet: [`Desk::acknowledge_stored`] does
+    /// that, and the receiving loop stores the next batch while it does.
+    pub(crate) async fn store_opened(
+        &self,
+        deliveries: &[Delivery],
+        envelopes: Vec<Result<OpenedReport>>,
+        wait: Duration,
+    ) -> Stored {
         let deadline = Instant::now() + wait;
         let mut results: Vec<Result<Opened>> = Vec::with_capacity(deliveries.len());
         for ((i, delivery), opened) in deliveries.iter().enumerate().zip(envelopes) {
@@ -102,10 +157,20 @@ impl Desk {
 
         // One commit for the batch, before anything is acknowledged.
         let records: Vec<&ReportRecord> = results.iter().flatten().map(|o| &o.record).collect();
-        if let Err(e) = self.store.put_reports(&records) {
-            return fail_all(results, &e);
+        match self.store.put_reports(&records) {
+            Ok(()) => Stored(Ok(results)),
+            Err(e) => Stored(Err(fail_all(results, &e))),
         }
+    }
 
+    /// The second half: acknowledges in one request the stored deliveries with all their
+    /// attachments in, and records that they were. One result per delivery, in order; a
+    /// delivery that failed stays unacknowledged on the server and comes again after its lease.
+    pub(crate) async fn acknowledge_stored(&self, stored: Stored) -> Vec<Result<Received>> {
+        let mut results = match stored.0 {
+            Ok(results) => results,
+            Err(failed) => return failed,
+        };
         // Acknowledged every time it comes: a repeat delivery means the last ack was lost.
         let complete: Vec<ReportId> = results
             .iter()
@@ -155,43 +220,39 @@ impl Desk {
             .collect()
     }
 
-    /// Opens the envelope of each delivery, in order. One delivery (a live report) is opened
-    /// here; a batch is split between up to [`OPENERS`] tasks of tokio's blocking pool, one per
-    /// core, so that a backlog is opened on every core while this task waits.
+    /// Opens the envelope of each delivery, in order (see [`Desk::start_opening`]).
     pub(crate) async fn open_all(&self, deliveries: &[Delivery]) -> Vec<Result<OpenedReport>> {
+        self.start_opening(deliveries).finish().await
+    }
+
+    /// Starts opening the envelope of each delivery. One delivery (a live report) is opened
+    /// here, at once; a batch is split between up to [`OPENERS`] tasks of tokio's blocking
+    /// pool, one per core, so that a backlog is opened on every core while the caller goes on
+    /// (the receiving loop reads the next deliveries meanwhile).
+    pub(crate) fn start_opening(&self, deliveries: &[Delivery]) -> Opening {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let tasks = cores.clamp(1, OPENERS).min(deliveries.len());
         if tasks <= 1 {
-            return deliveries.iter().map(|d| self.open(&d.envelope)).collect();
+            let opened = deliveries.iter().map(|d| self.open(&d.envelope)).collect();
+            return Opening(vec![Part::Ready(opened)]);
         }
         let chunk = deliveries.len().div_ceil(tasks);
-        let handles: Vec<_> = deliveries
+        let parts = deliveries
             .chunks(chunk)
             .map(|part| {
                 let envelopes: Vec<Vec<u8>> = part.iter().map(|d| d.envelope.clone()).collect();
                 let unit_id = self.keys.unit_id.clone();
                 let key = self.keys.encryption_key();
-                tokio::task::spawn_blocking(move || {
+                let task = tokio::task::spawn_blocking(move || {
                     envelopes
                         .iter()
                         .map(|bytes| open_report(&Envelope::from_bytes(bytes)?, &unit_id, &key))
                         .collect::<Vec<_>>()
-                })
+                });
+                Part::Running(task, part.len())
             })
             .collect();
-        let mut opened = Vec::with_capacity(deliveries.len());
-        for (handle, part) in handles.into_iter().zip(deliveries.chunks(chunk)) {
-            match handle.await {
-                Ok(part) => opened.extend(part),
-                // The task panicked or the runtime is shutting down: none of its part is taken
-                // (each stays unacknowledged and comes again).
-                Err(_) => opened.extend(
-                    part.iter()
-                        .map(|_| Err(Error::invalid("delivery", "opening it did not finish"))),
-                ),
-            }
-        }
-        opened
+        Opening(parts)
     }
 
     /// Makes the record to store of one opened delivery and fetches its attachments, trying
