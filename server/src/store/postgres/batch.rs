@@ -32,9 +32,10 @@ const MAX_BATCH: usize = 64;
 /// Envelope bytes after which a batch takes no more submissions (the first is always taken).
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Batches being stored at once (each holds one pooled connection while it is). Few, so that
-/// batches grow under load: on a 2-core machine, one node took 4,100-4,800 submissions/s with
-/// 8 or 4 batches in flight (3-5 reports each, 190 us of PostgreSQL's CPU per report) and 6,800
-/// with 2 (5 each, 110 us); with 1, a batch waiting on a lock would hold up the node's intake.
+/// batches grow under load: on a 2-core machine with 32 clients, four in flight made batches of
+/// about 3 and PostgreSQL spent 200 us of CPU per report (4,800 submissions/s); two made
+/// batches of about 5, 114 us and 6,800/s. One did as well as two, but then a batch waiting on
+/// a lock would hold up all of a node's intake.
 const IN_FLIGHT: usize = 2;
 /// Submissions waiting for a batch; a caller waits for room past that.
 const QUEUE: usize = 4096;
