@@ -7,8 +7,8 @@
 //! commits, the submissions that arrive meanwhile queue up and make the next batch. A lone
 //! submission on a quiet node goes at once, as a batch of one.
 //!
-//! What a batch decides for each submission is what `tipline_submit` decides for it alone
-//! (migration 0003). If the call fails for any other reason than a lost database (a
+//! Every submission, in a batch or alone (a batch of one), is decided by the same function
+//! (migration 0003), which decides what `tipline_submit` (migration 0002) decided. If the call fails for any other reason than a lost database (a
 //! deadlock with another node's batch, one submission PostgreSQL refuses), the batch's
 //! submissions are stored again one call each, so that each gets its own answer and one bad
 //! submission fails alone. Within a batch, submissions go in case id order, so that two
@@ -157,9 +157,16 @@ async fn store_batch(pool: &PgPool, batch: Vec<Pending>, origin: i64, calls: &At
     }
 }
 
-/// Stores one submission with a call of its own (`tipline_submit`).
+/// Stores one submission with a call of its own: a batch of one, so that its outcome is
+/// decided by the same statements as in any batch.
 async fn store_alone(pool: &PgPool, pending: Pending, origin: i64, calls: &AtomicU64) {
     calls.fetch_add(1, Ordering::Relaxed);
-    let outcome = reports::submit(pool, &pending.report, origin).await;
+    let outcome = reports::submit_many(pool, &[&pending.report], origin)
+        .await
+        .and_then(|mut outcomes| {
+            outcomes
+                .pop()
+                .ok_or_else(|| StoreError::Database("a submission came back without its outcome".to_owned()))
+        });
     let _ = pending.reply.send(outcome);
 }

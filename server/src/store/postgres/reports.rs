@@ -15,38 +15,6 @@ use crate::store::{
 use tipline_core::api::bounds::PAGE_ENVELOPE_BYTES;
 use tipline_core::report::{CaseId, ReportId};
 
-/// Stores a report and, if new, its case, its declared attachments and its push event: one call
-/// of `tipline_submit` (migration 0002), one round trip and one commit. `origin` is the node's
-/// number, recorded with the push event.
-pub(super) async fn submit(pool: &PgPool, report: &NewReport, origin: i64) -> StoreResult<SubmitOutcome> {
-    let indexes: Vec<i32> = report.attachments.iter().map(|a| i32::from(a.index)).collect();
-    let sizes = report
-        .attachments
-        .iter()
-        .map(|a| to_i64(a.sealed_size))
-        .collect::<StoreResult<Vec<i64>>>()?;
-    let (outcome, sha256, receipt): (String, Option<Vec<u8>>, Option<Vec<u8>>) = query_as(
-        "SELECT outcome, stored_sha256, stored_receipt
-         FROM tipline_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&report.report_id.0[..])
-    .bind(&report.unit_id)
-    .bind(&report.case_id.0[..])
-    .bind(&report.case_secret_hash[..])
-    .bind(millis(report.received_at))
-    .bind(&report.envelope_sha256[..])
-    .bind(&report.receipt)
-    .bind(&report.envelope)
-    .bind(&indexes)
-    .bind(&sizes)
-    .bind(origin)
-    .bind(millis(Utc::now()))
-    .fetch_one(pool)
-    .await
-    .map_err(db_error)?;
-    Ok(submit_outcome(report, &outcome, sha256, receipt))
-}
-
 /// A row of `tipline_submit_many`: the report's position (from 1), the outcome, and the stored
 /// digest and receipt of a report stored before.
 type SubmitRow = (i32, String, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -112,7 +80,7 @@ pub(super) async fn submit_many(
         .collect())
 }
 
-/// What `tipline_submit` said of `report`, as a [`SubmitOutcome`]: a report stored before under
+/// What `tipline_submit_many` said of `report`, as a [`SubmitOutcome`]: a report stored before under
 /// the same id is a duplicate (its receipt given again) only with the same envelope digest.
 fn submit_outcome(
     report: &NewReport,

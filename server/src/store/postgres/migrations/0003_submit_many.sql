@@ -15,7 +15,7 @@
 -- `p_indexes[k]` of sealed size `p_sizes[k]`. The report ids of one batch are distinct (the
 -- node stores a repeat within a batch after it, alone). One row is returned per report,
 -- `item` its position. An error aborts the whole call, and the node then stores the batch's
--- reports one call of `tipline_submit` each, so that a report PostgreSQL refuses fails alone.
+-- reports one call each, so that a report PostgreSQL refuses fails alone.
 --
 -- As in `tipline_submit`, each statement runs with a fresh snapshot (READ COMMITTED), so a row
 -- another node committed while a statement waited on its lock is seen by the next one. The
