@@ -80,7 +80,7 @@ async fn test_reopen_keeps_every_acknowledged_write() {
         .unwrap();
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_eq!(page_size, 8192);
 }
 

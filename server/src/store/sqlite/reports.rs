@@ -78,8 +78,8 @@ pub(super) fn submit(conn: &Connection, ids: &IdMaps, report: &NewReport) -> OpR
     let seq: Seq = conn
         .prepare_cached(
             "INSERT INTO reports (report_id, unit_id, case_seq, case_id, state, received_at, lease_until,
-                                  delivery_count, acked_at, envelope_sha256, receipt, envelope)
-             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, NULL, 0, NULL, ?6, ?7, ?8)
+                                  delivery_count, acked_at, envelope_sha256, receipt)
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, NULL, 0, NULL, ?6, ?7)
              RETURNING seq",
         )?
         .query_row(
@@ -91,10 +91,11 @@ pub(super) fn submit(conn: &Connection, ids: &IdMaps, report: &NewReport) -> OpR
                 millis(report.received_at),
                 &report.envelope_sha256[..],
                 report.receipt,
-                report.envelope,
             ],
             |row| row.get(0),
         )?;
+    conn.prepare_cached("INSERT INTO report_envelopes (seq, envelope) VALUES (?1, ?2)")?
+        .execute(params![seq, report.envelope])?;
     ids.add_report(report.report_id.0, seq);
     attachments::declare(conn, report_id, &report.attachments, None)?;
     Ok(SubmitOutcome::Created)
@@ -111,9 +112,9 @@ pub(super) fn lease(
 ) -> OpResult<Vec<Delivery>> {
     let candidates = conn
         .prepare_cached(
-            "SELECT seq, length(envelope) FROM reports
-             WHERE unit_id = ?1 AND acked_at IS NULL AND (state = 'queued' OR lease_until <= ?2)
-             ORDER BY received_at, seq LIMIT ?3",
+            "SELECT r.seq, length(e.envelope) FROM reports r JOIN report_envelopes e ON e.seq = r.seq
+             WHERE r.unit_id = ?1 AND r.acked_at IS NULL AND (r.state = 'queued' OR r.lease_until <= ?2)
+             ORDER BY r.received_at, r.seq LIMIT ?3",
         )?
         .query_map(params![unit_id, millis(now), limit], |row| {
             Ok((row.get::<_, Seq>(0)?, row.get::<_, usize>(1)?))
@@ -129,11 +130,11 @@ pub(super) fn lease(
 
     let mut deliveries = Vec::with_capacity(rows.len());
     for seq in rows {
-        let (id, case_id, received_at, delivery_count, lease_until, envelope) = conn
+        let (id, case_id, received_at, delivery_count, lease_until) = conn
             .prepare_cached(
                 "UPDATE reports SET state = 'leased', lease_until = ?2, delivery_count = delivery_count + 1
                  WHERE seq = ?1
-                 RETURNING report_id, case_id, received_at, delivery_count, lease_until, envelope",
+                 RETURNING report_id, case_id, received_at, delivery_count, lease_until",
             )?
             .query_row(params![seq, millis(until)], |row| {
                 Ok((
@@ -142,9 +143,11 @@ pub(super) fn lease(
                     row.get::<_, i64>(2)?,
                     row.get::<_, u32>(3)?,
                     row.get::<_, i64>(4)?,
-                    row.get::<_, Vec<u8>>(5)?,
                 ))
             })?;
+        let envelope: Vec<u8> = conn
+            .prepare_cached("SELECT envelope FROM report_envelopes WHERE seq = ?1")?
+            .query_row([seq], |row| row.get(0))?;
         deliveries.push(Delivery {
             attachments: attachments::states(conn, &id)?,
             report_id: ReportId(array(id)?),
@@ -221,11 +224,13 @@ pub(super) fn transfer(
         return Ok(TransferOutcome::NotFound);
     };
     conn.prepare_cached(
-        "UPDATE reports SET unit_id = ?2, envelope = ?3, state = 'queued', lease_until = NULL,
+        "UPDATE reports SET unit_id = ?2, state = 'queued', lease_until = NULL,
                             delivery_count = 0, acked_at = NULL
          WHERE seq = ?1",
     )?
-    .execute(params![seq, to_unit, envelope])?;
+    .execute(params![seq, to_unit])?;
+    conn.prepare_cached("UPDATE report_envelopes SET envelope = ?2 WHERE seq = ?1")?
+        .execute(params![seq, envelope])?;
     // The old attachments' chunks go with them (ON DELETE CASCADE).
     let report_id = &report_id.0[..];
     conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
@@ -300,6 +305,8 @@ fn delete(conn: &Connection, ids: &IdMaps, doomed: &[Doomed]) -> OpResult<u64> {
         // The attachments' chunks go with them (ON DELETE CASCADE).
         conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
             .execute([report_id])?;
+        conn.prepare_cached("DELETE FROM report_envelopes WHERE seq = ?1")?
+            .execute([seq])?;
         deleted += conn
             .prepare_cached("DELETE FROM reports WHERE seq = ?1")?
             .execute([seq])? as u64;
