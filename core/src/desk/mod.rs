@@ -48,7 +48,8 @@ pub struct Received {
 /// A unit's desk: its server connection, its store and its keys.
 pub struct Desk {
     client: DeskClient,
-    store: DeskStore,
+    /// Shared with the blocking pool, where the receiving loop's commits run.
+    store: std::sync::Arc<DeskStore>,
     keys: UnitKeyFile,
 }
 
@@ -69,7 +70,11 @@ impl Desk {
                 "the client, store and keys name different units",
             ));
         }
-        Ok(Desk { client, store, keys })
+        Ok(Desk {
+            client,
+            store: std::sync::Arc::new(store),
+            keys,
+        })
     }
 
     /// The unit.

@@ -11,6 +11,7 @@
 //! that the receiving loop stores the next batch while one is being acknowledged.
 
 use std::io::BufReader;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -60,9 +61,7 @@ impl Opening {
                     Ok(part) => opened.extend(part),
                     // The task panicked or the runtime is shutting down: none of its part is
                     // taken (each stays unacknowledged and comes again).
-                    Err(_) => opened.extend(
-                        (0..count).map(|_| Err(Error::invalid("delivery", "opening it did not finish"))),
-                    ),
+                    Err(_) => opened.extend(unfinished(count, "opening it")),
                 },
             }
         }
@@ -75,6 +74,14 @@ struct Opened {
     record: ReportRecord,
     first_time: bool,
     pending: Vec<u16>,
+}
+
+/// `count` deliveries whose `step` ran on the blocking pool and did not finish (the task
+/// panicked or the runtime is shutting down): none is taken, and each comes again.
+fn unfinished<T>(count: usize, step: &str) -> Vec<Result<T>> {
+    (0..count)
+        .map(|_| Err(Error::invalid("delivery", format!("{step} did not finish"))))
+        .collect()
 }
 
 /// The same failure for each report of a batch it struck (the network's errors are kept as
@@ -155,12 +162,21 @@ impl Desk {
             });
         }
 
-        // One commit for the batch, before anything is acknowledged.
-        let records: Vec<&ReportRecord> = results.iter().flatten().map(|o| &o.record).collect();
-        match self.store.put_reports(&records) {
-            Ok(()) => Stored(Ok(results)),
-            Err(e) => Stored(Err(fail_all(results, &e))),
-        }
+        // One commit for the batch, before anything is acknowledged. It waits for the disk, so
+        // it runs on the blocking pool, and the receiving loop reads and acknowledges meanwhile.
+        let store = Arc::clone(&self.store);
+        let count = results.len();
+        let committed = tokio::task::spawn_blocking(move || {
+            let records: Vec<&ReportRecord> = results.iter().flatten().map(|o| &o.record).collect();
+            match store.put_reports(&records) {
+                Ok(()) => Stored(Ok(results)),
+                Err(e) => Stored(Err(fail_all(results, &e))),
+            }
+        })
+        .await;
+        // The task panicked or the runtime is shutting down: none of the batch is acknowledged
+        // (each comes again).
+        committed.unwrap_or_else(|_| Stored(Err(unfinished(count, "storing it"))))
     }
 
     /// The second half: acknowledges in one request the stored deliveries with all their
@@ -203,9 +219,13 @@ impl Desk {
                 .filter(|o| o.record.acked && o.pending.is_empty())
                 .map(|o| o.record.report_id)
                 .collect();
-            // Acknowledged but not marked: harmless, the next delivery or retry marks it.
-            if let Err(e) = self.store.mark_acked(&acked) {
-                return fail_all(results, &e);
+            // Acknowledged but not marked: harmless, the next delivery or retry marks it. A
+            // commit, on the blocking pool as the batch's own.
+            let store = Arc::clone(&self.store);
+            match tokio::task::spawn_blocking(move || store.mark_acked(&acked)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return fail_all(results, &e),
+                Err(_) => return unfinished(results.len(), "recording its acknowledgement"),
             }
         }
         results

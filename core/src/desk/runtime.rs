@@ -292,8 +292,23 @@ impl Desk {
                     let mut ended = None;
                     match item {
                         Some(Item::Batch(batch, opening)) => {
-                            let opened = opening.finish().await;
-                            let stored = self.store_opened(&batch, opened, options.attachment_wait).await;
+                            // The batches before it are acknowledged (and told of) while it is
+                            // opened and stored.
+                            let stored = {
+                                let storing = async {
+                                    let opened = opening.finish().await;
+                                    self.store_opened(&batch, opened, options.attachment_wait).await
+                                };
+                                tokio::pin!(storing);
+                                loop {
+                                    tokio::select! {
+                                        stored = &mut storing => break stored,
+                                        Some((done, results)) = acking.next(), if !acking.is_empty() => {
+                                            told.extend(told_of(&done, results, pending));
+                                        }
+                                    }
+                                }
+                            };
                             // At most `ACKS_IN_FLIGHT` at once: the oldest is waited for first.
                             while acking.len() >= ACKS_IN_FLIGHT {
                                 if let Some((done, results)) = acking.next().await {
