@@ -302,11 +302,10 @@ pub(super) fn expire_some(
 fn delete(conn: &Connection, ids: &IdMaps, doomed: &[Doomed]) -> OpResult<u64> {
     let mut deleted = 0u64;
     for (seq, report_id, _, _) in doomed {
-        // The attachments' chunks go with them (ON DELETE CASCADE).
+        // The attachments' chunks go with them, and the report's envelope with it (ON DELETE
+        // CASCADE).
         conn.prepare_cached("DELETE FROM attachments WHERE report_id = ?1")?
             .execute([report_id])?;
-        conn.prepare_cached("DELETE FROM report_envelopes WHERE seq = ?1")?
-            .execute([seq])?;
         deleted += conn
             .prepare_cached("DELETE FROM reports WHERE seq = ?1")?
             .execute([seq])? as u64;

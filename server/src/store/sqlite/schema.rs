@@ -5,8 +5,8 @@
 //!
 //! Layout notes: a report's envelope is a row of `report_envelopes` (same `seq`), apart from
 //! its state in `reports`, so that a lease or an acknowledgement rewrites a small row, not the
-//! page of an envelope. `acked_at IS NULL` is the
-//! one test of "pending" used by every query, so that they can use the partial indexes. Reports
+//! page of an envelope. `acked_at IS NULL` is the one test of "pending" used by every query, so
+//! that they can use the partial indexes. Reports
 //! and cases are rows in arrival order (`seq`), with no index on their random ids (see `ids`):
 //! every index an intake adds to grows at its end.
 //! Attachment data is stored as chunk rows, one per accepted append, which works the same on
