@@ -212,12 +212,9 @@ impl Envelope {
             return Err(Error::invalid("envelope.key_id", "sealed to another key"));
         }
         let header = self.header();
-        let mut ctx = self.suite.setup_receiver_with_public(
-            &self.enc,
-            recipient.dalek(),
-            recipient.dalek_public(),
-            &Self::info(&header),
-        )?;
+        let mut ctx =
+            self.suite
+                .setup_receiver_with_key(&self.enc, recipient.receiver(), &Self::info(&header))?;
         let padded = ctx.open(&header, &self.ciphertext)?;
         let message = Zeroizing::new(padding::unpad(&padded)?.to_vec());
         Ok((message, ctx))

@@ -9,6 +9,7 @@ use ring::signature::{self, Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::crypto::kem::ReceiverKey;
 use crate::crypto::random::{random_array, RandomSource};
 use crate::crypto::{sha256, CryptoError};
 use crate::encoding::b64;
@@ -63,9 +64,10 @@ impl fmt::Debug for EncryptionPublicKey {
     }
 }
 
-/// An X25519 private key: opens what was sealed to its public key. Its public key is computed
-/// once, when the key is made or loaded (opening needs it, and a desk opens many reports).
-pub struct EncryptionSecretKey(x25519_dalek::StaticSecret, x25519_dalek::PublicKey);
+/// An X25519 private key: opens what was sealed to its public key. Held as the receiver's key
+/// ([`ReceiverKey`]): its public key computed once, when the key is made or loaded (opening
+/// needs it, and a desk opens many reports).
+pub struct EncryptionSecretKey(ReceiverKey);
 
 impl EncryptionSecretKey {
     /// A fresh key from the operating system's random source.
@@ -80,27 +82,21 @@ impl EncryptionSecretKey {
 
     /// The key for 32 secret bytes (clamped as X25519 requires).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        let secret = x25519_dalek::StaticSecret::from(bytes);
-        let public = x25519_dalek::PublicKey::from(&secret);
-        Self(secret, public)
+        Self(ReceiverKey::new(x25519_dalek::StaticSecret::from(bytes)))
     }
 
     /// The secret bytes, for storage by the key's owner.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        Zeroizing::new(self.0.secret().to_bytes())
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> EncryptionPublicKey {
-        EncryptionPublicKey(self.1.to_bytes())
+        EncryptionPublicKey(self.0.public().to_bytes())
     }
 
-    pub(crate) fn dalek(&self) -> &x25519_dalek::StaticSecret {
+    pub(crate) fn receiver(&self) -> &ReceiverKey {
         &self.0
-    }
-
-    pub(crate) fn dalek_public(&self) -> &x25519_dalek::PublicKey {
-        &self.1
     }
 }
 

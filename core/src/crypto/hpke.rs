@@ -169,19 +169,17 @@ impl Suite {
         sk_r: &StaticSecret,
         info: &[u8],
     ) -> Result<Context, CryptoError> {
-        self.setup_receiver_with_public(enc, sk_r, &PublicKey::from(sk_r), info)
+        self.setup_receiver_with_key(enc, &kem::ReceiverKey::new(sk_r.clone()), info)
     }
 
-    /// `SetupBaseR` with `pkR` given, as its holder computed it once from `skR`
-    /// ([`kem::decap_with_public`]).
-    pub fn setup_receiver_with_public(
+    /// `SetupBaseR` with the receiver's key as its holder keeps it ([`kem::ReceiverKey`]).
+    pub fn setup_receiver_with_key(
         self,
         enc: &[u8],
-        sk_r: &StaticSecret,
-        pk_r: &PublicKey,
+        key: &kem::ReceiverKey,
         info: &[u8],
     ) -> Result<Context, CryptoError> {
-        let shared: SharedSecret = kem::decap_with_public(enc, sk_r, pk_r)?;
+        let shared: SharedSecret = kem::decap_with_key(enc, key)?;
         self.key_schedule(shared.as_ref(), info)
     }
 

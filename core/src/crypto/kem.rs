@@ -1,4 +1,5 @@
-//! DHKEM(X25519, HKDF-SHA256), RFC 9180 section 4.1, with X25519 from x25519-dalek.
+//! DHKEM(X25519, HKDF-SHA256), RFC 9180 section 4.1, with X25519 from x25519-dalek; a desk
+//! build (the `desk` feature) decapsulates with AWS-LC's X25519 instead (see [`ReceiverKey`]).
 #![deny(clippy::unwrap_used)]
 
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -79,21 +80,127 @@ pub fn encap_with_ephemeral(
 
 /// Section 4.1, `Decap(enc, skR)`.
 pub fn decap(enc: &[u8], sk_r: &StaticSecret) -> Result<SharedSecret, CryptoError> {
-    decap_with_public(enc, sk_r, &PublicKey::from(sk_r))
+    decap_with_key(enc, &ReceiverKey::new(sk_r.clone()))
 }
 
-/// `Decap(enc, skR)` with `pkR` given, as computed once from `skR` by its holder: a receiver
-/// that opens many messages with one key saves a scalar multiplication on each.
-pub fn decap_with_public(
-    enc: &[u8],
-    sk_r: &StaticSecret,
-    pk_r: &PublicKey,
-) -> Result<SharedSecret, CryptoError> {
+/// `Decap(enc, skR)` with the receiver's key as its holder keeps it ([`ReceiverKey`]).
+pub fn decap_with_key(enc: &[u8], key: &ReceiverKey) -> Result<SharedSecret, CryptoError> {
     let enc: [u8; N] = enc.try_into().map_err(|_| CryptoError::InvalidKey)?;
-    let pk_e = PublicKey::from(enc);
-    let dh = dh(sk_r, &pk_e)?;
+    let dh = key.dh(&enc)?;
     let mut kem_context = [0u8; 2 * N];
     kem_context[..N].copy_from_slice(&enc);
-    kem_context[N..].copy_from_slice(pk_r.as_bytes());
+    kem_context[N..].copy_from_slice(key.public.as_bytes());
     extract_and_expand(dh.as_ref(), &kem_context)
+}
+
+/// A receiver's X25519 key as its holder keeps it to open many messages: its public key
+/// (`pkR`, part of every decapsulation's context) computed once, not for each message; and, in
+/// a desk build (the `desk` feature), the secret also held by AWS-LC, whose X25519 (s2n-bignum's)
+/// takes well under half the time of x25519-dalek's Montgomery ladder on x86-64: one agreement
+/// is most of the CPU a desk spends on each report it takes. Both compute RFC 7748's function,
+/// and refuse the same inputs (a low-order point, whose output is all zeros); the phone library
+/// keeps x25519-dalek alone.
+pub struct ReceiverKey {
+    secret: StaticSecret,
+    public: PublicKey,
+    #[cfg(feature = "desk")]
+    agreement: Option<aws_lc_rs::agreement::PrivateKey>,
+}
+
+impl ReceiverKey {
+    /// The key of `secret`, its public key computed now.
+    pub fn new(secret: StaticSecret) -> ReceiverKey {
+        let public = PublicKey::from(&secret);
+        ReceiverKey {
+            #[cfg(feature = "desk")]
+            agreement: aws_lc_rs::agreement::PrivateKey::from_private_key(
+                &aws_lc_rs::agreement::X25519,
+                secret.as_bytes(),
+            )
+            .ok(),
+            secret,
+            public,
+        }
+    }
+
+    /// The secret key.
+    pub fn secret(&self) -> &StaticSecret {
+        &self.secret
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// `DH(skR, pkE)`, refusing the all-zero output of a low-order point (section 7.1.4).
+    fn dh(&self, pk_e: &[u8; N]) -> Result<Zeroizing<[u8; N]>, CryptoError> {
+        #[cfg(feature = "desk")]
+        if let Some(agreement) = &self.agreement {
+            return agree(agreement, pk_e);
+        }
+        dh(&self.secret, &PublicKey::from(*pk_e))
+    }
+}
+
+/// `DH(sk, pk)` with AWS-LC, which refuses (as an error) the all-zero output.
+#[cfg(feature = "desk")]
+fn agree(sk: &aws_lc_rs::agreement::PrivateKey, pk: &[u8; N]) -> Result<Zeroizing<[u8; N]>, CryptoError> {
+    use aws_lc_rs::agreement::{agree, UnparsedPublicKey, X25519};
+    agree(
+        sk,
+        UnparsedPublicKey::new(&X25519, pk),
+        CryptoError::InvalidKey,
+        |shared| {
+            let mut out = Zeroizing::new([0u8; N]);
+            if shared.len() != N {
+                return Err(CryptoError::InvalidKey);
+            }
+            out.copy_from_slice(shared);
+            Ok(out)
+        },
+    )
+}
+
+#[cfg(all(test, feature = "desk"))]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// AWS-LC and x25519-dalek agree on every key and point, including the points they
+        /// both refuse.
+        #[test]
+        fn test_both_agreements_agree(sk in any::<[u8; N]>(), pk in any::<[u8; N]>()) {
+            let key = ReceiverKey::new(StaticSecret::from(sk));
+            prop_assert!(key.agreement.is_some());
+            let ours = key.dh(&pk).map(|dh| *dh);
+            let dalek = dh(&key.secret, &PublicKey::from(pk)).map(|dh| *dh);
+            prop_assert_eq!(ours, dalek);
+        }
+    }
+
+    #[test]
+    fn test_low_order_points_are_refused() {
+        let key = ReceiverKey::new(StaticSecret::from([7u8; N]));
+        // u = 0 (of order 2), u = 1 (of order 4), and u = 2^255 - 19 (0 again, not reduced):
+        // a clamped scalar is a multiple of 8, so each gives an all-zero output.
+        let mut p = [0xffu8; N];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let mut zero = [0u8; N];
+        let mut one = [0u8; N];
+        one[0] = 1;
+        for pk in [zero, one, p] {
+            assert!(matches!(key.dh(&pk), Err(CryptoError::InvalidKey)));
+            assert!(matches!(
+                dh(&key.secret, &PublicKey::from(pk)),
+                Err(CryptoError::InvalidKey)
+            ));
+        }
+        // The top bit is ignored by both (RFC 7748 section 5).
+        zero[31] = 0x80;
+        assert!(matches!(key.dh(&zero), Err(CryptoError::InvalidKey)));
+    }
 }
