@@ -213,13 +213,11 @@ impl DeskStore {
     /// The record of one report.
     pub fn report(&self, report_id: ReportId) -> Result<Option<ReportRecord>> {
         let id = report_id.to_string();
+        // Cached: the receiving loop looks up each report it is delivered.
         let row: Option<(Vec<u8>, bool)> = self
             .conn()
-            .query_row(
-                "SELECT sealed, acked FROM reports WHERE report_id = ?1",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT sealed, acked FROM reports WHERE report_id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         row.map(|(sealed, acked)| self.open_report(&id, &sealed, acked))
             .transpose()
