@@ -123,8 +123,8 @@ impl ReceiverKey {
         }
     }
 
-    /// The secret key.
-    pub fn secret(&self) -> &StaticSecret {
+    /// The secret key (for its owner to store; never shown).
+    pub(crate) fn secret(&self) -> &StaticSecret {
         &self.secret
     }
 
