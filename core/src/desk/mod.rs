@@ -23,7 +23,7 @@ use chrono::Utc;
 use crate::alert::Alert;
 use crate::crypto::OsRandom;
 use crate::envelope::{open_report, Envelope, Kind};
-use crate::keys::UnitKeyFile;
+use crate::keys::{EncryptionSecretKey, UnitKeyFile};
 use crate::message::{
     open_follow_up, seal_notice_with_rng, seal_reply_with_rng, CaseMessage, CaseStatus, StatusNotice,
 };
@@ -51,6 +51,9 @@ pub struct Desk {
     /// Shared with the blocking pool, where the receiving loop's commits run.
     store: std::sync::Arc<DeskStore>,
     keys: UnitKeyFile,
+    /// The unit's key that opens reports and follow-ups, made once from `keys` (its public
+    /// half and, in a desk build, AWS-LC's copy of it), shared with the tasks that open a batch.
+    opener: std::sync::Arc<EncryptionSecretKey>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -73,6 +76,7 @@ impl Desk {
         Ok(Desk {
             client,
             store: std::sync::Arc::new(store),
+            opener: std::sync::Arc::new(keys.encryption_key()),
             keys,
         })
     }
@@ -94,7 +98,7 @@ impl Desk {
 
     fn open(&self, envelope: &[u8]) -> Result<crate::envelope::OpenedReport> {
         let envelope = Envelope::from_bytes(envelope)?;
-        open_report(&envelope, &self.keys.unit_id, &self.keys.encryption_key())
+        open_report(&envelope, &self.keys.unit_id, &self.opener)
     }
 
     /// A stored report by id or id prefix.
@@ -222,12 +226,7 @@ impl Desk {
             };
             let message = match envelope.kind {
                 Kind::FollowUp => {
-                    match open_follow_up(
-                        &envelope,
-                        &self.keys.unit_id,
-                        record.case_id,
-                        &self.keys.encryption_key(),
-                    ) {
+                    match open_follow_up(&envelope, &self.keys.unit_id, record.case_id, &self.opener) {
                         Ok(m) => MessageRecord {
                             message_id: m.message_id,
                             seq: wire.seq,

@@ -262,7 +262,7 @@ impl Desk {
             .map(|part| {
                 let envelopes: Vec<Vec<u8>> = part.iter().map(|d| d.envelope.clone()).collect();
                 let unit_id = self.keys.unit_id.clone();
-                let key = self.keys.encryption_key();
+                let key = Arc::clone(&self.opener);
                 let task = tokio::task::spawn_blocking(move || {
                     envelopes
                         .iter()
