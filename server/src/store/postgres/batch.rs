@@ -8,7 +8,8 @@
 //! submission on a quiet node goes at once, as a batch of one.
 //!
 //! Every submission, in a batch or alone (a batch of one), is decided by the same function
-//! (migration 0003), which decides what `tipline_submit` (migration 0002) decided. If the call fails for any other reason than a lost database (a
+//! (migration 0003, in fewer statements since 0004), which decides what `tipline_submit`
+//! (migration 0002) decided. If the call fails for any other reason than a lost database (a
 //! deadlock with another node's batch, one submission PostgreSQL refuses), the batch's
 //! submissions are stored again one call each, so that each gets its own answer and one bad
 //! submission fails alone. Within a batch, submissions go in case id order, so that two

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_submit_in_one_call.sql"),
     include_str!("migrations/0003_submit_many.sql"),
+    include_str!("migrations/0004_submit_in_fewer_statements.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("tipline" in ASCII, 7 bytes).

@@ -19,7 +19,7 @@ use tipline_core::report::{CaseId, ReportId};
 /// digest and receipt of a report stored before.
 type SubmitRow = (i32, String, Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// Stores several reports with one call of `tipline_submit_many` (migration 0003): one round
+/// Stores several reports with one call of `tipline_submit_many` (migrations 0003, 0004): one round
 /// trip and one commit for all, each decided as `tipline_submit` decides it. Their ids must be
 /// distinct. The outcomes are in the order of `reports`. An error in any of them fails the
 /// whole call (nothing stored).
