@@ -24,15 +24,18 @@
 //! the benchmark measures intake, not proof of work or the limiter.
 //!
 //! 7. PostgreSQL (a cluster the benchmark starts from Debian's packages, fsync on): intake on
-//!    one node, then two nodes on one database sharing the load, then push across nodes (a desk
+//!    one node, measured between two runs of the SQLite node of phase (c), then two nodes on
+//!    one database sharing the load, followed by one node again, then push across nodes (a desk
 //!    live on one node, reports submitted to the other). Targets: one PostgreSQL node at least
-//!    0.5x the SQLite node's requests/s, two nodes more than one, push across nodes median under
-//!    10 ms. For every phase the server's CPU time per request, from `/proc/<pid>/stat`.
+//!    0.5x the SQLite node's requests/s (the mean of the runs just before and after it), two
+//!    nodes more than one (the mean of the one-node runs before and after them), push across
+//!    nodes median under 10 ms. For every phase the server's CPU time per request, from
+//!    `/proc/<pid>/stat`.
 //!
 //! It is a benchmark, not a test: a missed target prints MISS and the exit status stays 0. It
 //! exits non-zero only if a server fails (does not start, errors, answers anything but 201) or
 //! a receipt or a push is missing. Everything runs on loopback and every phase ends by itself;
-//! a default run takes about a minute and a half.
+//! a default run takes two to three minutes.
 //!
 //! Run it (release builds of both; the load generator shares the machine's cores with the
 //! server under test, as `wrk` would):
@@ -67,7 +70,7 @@ use tipline_e2e::{ChildServer, Citizen, ServerOptions, TestServer};
 use crate::backlog::{backlog_phase, BACKLOG, BACKLOG_UNIT};
 use crate::ceiling::ceiling_phase;
 use crate::checks::{check_receipts, phase_failures};
-use crate::nodes::{cpu_of, postgres_phases, CpuRow};
+use crate::nodes::{cpu_of, postgres_phases, CpuRow, SqliteNode};
 use crate::pool::{addr_of, bodies, generate};
 use crate::push::push_phase;
 use crate::report::{load_average, Measured};
@@ -372,9 +375,17 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         database_cpu_seconds: None,
     });
     let backlog = backlog_phase(&server, &citizen, connections, &mut failures).await?;
-    drop(server);
 
+    // The SQLite node stays up: the PostgreSQL phases measure it again beside their own.
+    let sqlite = SqliteNode {
+        addr: intake_addr,
+        unit_key: intake_key,
+        server_key,
+        pid: server_pid,
+        rate: peak.rate(),
+    };
     let nodes = postgres_phases(
+        &sqlite,
         server_bin,
         options.clone(),
         connections,
@@ -385,6 +396,7 @@ async fn run(args: Args) -> anyhow::Result<Vec<String>> {
         &mut failures,
     )
     .await?;
+    drop(server);
 
     println!("\n(g) ceiling: the same server over a store that keeps no report, closed loop");
     let ceiling = ceiling_phase(ceiling_bin, options, connections, duration, &mut failures).await?;

@@ -4,6 +4,13 @@
 //! Debian's packages on loopback; the nodes share a receipt key file, so every 201 is checked
 //! against one key. And the server's CPU time per request, from `/proc/<pid>/stat`, for every
 //! phase: figures that do not depend on how much of the machine the load generator takes.
+//!
+//! Each ratio compares phases run back to back: the one-node phase is measured between two runs
+//! of the SQLite node (the same load, just before and just after it), and the two-node phase
+//! between two runs of one node. On a virtual machine whose speed changes within a minute, the
+//! SQLite phase of `loadgen`'s start, half a minute earlier, can run twice as fast or half as
+//! fast as the machine runs by the time PostgreSQL is measured; the mean of the two runs beside
+//! a phase follows the machine's speed as the phase met it.
 
 use std::time::Duration;
 
@@ -120,17 +127,95 @@ impl CpuRow {
 
 /// What the PostgreSQL phases measured.
 pub struct Nodes {
+    /// The SQLite node just before and just after the one-node phase.
+    pub sqlite_beside: (PhaseResult, PhaseResult),
     /// One node, closed loop.
     pub one: PhaseResult,
     /// Two nodes on one database, each driven closed-loop with half the connections.
     pub two: (PhaseResult, PhaseResult),
+    /// One node again, just after the two-node phase.
+    pub one_after: PhaseResult,
     /// Push from one node to a desk on the other.
     pub push: Push,
+}
+
+/// The SQLite node of the earlier phases, still running, to be measured again beside the
+/// one-node phase.
+pub struct SqliteNode {
+    /// Its intake address.
+    pub addr: std::net::SocketAddr,
+    /// The key of the unit its submissions are sealed to.
+    pub unit_key: tipline_core::keys::EncryptionPublicKey,
+    /// Its receipt key.
+    pub server_key: tipline_core::keys::VerifyingKey,
+    /// Its process.
+    pub pid: u32,
+    /// Its peak rate (phase c), to size the submissions of a run.
+    pub rate: f64,
+}
+
+/// One closed-loop run of `connections` on `load` with `pool`'s bodies, its receipts checked
+/// against `key`, and its CPU row (`pids` the server's processes, `cluster` PostgreSQL's if it
+/// takes part).
+#[allow(clippy::too_many_arguments)] // one run's knobs
+async fn measured_run(
+    name: &str,
+    load: &Load,
+    pool: &[tipline_e2e::Submission],
+    key: &tipline_core::keys::VerifyingKey,
+    connections: usize,
+    duration: Duration,
+    pids: &[u32],
+    cluster: Option<&Cluster>,
+    cpu: &mut Vec<CpuRow>,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<PhaseResult> {
+    let before = cpu_of(pids);
+    let database_before = cluster.map(postgres_cpu);
+    let result = closed_loop(
+        &Load {
+            bodies: bodies(pool),
+            ..load.clone()
+        },
+        connections,
+        duration,
+    )
+    .await?;
+    cpu.push(CpuRow {
+        phase: name.to_owned(),
+        requests: result.answered(),
+        cpu_seconds: cpu_of(pids) - before,
+        database_cpu_seconds: cluster.zip(database_before).map(|(c, b)| postgres_cpu(c) - b),
+    });
+    phase_failures(name, &result, 201, failures);
+    check_receipts(name, &result, pool, key, failures);
+    if result.exhausted {
+        println!(
+            "  note: the {} submissions of {name} ran out after {:.1} s; the rate is over that time",
+            pool.len(),
+            result.elapsed.as_secs_f64()
+        );
+    }
+    println!("  {name}: {:.0} requests/s", result.rate());
+    Ok(result)
+}
+
+/// Submissions for a closed loop measured at about `rate` earlier in the run, for `duration`:
+/// twice as many as that rate needs, since the machine may run faster by then.
+fn pool_for(
+    key: &tipline_core::keys::EncryptionPublicKey,
+    rate: f64,
+    duration: Duration,
+    what: &str,
+) -> anyhow::Result<Vec<tipline_e2e::Submission>> {
+    let sized = ((rate * 2.0 * duration.as_secs_f64()).ceil() as usize).clamp(1000, 1_000_000);
+    generate(INTAKE_UNIT, key, sized, what)
 }
 
 /// Runs the PostgreSQL phases; the server CPU rows go to `cpu`.
 #[allow(clippy::too_many_arguments)] // the run's knobs, as `main` holds them
 pub async fn postgres_phases(
+    sqlite: &SqliteNode,
     server_bin: std::path::PathBuf,
     options: ServerOptions,
     connections: usize,
@@ -171,7 +256,7 @@ pub async fn postgres_phases(
     let key = citizen.unit_key(&a.authority()?, INTAKE_UNIT).await?;
     let pid_a = a.process().map(|p| p.pid()).unwrap_or_default();
 
-    println!("\n(h) intake on PostgreSQL, one node, closed loop");
+    println!("\n(h) intake on PostgreSQL, one node, closed loop, between two runs of the SQLite node");
     let warm_pool = generate(INTAKE_UNIT, &key, WARM_UP_POOL, "the PostgreSQL warm-up")?;
     let load_a = Load {
         addr: addr_of(a.url())?,
@@ -182,30 +267,58 @@ pub async fn postgres_phases(
     };
     let warm = closed_loop(&load_a, connections, WARM_UP).await?;
     phase_failures("postgres warm-up", &warm, 201, failures);
-    let sized = ((warm.rate() * 1.5 * duration.as_secs_f64()).ceil() as usize).clamp(1000, 1_000_000);
-    let pool = generate(INTAKE_UNIT, &key, sized, "the one-node phase")?;
-    let before = cpu_of(&[pid_a]);
-    let database_before = postgres_cpu(&cluster);
-    let one = closed_loop(
-        &Load {
-            bodies: bodies(&pool),
-            ..load_a.clone()
-        },
+    // Every submission of the three runs is sealed before the first starts.
+    let sqlite_pools = (
+        pool_for(&sqlite.unit_key, sqlite.rate, duration, "the SQLite node before")?,
+        pool_for(&sqlite.unit_key, sqlite.rate, duration, "the SQLite node after")?,
+    );
+    let pool = pool_for(&key, warm.rate(), duration, "the one-node phase")?;
+    let load_sqlite = Load {
+        addr: sqlite.addr,
+        ..load_a.clone()
+    };
+    let before_one = measured_run(
+        "sqlite, just before (h)",
+        &load_sqlite,
+        &sqlite_pools.0,
+        &sqlite.server_key,
         connections,
         duration,
+        &[sqlite.pid],
+        None,
+        cpu,
+        failures,
     )
     .await?;
-    cpu.push(CpuRow {
-        phase: "postgres, one node".to_owned(),
-        requests: one.answered(),
-        cpu_seconds: cpu_of(&[pid_a]) - before,
-        database_cpu_seconds: Some(postgres_cpu(&cluster) - database_before),
-    });
-    phase_failures("postgres one node", &one, 201, failures);
-    check_receipts("postgres one node", &one, &pool, &server_key, failures);
-    println!("  {:.0} requests/s", one.rate());
+    let one = measured_run(
+        "postgres, one node",
+        &load_a,
+        &pool,
+        &server_key,
+        connections,
+        duration,
+        &[pid_a],
+        Some(&cluster),
+        cpu,
+        failures,
+    )
+    .await?;
+    let after_one = measured_run(
+        "sqlite, just after (h)",
+        &load_sqlite,
+        &sqlite_pools.1,
+        &sqlite.server_key,
+        connections,
+        duration,
+        &[sqlite.pid],
+        None,
+        cpu,
+        failures,
+    )
+    .await?;
+    drop((sqlite_pools, pool));
 
-    println!("\n(i) intake on PostgreSQL, two nodes sharing the load, closed loop");
+    println!("\n(i) intake on PostgreSQL, two nodes sharing the load, closed loop, then one node again");
     let mut b = TestServer::start_with(server_bin, with(Some(authority))).await?;
     let pid_b = b.process().map(|p| p.pid()).unwrap_or_default();
     let on_b = Citizen::connect(b.url()).await?;
@@ -216,20 +329,21 @@ pub async fn postgres_phases(
     let sized = ((one.rate() * 1.5 * duration.as_secs_f64()).ceil() as usize).clamp(1000, 1_000_000);
     let pool_a = generate(INTAKE_UNIT, &key, sized / 2 + 1, "node a of the two-node phase")?;
     let pool_b = generate(INTAKE_UNIT, &key, sized / 2 + 1, "node b of the two-node phase")?;
+    let pool_again = pool_for(&key, one.rate(), duration, "one node again")?;
     let load_b = Load {
         addr: addr_of(b.url())?,
         bodies: bodies(&pool_b),
         ..load_a.clone()
     };
-    let load_a = Load {
+    let load_two_a = Load {
         bodies: bodies(&pool_a),
-        ..load_a
+        ..load_a.clone()
     };
     let half = (connections / 2).max(1);
     let before = cpu_of(&[pid_a, pid_b]);
     let database_before = postgres_cpu(&cluster);
     let (on_a_result, on_b_result) = tokio::join!(
-        closed_loop(&load_a, half, duration),
+        closed_loop(&load_two_a, half, duration),
         closed_loop(&load_b, half, duration)
     );
     let two = (on_a_result?, on_b_result?);
@@ -249,6 +363,21 @@ pub async fn postgres_phases(
         two.1.rate(),
         two.0.rate() + two.1.rate()
     );
+    drop((pool_a, pool_b));
+    let one_after = measured_run(
+        "postgres, one node, just after (i)",
+        &load_a,
+        &pool_again,
+        &server_key,
+        connections,
+        duration,
+        &[pid_a],
+        Some(&cluster),
+        cpu,
+        failures,
+    )
+    .await?;
+    drop(pool_again);
 
     println!(
         "\n(j) push across nodes: a live desk on node b, {push_rate} reports/s submitted to node a for {push_secs} s"
@@ -275,5 +404,11 @@ pub async fn postgres_phases(
     drop(b);
     drop(a);
     drop(cluster);
-    Ok(Nodes { one, two, push })
+    Ok(Nodes {
+        sqlite_beside: (before_one, after_one),
+        one,
+        two,
+        one_after,
+        push,
+    })
 }
