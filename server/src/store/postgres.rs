@@ -35,12 +35,10 @@ use super::{
     TransferOutcome,
 };
 
-/// Connections per node. A submission spends most of its time waiting for the WAL flush of its
-/// commit, and PostgreSQL flushes the commits waiting together in one go (group commit), so the
-/// more submissions a node has in flight, the more each flush carries: on a 2-core machine
-/// intake went from about 1,200 to 1,900 commits/s going from 16 connections to 32. A node
-/// holds one more for `LISTEN`; PostgreSQL's default `max_connections` (100) fits two nodes,
-/// more need it raised (README).
+/// Connections per node for everything but the intake of reports (leases, acknowledgements,
+/// uploads, case messages, alerts, retention), which has connections of its own, one per batch
+/// in flight (`batch::IN_FLIGHT`). A node holds one more for `LISTEN`; PostgreSQL's default
+/// `max_connections` (100) fits two nodes, more need it raised (README).
 const POOL_SIZE: u32 = 32;
 /// How long a request waits for a connection before the node answers 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -158,6 +156,14 @@ impl PostgresStore {
     /// The same with options already parsed.
     pub async fn connect_with(options: PgConnectOptions) -> StoreResult<PostgresStore> {
         let options = options.application_name("tipline-server");
+        // Intake's own connections, one per batch in flight, so that the same backends store
+        // every batch with their plans and caches warm; batches taken from the shared pool went
+        // round all of its connections in turn (README, several nodes).
+        let intake_pool = PgPoolOptions::new()
+            .max_connections(batch::IN_FLIGHT)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .min_connections(1)
@@ -174,7 +180,7 @@ impl PostgresStore {
             tipline_core::crypto::random::random_array(&mut tipline_core::crypto::random::OsRandom::new())
                 .map_err(|_| StoreError::Database("no randomness for the node's number".to_owned()))?,
         );
-        let submitter = batch::Submitter::start(pool.clone(), node);
+        let submitter = batch::Submitter::start(intake_pool, node);
         Ok(PostgresStore {
             pool,
             node,

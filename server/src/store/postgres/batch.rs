@@ -32,12 +32,13 @@ use crate::store::{NewReport, StoreError, StoreResult, SubmitOutcome};
 const MAX_BATCH: usize = 64;
 /// Envelope bytes after which a batch takes no more submissions (the first is always taken).
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// Batches being stored at once (each holds one pooled connection while it is). Few, so that
-/// batches grow under load: on a 2-core machine with 32 clients, four in flight made batches of
-/// about 3 and PostgreSQL spent 200 us of CPU per report (4,800 submissions/s); two made
-/// batches of about 5, 114 us and 6,800/s. One did as well as two, but then a batch waiting on
-/// a lock would hold up all of a node's intake.
-const IN_FLIGHT: usize = 2;
+/// Batches being stored at once, each on one of intake's own connections (as many as this,
+/// so that the same backends take every batch). Few, so that batches grow under load: on a
+/// 2-core machine with 32 clients, four in flight made batches of about 3 and PostgreSQL spent
+/// 200 us of CPU per report (4,800 submissions/s); two made batches of about 5, 114 us and
+/// 6,800/s. One did as well as two, but then a batch waiting on a lock would hold up all of a
+/// node's intake.
+pub(super) const IN_FLIGHT: u32 = 2;
 /// Submissions waiting for a batch; a caller waits for room past that.
 const QUEUE: usize = 4096;
 
@@ -56,7 +57,8 @@ pub(super) struct Submitter {
 }
 
 impl Submitter {
-    /// Starts the gathering task for `pool`; `origin` is the node's number (push events).
+    /// Starts the gathering task for `pool` (intake's own connections, `IN_FLIGHT` of them);
+    /// `origin` is the node's number (push events).
     pub(super) fn start(pool: PgPool, origin: i64) -> Submitter {
         let (queue, waiting) = mpsc::channel(QUEUE);
         let calls = Arc::new(AtomicU64::new(0));
@@ -82,7 +84,7 @@ impl Submitter {
 
 /// Takes batches off the queue until every submitter is gone, each once a slot is free.
 async fn gather(mut waiting: mpsc::Receiver<Pending>, pool: PgPool, origin: i64, calls: Arc<AtomicU64>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT as usize));
     loop {
         // The slot first: what arrives while every slot is busy joins the next batch.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
