@@ -154,50 +154,55 @@ pub struct SqliteNode {
     pub rate: f64,
 }
 
-/// One closed-loop run of `connections` on `load` with `pool`'s bodies, its receipts checked
-/// against `key`, and its CPU row (`pids` the server's processes, `cluster` PostgreSQL's if it
-/// takes part).
-#[allow(clippy::too_many_arguments)] // one run's knobs
-async fn measured_run(
-    name: &str,
-    load: &Load,
-    pool: &[tipline_e2e::Submission],
-    key: &tipline_core::keys::VerifyingKey,
+/// Closed-loop runs of one shape (connections, duration), whose CPU rows and failures go to
+/// the run's lists.
+struct Runs<'a> {
     connections: usize,
     duration: Duration,
-    pids: &[u32],
-    cluster: Option<&Cluster>,
-    cpu: &mut Vec<CpuRow>,
-    failures: &mut Vec<String>,
-) -> anyhow::Result<PhaseResult> {
-    let before = cpu_of(pids);
-    let database_before = cluster.map(postgres_cpu);
-    let result = closed_loop(
-        &Load {
-            bodies: bodies(pool),
-            ..load.clone()
-        },
-        connections,
-        duration,
-    )
-    .await?;
-    cpu.push(CpuRow {
-        phase: name.to_owned(),
-        requests: result.answered(),
-        cpu_seconds: cpu_of(pids) - before,
-        database_cpu_seconds: cluster.zip(database_before).map(|(c, b)| postgres_cpu(c) - b),
-    });
-    phase_failures(name, &result, 201, failures);
-    check_receipts(name, &result, pool, key, failures);
-    if result.exhausted {
-        println!(
-            "  note: the {} submissions of {name} ran out after {:.1} s; the rate is over that time",
-            pool.len(),
-            result.elapsed.as_secs_f64()
-        );
+    cpu: &'a mut Vec<CpuRow>,
+    failures: &'a mut Vec<String>,
+}
+
+impl Runs<'_> {
+    /// One run on `load` with `pool`'s bodies, its receipts checked against `key`, and its CPU
+    /// row (`pids` the server's processes, `cluster` PostgreSQL's if it takes part).
+    async fn run(
+        &mut self,
+        name: &str,
+        (load, pool): (&Load, &[tipline_e2e::Submission]),
+        key: &tipline_core::keys::VerifyingKey,
+        pids: &[u32],
+        cluster: Option<&Cluster>,
+    ) -> anyhow::Result<PhaseResult> {
+        let before = cpu_of(pids);
+        let database_before = cluster.map(postgres_cpu);
+        let result = closed_loop(
+            &Load {
+                bodies: bodies(pool),
+                ..load.clone()
+            },
+            self.connections,
+            self.duration,
+        )
+        .await?;
+        self.cpu.push(CpuRow {
+            phase: name.to_owned(),
+            requests: result.answered(),
+            cpu_seconds: cpu_of(pids) - before,
+            database_cpu_seconds: cluster.zip(database_before).map(|(c, b)| postgres_cpu(c) - b),
+        });
+        phase_failures(name, &result, 201, self.failures);
+        check_receipts(name, &result, pool, key, self.failures);
+        if result.exhausted {
+            println!(
+                "  note: the {} submissions of {name} ran out after {:.1} s; the rate is over that time",
+                pool.len(),
+                result.elapsed.as_secs_f64()
+            );
+        }
+        println!("  {name}: {:.0} requests/s", result.rate());
+        Ok(result)
     }
-    println!("  {name}: {:.0} requests/s", result.rate());
-    Ok(result)
 }
 
 /// Submissions for a closed loop measured at about `rate` earlier in the run, for `duration`:
@@ -267,6 +272,12 @@ pub async fn postgres_phases(
     };
     let warm = closed_loop(&load_a, connections, WARM_UP).await?;
     phase_failures("postgres warm-up", &warm, 201, failures);
+    let mut runs = Runs {
+        connections,
+        duration,
+        cpu,
+        failures,
+    };
     // Every submission of the three runs is sealed before the first starts.
     let sqlite_pools = (
         pool_for(&sqlite.unit_key, sqlite.rate, duration, "the SQLite node before")?,
@@ -277,45 +288,33 @@ pub async fn postgres_phases(
         addr: sqlite.addr,
         ..load_a.clone()
     };
-    let before_one = measured_run(
-        "sqlite, just before (h)",
-        &load_sqlite,
-        &sqlite_pools.0,
-        &sqlite.server_key,
-        connections,
-        duration,
-        &[sqlite.pid],
-        None,
-        cpu,
-        failures,
-    )
-    .await?;
-    let one = measured_run(
-        "postgres, one node",
-        &load_a,
-        &pool,
-        &server_key,
-        connections,
-        duration,
-        &[pid_a],
-        Some(&cluster),
-        cpu,
-        failures,
-    )
-    .await?;
-    let after_one = measured_run(
-        "sqlite, just after (h)",
-        &load_sqlite,
-        &sqlite_pools.1,
-        &sqlite.server_key,
-        connections,
-        duration,
-        &[sqlite.pid],
-        None,
-        cpu,
-        failures,
-    )
-    .await?;
+    let before_one = runs
+        .run(
+            "sqlite, just before (h)",
+            (&load_sqlite, &sqlite_pools.0),
+            &sqlite.server_key,
+            &[sqlite.pid],
+            None,
+        )
+        .await?;
+    let one = runs
+        .run(
+            "postgres, one node",
+            (&load_a, &pool),
+            &server_key,
+            &[pid_a],
+            Some(&cluster),
+        )
+        .await?;
+    let after_one = runs
+        .run(
+            "sqlite, just after (h)",
+            (&load_sqlite, &sqlite_pools.1),
+            &sqlite.server_key,
+            &[sqlite.pid],
+            None,
+        )
+        .await?;
     drop((sqlite_pools, pool));
 
     println!("\n(i) intake on PostgreSQL, two nodes sharing the load, closed loop, then one node again");
@@ -347,16 +346,28 @@ pub async fn postgres_phases(
         closed_loop(&load_b, half, duration)
     );
     let two = (on_a_result?, on_b_result?);
-    cpu.push(CpuRow {
+    runs.cpu.push(CpuRow {
         phase: "postgres, two nodes".to_owned(),
         requests: two.0.answered() + two.1.answered(),
         cpu_seconds: cpu_of(&[pid_a, pid_b]) - before,
         database_cpu_seconds: Some(postgres_cpu(&cluster) - database_before),
     });
-    phase_failures("postgres node a of two", &two.0, 201, failures);
-    phase_failures("postgres node b of two", &two.1, 201, failures);
-    check_receipts("postgres node a of two", &two.0, &pool_a, &server_key, failures);
-    check_receipts("postgres node b of two", &two.1, &pool_b, &server_key, failures);
+    phase_failures("postgres node a of two", &two.0, 201, runs.failures);
+    phase_failures("postgres node b of two", &two.1, 201, runs.failures);
+    check_receipts(
+        "postgres node a of two",
+        &two.0,
+        &pool_a,
+        &server_key,
+        runs.failures,
+    );
+    check_receipts(
+        "postgres node b of two",
+        &two.1,
+        &pool_b,
+        &server_key,
+        runs.failures,
+    );
     println!(
         "  {:.0} + {:.0} = {:.0} requests/s",
         two.0.rate(),
@@ -364,19 +375,15 @@ pub async fn postgres_phases(
         two.0.rate() + two.1.rate()
     );
     drop((pool_a, pool_b));
-    let one_after = measured_run(
-        "postgres, one node, just after (i)",
-        &load_a,
-        &pool_again,
-        &server_key,
-        connections,
-        duration,
-        &[pid_a],
-        Some(&cluster),
-        cpu,
-        failures,
-    )
-    .await?;
+    let one_after = runs
+        .run(
+            "postgres, one node, just after (i)",
+            (&load_a, &pool_again),
+            &server_key,
+            &[pid_a],
+            Some(&cluster),
+        )
+        .await?;
     drop(pool_again);
 
     println!(
@@ -392,10 +399,10 @@ pub async fn postgres_phases(
         push_rate,
         push_secs,
         true,
-        failures,
+        runs.failures,
     )
     .await?;
-    cpu.push(CpuRow {
+    runs.cpu.push(CpuRow {
         phase: "postgres, push across nodes".to_owned(),
         requests: push.submissions.answered(),
         cpu_seconds: cpu_of(&[pid_a, pid_b]) - before,
