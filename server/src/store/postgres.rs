@@ -158,7 +158,7 @@ impl PostgresStore {
         let options = options.application_name("tipline-server");
         // Intake's own connections, one per batch in flight, so that the same backends store
         // every batch with their plans and caches warm; batches taken from the shared pool went
-        // round all of its connections in turn (README, several nodes).
+        // round its connections in turn (README, several nodes).
         let intake_pool = PgPoolOptions::new()
             .max_connections(batch::IN_FLIGHT)
             .acquire_timeout(ACQUIRE_TIMEOUT)

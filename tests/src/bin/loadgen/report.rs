@@ -177,7 +177,7 @@ pub fn print_nodes(sqlite: &PhaseResult, nodes: &crate::nodes::Nodes, cpu: &[cra
         "\nSeveral nodes on PostgreSQL (each phase against the mean of the runs just before and after it):"
     );
     println!(
-        "  {} one PostgreSQL node / one SQLite node: {one:.0} / (({:.0} + {:.0}) / 2) = {pg_ratio:.2} (target >= {TARGET_PG_RATIO})",
+        "  {} one PostgreSQL node / one SQLite node: {one:.0} / (({:.0} + {:.0}) / 2) = {pg_ratio:.3} (target >= {TARGET_PG_RATIO})",
         verdict(pg_ratio >= TARGET_PG_RATIO),
         nodes.sqlite_beside.0.rate(),
         nodes.sqlite_beside.1.rate(),
@@ -188,7 +188,7 @@ pub fn print_nodes(sqlite: &PhaseResult, nodes: &crate::nodes::Nodes, cpu: &[cra
         ratio(one, sqlite.rate())
     );
     println!(
-        "  {} two nodes / one node: {two:.0} / (({one:.0} + {:.0}) / 2) = {two_ratio:.2} (target > 1)",
+        "  {} two nodes / one node: {two:.0} / (({one:.0} + {:.0}) / 2) = {two_ratio:.3} (target > 1)",
         verdict(two_ratio > 1.0),
         nodes.one_after.rate(),
     );
