@@ -29,6 +29,10 @@ pub struct SseParser {
     data: String,
     id: Option<String>,
     has_data: bool,
+    /// How much of the unfinished line in `buf` earlier pushes looked through and found no
+    /// line end in: a long line (a large envelope) arriving in many small reads is scanned
+    /// once, not once per read.
+    scanned: usize,
 }
 
 fn too_long(what: &str) -> Error {
@@ -48,14 +52,22 @@ impl SseParser {
         let mut start = 0;
         loop {
             let rest = &self.buf[start..];
-            let Some(end) = rest.iter().position(|b| *b == b'\n' || *b == b'\r') else {
+            let from = self.scanned.min(rest.len());
+            let Some(end) = rest[from..]
+                .iter()
+                .position(|b| *b == b'\n' || *b == b'\r')
+                .map(|i| from + i)
+            else {
+                self.scanned = rest.len();
                 break;
             };
             // A CR at the very end may be the first half of CRLF: wait for the next byte.
             let crlf = rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n');
             if rest[end] == b'\r' && end + 1 == rest.len() {
+                self.scanned = end;
                 break;
             }
+            self.scanned = 0;
             let line = String::from_utf8_lossy(&rest[..end]).into_owned();
             start += end + if crlf { 2 } else { 1 };
             if line.len() > MAX_LINE {
@@ -150,6 +162,36 @@ mod tests {
                 },
             ]
         );
+    }
+
+    proptest::proptest! {
+        /// However the stream is cut into reads (a long line over many small ones, a CRLF
+        /// split between two), the same events come out as from one read.
+        #[test]
+        fn test_any_cut_gives_the_same_events(
+            cuts in proptest::collection::vec(1usize..700, 1..40),
+            long in 1usize..3000,
+        ) {
+            let mut stream = b"event: report\r\nid: 1\r\ndata: ".to_vec();
+            stream.extend(std::iter::repeat_n(b'x', long));
+            stream.extend_from_slice(b"\r\n\r\n: ping\ndata: a\rdata: b\r\r\ndata: ");
+            stream.extend(std::iter::repeat_n(b'y', long / 2));
+            stream.extend_from_slice(b"\n\n");
+            let whole = SseParser::new().push(&stream).unwrap();
+            proptest::prop_assert_eq!(whole.len(), 3);
+            let mut parser = SseParser::new();
+            let mut events = Vec::new();
+            let mut rest = &stream[..];
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*cut).min(rest.len()));
+                events.extend(parser.push(now).unwrap());
+                rest = later;
+            }
+            proptest::prop_assert_eq!(events, whole);
+        }
     }
 
     #[test]
