@@ -49,7 +49,7 @@ impl Shown {
         }
     }
 
-    fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self.content_type() {
             "image/jpeg" => "jpg",
             "image/png" => "png",

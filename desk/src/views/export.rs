@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+use super::attachments::{sniff_stored, Shown};
 use super::report::{record, report_id, view, ReportView};
 use super::Officer;
 use crate::audit::AuditEntry;
@@ -59,29 +60,32 @@ struct ExportJson<'a> {
     attachments: &'a [(String, String)],
 }
 
-/// A name safe in any file system: letters, digits, `.`, `-` and `_`, at most 80 characters.
-fn safe_name(name: &str) -> String {
-    let cleaned: String = name
+/// The name of an attachment in the zip: its position, the reporter's name without its
+/// extension (letters, digits, `-` and `_` only, at most 60 characters), and the extension of
+/// what its bytes are (`.bin` for anything the desk does not show), never the reporter's own:
+/// an `evidence.html` or `invoice.js` must not open as a page or run as a script when an
+/// officer opens the case folder. The reporter's name stays in the page and the JSON, as text.
+fn zip_name(index: u16, name: &str, shown: Shown) -> String {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+    let cleaned: String = stem
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
                 c
             } else {
                 '_'
             }
         })
-        .take(80)
+        .take(60)
         .collect();
-    let cleaned = cleaned.trim_start_matches('.');
-    if cleaned.is_empty() {
-        "file".to_owned()
-    } else {
-        cleaned.to_owned()
-    }
+    let cleaned = cleaned.trim_matches('_');
+    let stem = if cleaned.is_empty() { "file" } else { cleaned };
+    format!("attachments/{index:02}-{stem}.{}", shown.extension())
 }
 
 /// The attachments to export: saved ones only, each with its file name in the zip.
-fn exported_files(record: &ReportRecord) -> Vec<(AttachmentInfo, String)> {
+fn exported_files(state: &AppState, record: &ReportRecord) -> Vec<(AttachmentInfo, String)> {
     record
         .report
         .attachments
@@ -89,10 +93,8 @@ fn exported_files(record: &ReportRecord) -> Vec<(AttachmentInfo, String)> {
         .enumerate()
         .filter(|(i, _)| record.attachments.get(*i) == Some(&AttachmentState::Saved))
         .map(|(_, a)| {
-            (
-                a.clone(),
-                format!("attachments/{:02}-{}", a.index, safe_name(&a.name)),
-            )
+            let shown = sniff_stored(state.store(), record.report_id, a.index);
+            (a.clone(), zip_name(a.index, &a.name, shown))
         })
         .collect()
 }
@@ -102,7 +104,7 @@ async fn export(State(state): State<AppState>, officer: Officer, Path(id): Path<
     let record = record(&state, id)?;
     let case = state.case(&id);
     let messages = state.store().messages(id)?;
-    let files = exported_files(&record);
+    let files = exported_files(&state, &record);
     let sums: Vec<(String, String)> = files
         .iter()
         .map(|(info, name)| (name.clone(), with_hex(&info.sha256, str::to_owned)))
@@ -231,11 +233,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_safe_name_keeps_only_plain_characters() {
-        assert_eq!(safe_name("photo 1.jpg"), "photo_1.jpg");
-        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
-        assert_eq!(safe_name("\u{202e}gpj.exe"), "_gpj.exe");
-        assert_eq!(safe_name(""), "file");
-        assert_eq!(safe_name(&"a".repeat(500)).len(), 80);
+    fn test_zip_names_take_their_extension_from_the_content() {
+        let jpeg = Shown::Image("image/jpeg");
+        assert_eq!(zip_name(0, "photo 1.jpg", jpeg), "attachments/00-photo_1.jpg");
+        assert_eq!(
+            zip_name(1, "../../etc/passwd", Shown::Download),
+            "attachments/01-passwd.bin"
+        );
+        assert_eq!(
+            zip_name(2, "evidence.html", Shown::Download),
+            "attachments/02-evidence.bin"
+        );
+        assert_eq!(zip_name(3, "a.js.jpg", jpeg), "attachments/03-a_js.jpg");
+        assert_eq!(zip_name(4, "x.svg", Shown::Download), "attachments/04-x.bin");
+        assert_eq!(
+            zip_name(5, "\u{202e}gpj.exe", Shown::Download),
+            "attachments/05-gpj.bin"
+        );
+        assert_eq!(zip_name(6, "..", Shown::Download), "attachments/06-file.bin");
+        assert_eq!(zip_name(7, "", Shown::Download), "attachments/07-file.bin");
+        assert_eq!(
+            zip_name(12, &"a".repeat(500), jpeg).len(),
+            "attachments/12-".len() + 60 + 4
+        );
     }
 }

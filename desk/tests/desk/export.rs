@@ -13,9 +13,14 @@ async fn test_a_case_exports_as_a_zip_with_its_page_data_and_checked_attachments
     // Given a report with a photo and hostile text, with a note
     let desk = Desktop::new();
     let photo = b"\xff\xd8\xff\xe0 the photo's bytes".to_vec();
+    // and a page that would run its script if opened from the case folder,
+    let page_bytes = b"<html><script>alert(1)</script></html>";
     let id = desk.report_with(
         sample("<script>window.__pwned=1</script> he meets them on Fridays"),
-        vec![("../../gym photo.jpg", "image/jpeg", photo.clone())],
+        vec![
+            ("../../gym photo.jpg", "image/jpeg", photo.clone()),
+            ("evidence.html", "text/html", page_bytes.to_vec()),
+        ],
     );
     let mut browser = desk.signed_in("anna", Role::Officer).await;
     let page = browser.get(&format!("/reports/{id}")).await;
@@ -53,10 +58,22 @@ async fn test_a_case_exports_as_a_zip_with_its_page_data_and_checked_attachments
     let json: serde_json::Value = serde_json::from_slice(&read("report.json")).unwrap();
     assert_eq!(json["report_id"], id.to_string());
     assert_eq!(json["team"]["notes"][0]["text"], "Called the school.");
-    assert_eq!(read("attachments/00-_.._gym_photo.jpg"), photo);
+    assert_eq!(read("attachments/00-gym_photo.jpg"), photo);
     let sums = String::from_utf8(read("SHA256SUMS")).unwrap();
     let hex: String = sha256(&photo).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(sums, format!("{hex}  attachments/00-_.._gym_photo.jpg\n"));
+    // and the page under the extension of what it is (nothing the desk shows: `.bin`), never
+    // the reporter's `.html`
+    assert_eq!(read("attachments/01-evidence.bin"), page_bytes);
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    assert!(
+        names.iter().all(|n| n == "report.html" || !n.ends_with(".html")),
+        "{names:?}"
+    );
+    let page_hex: String = sha256(page_bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        sums,
+        format!("{hex}  attachments/00-gym_photo.jpg\n{page_hex}  attachments/01-evidence.bin\n")
+    );
     // And opening the report and exporting it are in the audit log
     assert!(desk.audited("anna", "report.opened"));
     assert!(desk.audited("anna", "report.exported"));
