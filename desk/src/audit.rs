@@ -58,6 +58,57 @@ impl AuditEntry {
     }
 }
 
+/// Refusals of requests that name no signed-in account written per [`REFUSAL_WINDOW`]; those
+/// past it are counted, and the count written as one entry when the window ends.
+pub const REFUSALS_WRITTEN: usize = 60;
+/// Seconds of one window of refusals.
+pub const REFUSAL_WINDOW: i64 = 60;
+/// The action of the entry that counts the refusals not written one by one.
+pub const REFUSALS_NOT_WRITTEN: &str = "audit.refusals_not_written";
+
+/// The bound on refusals written one by one. Anyone who can reach the desk can send refused
+/// requests (a form with no session, a locked sign-in) as fast as the network carries them,
+/// and each entry is a synced commit: unbounded, they would fill the log and hold up the
+/// desk. Past [`REFUSALS_WRITTEN`] in a window, they are counted instead, and the count is
+/// written when the window ends (at the next entry after it), so the log still says how many.
+#[derive(Debug, Default)]
+pub struct RefusalBudget {
+    start: i64,
+    written: usize,
+    not_written: u64,
+}
+
+impl RefusalBudget {
+    /// Whether a refusal at `now` is written one by one; and, first, the entry that counts
+    /// those of a window now ended that were not.
+    pub fn refusal(&mut self, now: i64) -> (bool, Option<AuditEntry>) {
+        let ended = self.end_window(now);
+        let write = self.written < REFUSALS_WRITTEN;
+        if write {
+            self.written += 1;
+        } else {
+            self.not_written += 1;
+        }
+        (write, ended)
+    }
+
+    /// At `now`, the entry that counts the refusals not written of a window that has ended,
+    /// if any (a new window starts).
+    pub fn end_window(&mut self, now: i64) -> Option<AuditEntry> {
+        // A window starts at its first refusal.
+        if self.written == 0 {
+            self.start = now;
+        }
+        if now - self.start < REFUSAL_WINDOW {
+            return None;
+        }
+        self.start = now;
+        self.written = 0;
+        let count = std::mem::take(&mut self.not_written);
+        (count > 0).then(|| AuditEntry::now(None, REFUSALS_NOT_WRITTEN).detail(count.to_string()))
+    }
+}
+
 /// Appends `entry` to the store's audit log; returns its position.
 pub fn append(store: &DeskStore, entry: &AuditEntry) -> Result<i64> {
     Ok(store.append_log(KIND, &serde_json::to_vec(entry)?)?)
@@ -77,6 +128,19 @@ pub fn append_all(store: &DeskStore, entries: &[AuditEntry]) -> Result<Vec<i64>>
 pub fn read(store: &DeskStore, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
     store
         .log(KIND, after, limit)?
+        .into_iter()
+        .map(|e| {
+            let mut entry: AuditEntry = serde_json::from_slice(&e.value)?;
+            entry.seq = e.seq;
+            Ok(entry)
+        })
+        .collect()
+}
+
+/// Entries before position `before` (the newest, if `None`), newest first, at most `limit`.
+pub fn read_back(store: &DeskStore, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>> {
+    store
+        .log_before(KIND, before, limit)?
         .into_iter()
         .map(|e| {
             let mut entry: AuditEntry = serde_json::from_slice(&e.value)?;
@@ -135,6 +199,21 @@ fn csv_field(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_refusals_past_the_bound_are_counted_and_the_count_written_after_the_window() {
+        let mut budget = RefusalBudget::default();
+        let written = (0..1000).filter(|_| budget.refusal(5).0).count();
+        assert_eq!(written, REFUSALS_WRITTEN);
+        assert!(budget.end_window(5 + REFUSAL_WINDOW - 1).is_none());
+        let (write, count) = budget.refusal(5 + REFUSAL_WINDOW);
+        assert!(write);
+        let count = count.unwrap();
+        assert_eq!(count.action, REFUSALS_NOT_WRITTEN);
+        assert_eq!(count.detail.as_deref(), Some("940"));
+        // A quiet window ends with nothing to count
+        assert!(budget.end_window(5 + 3 * REFUSAL_WINDOW).is_none());
+    }
 
     #[test]
     fn test_csv_quotes_and_defuses_formulas() {

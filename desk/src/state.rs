@@ -24,6 +24,12 @@ use crate::index::Index;
 use crate::l10n::Catalog;
 use crate::team::{self, CaseData};
 
+/// How long a reading recorded in the audit log covers the same officer's later reads of the
+/// same thing (an open page's refreshes, a player's ranges): as long as a session lasts.
+const READING_MEMORY: i64 = crate::auth::sessions::ABSOLUTE;
+/// Readings remembered at once; past that, older ones are forgotten (and so recorded again).
+const MAX_READINGS: usize = 10_000;
+
 /// Change notices held for a slow listener before it is told it fell behind.
 const EVENTS: usize = 4096;
 
@@ -102,6 +108,10 @@ pub struct Inner {
     index_feed: Mutex<broadcast::Receiver<Change>>,
     events: broadcast::Sender<Change>,
     closing: watch::Sender<bool>,
+    refusals: Mutex<audit::RefusalBudget>,
+    /// Readings recorded lately, by who, what and which, with when (see
+    /// [`AppState::audit_reading`]).
+    readings: Mutex<HashMap<String, i64>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -161,6 +171,8 @@ impl AppState {
             index_feed: Mutex::new(index_feed),
             events,
             closing: watch::Sender::new(false),
+            refusals: Mutex::default(),
+            readings: Mutex::default(),
         })))
     }
 
@@ -177,8 +189,68 @@ impl AppState {
     /// Records an audit entry. A failure to record is logged; the caller decides whether the
     /// action goes on (actions that change data go through [`AppState::audit_or_fail`]).
     pub fn audit(&self, entry: AuditEntry) {
+        self.count_refusals();
         if let Err(e) = audit::append(self.store(), &entry) {
             tracing::error!(error = %e, action = %entry.action, "audit entry not recorded");
+        }
+    }
+
+    /// Records the refusal of a request that names no signed-in account (a form with no
+    /// session, a sign-in refused by the limits), within [`audit::RefusalBudget`]'s bound:
+    /// past it, refusals are counted, and the count is recorded when the minute ends.
+    pub fn audit_refusal(&self, entry: AuditEntry) {
+        let (write, ended) = self.refusals().refusal(self.now());
+        for entry in ended.iter().chain(write.then_some(&entry)) {
+            if let Err(e) = audit::append(self.store(), entry) {
+                tracing::error!(error = %e, action = %entry.action, "audit entry not recorded");
+            }
+        }
+    }
+
+    fn refusals(&self) -> std::sync::MutexGuard<'_, audit::RefusalBudget> {
+        self.refusals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that an officer read something (`entry`: who, what, which), or fails, so that
+    /// nothing is shown unrecorded. With `again`, it is recorded every time (an officer opening
+    /// a report's page); otherwise only if the same reading was not recorded within the last
+    /// [`READING_MEMORY`] seconds (the open page's refreshes, a player's further ranges, which
+    /// would otherwise fill the log), so that no way of reading goes unrecorded.
+    pub fn audit_reading(&self, entry: AuditEntry, again: bool) -> Result<()> {
+        let key = [
+            entry.actor.as_deref().unwrap_or(""),
+            &entry.action,
+            entry.target.as_deref().unwrap_or(""),
+            entry.detail.as_deref().unwrap_or(""),
+        ]
+        .join("\n");
+        let now = self.now();
+        let recorded = || {
+            let readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+            readings.get(&key).is_some_and(|&at| now - at < READING_MEMORY)
+        };
+        if !again && recorded() {
+            return Ok(());
+        }
+        self.audit_or_fail(entry)?;
+        let mut readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        if readings.len() >= MAX_READINGS && !readings.contains_key(&key) {
+            readings.retain(|_, at| now - *at < READING_MEMORY);
+            if readings.len() >= MAX_READINGS {
+                readings.clear();
+            }
+        }
+        readings.insert(key, now);
+        Ok(())
+    }
+
+    /// Records how many refusals went unrecorded in a minute that has ended, if any.
+    fn count_refusals(&self) {
+        let ended = self.refusals().end_window(self.now());
+        if let Some(entry) = ended {
+            if let Err(e) = audit::append(self.store(), &entry) {
+                tracing::error!(error = %e, action = %entry.action, "audit entry not recorded");
+            }
         }
     }
 
@@ -195,6 +267,7 @@ impl AppState {
 
     /// Records an audit entry, or fails.
     pub fn audit_or_fail(&self, entry: AuditEntry) -> Result<()> {
+        self.count_refusals();
         audit::append(self.store(), &entry).map(|_| ())
     }
 

@@ -189,14 +189,15 @@ async fn serve(
         )
             .into_response());
     };
-    // A player asks for many ranges of one file: the viewing is recorded once, at its start.
-    if range.is_none_or(|(start, _)| start == 0) {
-        state.audit(
-            AuditEntry::now(Some(&officer.account.name), "attachment.view")
-                .target(id.to_string())
-                .detail(index.to_string()),
-        );
-    }
+    // A player asks for many ranges of one file: the viewing is recorded at its start, and a
+    // range asked for otherwise is recorded unless this officer's viewing of the file was.
+    // Nothing is served unrecorded.
+    state.audit_reading(
+        AuditEntry::now(Some(&officer.account.name), "attachment.view")
+            .target(id.to_string())
+            .detail(index.to_string()),
+        range.is_none_or(|(start, _)| start == 0),
+    )?;
     let shown = sniff_stored(state.store(), id, index);
     let (content_type, disposition) = match (shown, download) {
         (Shown::Download, _) => (Shown::Download.content_type(), "attachment"),

@@ -12,11 +12,14 @@ use serde::Deserialize;
 use tipline_core::desk::Status;
 
 use super::{render, time, Me, Officer};
-use crate::error::Result;
+use crate::error::{DeskError, Result};
 use crate::index::Entry;
 use crate::l10n::Tr;
 use crate::state::AppState;
 use crate::team::CaseData;
+
+/// Most words of a search looked for.
+pub const MAX_WORDS: usize = 16;
 
 /// Most rows one page shows.
 pub const PAGE: usize = 200;
@@ -119,6 +122,10 @@ pub fn select(state: &AppState, tr: &Tr, filters: &Filters, me: &str) -> Result<
     let words: Vec<String> = non_empty(&filters.q)
         .map(|q| q.to_lowercase().split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
+    // Each word is looked for in every report, under the index's lock.
+    if words.len() > MAX_WORDS {
+        return Err(DeskError::invalid("search", format!("at most {MAX_WORDS} words")));
+    }
     let empty = CaseData::default();
     state.with_index(|index, cases| {
         let mut found: Vec<(&Entry, &CaseData)> = index
@@ -220,7 +227,7 @@ impl Paging {
             base,
             page,
             previous: page.checked_sub(1),
-            next: (total > (page + 1).saturating_mul(PAGE)).then_some(page + 1),
+            next: (total > page.saturating_add(1).saturating_mul(PAGE)).then(|| page.saturating_add(1)),
         }
     }
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{clear_session_cookie, render_status, session_cookie, Me, Visitor, LANG_COOKIE};
+use crate::accounts::check_name;
 use crate::audit::AuditEntry;
 use crate::auth::password;
 use crate::auth::ratelimit::Limited;
@@ -117,8 +118,19 @@ async fn submit_password(
     let tr = visitor.tr;
     let now = state.now();
     let name = form.name.trim().to_lowercase();
+    // No account has a name outside the rules: refused at once, and not written into the log
+    // or the limits as it came (it may be a quarter of a megabyte).
+    if check_name(&name).is_err() {
+        state.audit_refusal(AuditEntry::now(None, "login.unknown_account").detail("not a valid name"));
+        return show(
+            tr.clone(),
+            &session,
+            StatusCode::UNAUTHORIZED,
+            Some(tr.t("login-failed")),
+        );
+    }
     if let Err(limited) = state.limiter.attempt(&name, now) {
-        state.audit(AuditEntry::now(Some(&name), "login.rate_limited"));
+        state.audit_refusal(AuditEntry::now(Some(&name), "login.rate_limited"));
         return show(
             tr.clone(),
             &session,
@@ -135,7 +147,10 @@ async fn submit_password(
         .await
         .map_err(|_| DeskError::Task)?;
     let account = match account {
-        Some(a) if right && !a.disabled => a,
+        Some(a) if right && !a.disabled => {
+            state.limiter.passed(&name, now);
+            a
+        }
         Some(a) if right && a.disabled => {
             state.audit(AuditEntry::now(Some(&name), "login.disabled"));
             return show(
@@ -146,7 +161,6 @@ async fn submit_password(
             );
         }
         _ => {
-            state.limiter.failed(&name, now);
             let action = if state.account(&name).is_some() {
                 "login.bad_password"
             } else {
@@ -169,8 +183,15 @@ async fn submit_password(
             secret: Secret::generate()?,
         },
     };
-    state.sessions.set_stage(&session.id, stage);
-    Ok(Redirect::to("/login").into_response())
+    // The next step goes on under a new id: an id planted in this browser before the
+    // password, or seen then, is worth nothing now (nor is the enrolment secret shown next).
+    state.sessions.end(&session.id);
+    let next = state.sessions.start(stage, now)?;
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&session_cookie(&next.id)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -178,8 +199,9 @@ struct CodeForm {
     code: Zeroizing<String>,
 }
 
-/// Ends the sign-in session and starts a signed-in one under a new id.
-fn signed_in(state: &AppState, old: &Session, account: &str) -> Result<Response> {
+/// Ends the sign-in session and starts a signed-in one under a new id; the attempt let through
+/// at `at` passed.
+fn signed_in(state: &AppState, old: &Session, account: &str, at: i64) -> Result<Response> {
     state.sessions.end(&old.id);
     let session = state.sessions.start(
         Stage::SignedIn {
@@ -187,7 +209,7 @@ fn signed_in(state: &AppState, old: &Session, account: &str) -> Result<Response>
         },
         state.now(),
     )?;
-    state.limiter.succeeded(account);
+    state.limiter.succeeded(account, at);
     state.audit(AuditEntry::now(Some(account), "login.ok"));
     let mut response = Redirect::to("/").into_response();
     if let Ok(value) = header::HeaderValue::from_str(&session_cookie(&session.id)) {
@@ -228,13 +250,23 @@ async fn submit_totp(
         return Ok(Redirect::to("/login").into_response());
     };
     let now_u = u64::try_from(now).unwrap_or(0);
-    match secret.verify(&form.code, now_u, account.totp_last_step) {
-        Some(step) => {
-            state.update_account(name, |a| a.totp_last_step = Some(step))?;
-            signed_in(&state, &session, name)
-        }
-        None => {
-            state.limiter.failed(name, now);
+    // The code's step is taken under the accounts' lock, after a last look at the step used
+    // before: of two requests with one code at the same moment, one signs in.
+    let fresh = secret
+        .verify(&form.code, now_u, account.totp_last_step)
+        .is_some_and(|step| {
+            let mut taken = false;
+            let updated = state.update_account(name, |a| {
+                if a.totp_last_step.is_none_or(|last| step > last) {
+                    a.totp_last_step = Some(step);
+                    taken = true;
+                }
+            });
+            updated.is_ok() && taken
+        });
+    match fresh {
+        true => signed_in(&state, &session, name, now),
+        false => {
             // A code that was right but already used is a replay: worth telling apart in the log.
             let replay = secret.verify(&form.code, now_u, None).is_some();
             let action = if replay {
@@ -281,16 +313,29 @@ async fn submit_enroll(
     }
     match secret.verify(&form.code, u64::try_from(now).unwrap_or(0), None) {
         Some(step) => {
+            // Enrolled only if the account has no second factor yet and is not disabled: an
+            // enrolment begun before the officer's own (with a password someone else knew)
+            // cannot replace it.
             let base32 = secret.to_base32().to_string();
+            let mut enrolled = false;
             state.update_account(name, |a| {
-                a.totp_secret = Some(base32);
-                a.totp_last_step = Some(step);
+                if a.totp_secret.is_none() && !a.disabled {
+                    a.totp_secret = Some(base32);
+                    a.totp_last_step = Some(step);
+                    enrolled = true;
+                }
             })?;
+            if !enrolled {
+                state.sessions.end(&session.id);
+                state.audit(AuditEntry::now(Some(name), "totp.enroll_refused"));
+                return Ok(Redirect::to("/login").into_response());
+            }
+            // Any other sign-in of the account half-way through ends: the factor is set.
+            state.sessions.end_account(name);
             state.audit(AuditEntry::now(Some(name), "totp.enrolled"));
-            signed_in(&state, &session, name)
+            signed_in(&state, &session, name, now)
         }
         None => {
-            state.limiter.failed(name, now);
             state.audit(AuditEntry::now(Some(name), "login.bad_totp"));
             show(
                 tr.clone(),

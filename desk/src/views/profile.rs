@@ -66,7 +66,8 @@ async fn change_password(
             },
         )
     };
-    if let Err(limited) = state.limiter.attempt(&name, state.now()) {
+    let at = state.now();
+    if let Err(limited) = state.limiter.attempt(&name, at) {
         state.audit(AuditEntry::now(Some(&name), "password.rate_limited"));
         let id = match limited {
             crate::auth::ratelimit::Limited::Account => "login-locked",
@@ -80,10 +81,10 @@ async fn change_password(
         .await
         .map_err(|_| DeskError::Task)?;
     if !right {
-        state.limiter.failed(&name, state.now());
         state.audit(AuditEntry::now(Some(&name), "password.bad_current"));
         return refuse(officer, StatusCode::UNAUTHORIZED, "password-wrong-current");
     }
+    state.limiter.passed(&name, at);
     if form.new.as_str() != form.repeat.as_str() {
         return refuse(officer, StatusCode::BAD_REQUEST, "password-mismatch");
     }

@@ -280,9 +280,7 @@ async fn page(State(state): State<AppState>, officer: Officer, Path(id): Path<St
     let record = record(&state, id)?;
     // Who read a report, and when, is part of the case file (the page's own live refreshes go
     // through `live` and are not counted again).
-    state.audit_or_fail(
-        AuditEntry::now(Some(&officer.account.name), "report.opened").target(id.to_string()),
-    )?;
+    state.audit_reading(opened(&officer, id), true)?;
     // Opening the report reads the reporter's follow-ups for the whole team.
     mark_read(&state, id)?;
     let case = state.case(&id);
@@ -309,9 +307,17 @@ fn mark_read(state: &AppState, id: ReportId) -> Result<()> {
     Ok(())
 }
 
+/// The audit entry of `officer` reading report `id`.
+fn opened(officer: &Officer, id: ReportId) -> AuditEntry {
+    AuditEntry::now(Some(&officer.account.name), "report.opened").target(id.to_string())
+}
+
 async fn live(State(state): State<AppState>, officer: Officer, Path(id): Path<String>) -> Result<Response> {
     let id = report_id(&id)?;
     let record = record(&state, id)?;
+    // Recorded unless this officer's opening of the report was: asked for directly, it shows
+    // the conversation and the notes like the page does.
+    state.audit_reading(opened(&officer, id), false)?;
     // The open page shows a follow-up that arrived while it was open: it is read.
     mark_read(&state, id)?;
     let v = view(&state, &officer.tr, &record, &state.case(&id))?;
@@ -331,6 +337,7 @@ async fn live_attachments(
 ) -> Result<Response> {
     let id = report_id(&id)?;
     let record = record(&state, id)?;
+    state.audit_reading(opened(&officer, id), false)?;
     let v = view(&state, &officer.tr, &record, &state.case(&id))?;
     render(&ReportAttachments { tr: officer.tr, v })
 }
@@ -405,12 +412,14 @@ async fn remove_label(
     Form(form): Form<LabelForm>,
 ) -> Result<Response> {
     let id = report_id(&id)?;
+    record(&state, id)?;
+    let label = team::clean_label(&form.label)?;
     state.audit_or_fail(
         AuditEntry::now(Some(&officer.account.name), "report.label_remove")
             .target(id.to_string())
-            .detail(form.label.clone()),
+            .detail(label.clone()),
     )?;
-    state.update_case(id, |c| Ok(c.remove_label(&form.label)))?;
+    state.update_case(id, |c| Ok(c.remove_label(&label)))?;
     Ok(back(id))
 }
 
@@ -554,6 +563,8 @@ async fn transfer(
     if to_unit.is_empty() {
         return Err(DeskError::invalid("unit", "name the unit to transfer to"));
     }
+    // A unit id as the envelope carries it, before it is written anywhere.
+    tipline_core::envelope::check_unit_id(to_unit)?;
     let Some(authority) = &state.config.authority else {
         return Err(DeskError::invalid(
             "transfer",

@@ -75,7 +75,11 @@ fn same_origin(request: &Request) -> bool {
 }
 
 fn refuse(state: &AppState, account: Option<&str>, action: &str) -> Response {
-    state.audit(AuditEntry::now(account, action));
+    match account {
+        Some(account) => state.audit(AuditEntry::now(Some(account), action)),
+        // Anyone who can reach the desk can send these: recorded within a bound.
+        None => state.audit_refusal(AuditEntry::now(None, action)),
+    }
     let text = "This form is stale or did not come from this desk. Reload the page and try again.";
     let mut response = (StatusCode::FORBIDDEN, text).into_response();
     response.extensions_mut().insert(ErrorNote(text.to_owned()));

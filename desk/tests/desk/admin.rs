@@ -282,3 +282,45 @@ async fn test_an_officer_changes_their_password_and_other_sessions_end() {
     assert!(!tipline_desk::auth::password::verify(PASSWORD, &hash));
     assert!(desk.audited("anna", "password.changed"));
 }
+
+#[tokio::test]
+async fn test_the_audit_page_shows_the_newest_entries_and_pages_back_to_the_oldest() {
+    // Given a log longer than a page
+    let desk = Desktop::new();
+    let mut sara = desk.signed_in("sara", Role::Supervisor).await;
+    let entries: Vec<AuditEntry> = (0..450)
+        .map(|i| AuditEntry::now(Some("bo"), "report.opened").detail(format!("n{i:03}")))
+        .collect();
+    desk.state.audit_all(&entries);
+
+    // When a supervisor reads it, then follows the link to older entries until there is none
+    let mut path = "/admin/audit".to_owned();
+    let mut pages = Vec::new();
+    loop {
+        let page = sara.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let next = page
+            .body
+            .split("href=\"/admin/audit?before=")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|seq| format!("/admin/audit?before={seq}"));
+        pages.push(page.body);
+        match next {
+            Some(next) => path = next,
+            None => break,
+        }
+        assert!(pages.len() < 10, "the pages do not end");
+    }
+
+    // Then the first page holds the newest 200, newest first, and every entry is on exactly
+    // one page
+    assert_eq!(pages.len(), 3);
+    let first = &pages[0];
+    assert!(first.find("n449").unwrap() < first.find("n448").unwrap());
+    assert!(first.contains("n250") && !first.contains("n249"));
+    for i in 0..450 {
+        let shown = pages.iter().filter(|p| p.contains(&format!("n{i:03}<"))).count();
+        assert_eq!(shown, 1, "entry n{i:03}");
+    }
+}

@@ -257,3 +257,116 @@ async fn test_a_sign_in_can_start_again_after_the_password_step() {
     assert_eq!(answer.location(), "/login");
     assert!(browser.get("/login").await.body.contains("action=\"/login\""));
 }
+
+/// The enrolment secret a browser at the enrolment step is shown.
+async fn enrolment_secret(browser: &mut crate::support::Browser) -> Secret {
+    let page = browser.get("/login").await;
+    let at = page.body.find("<code class=\"secret\" dir=\"ltr\">").unwrap();
+    let rest = &page.body[at + "<code class=\"secret\" dir=\"ltr\">".len()..];
+    Secret::from_base32(&rest[..rest.find('<').unwrap()]).unwrap()
+}
+
+#[tokio::test]
+async fn test_an_enrolment_begun_by_someone_else_cannot_replace_the_officers_own() {
+    // Given someone who knows a new officer's first password and reached the enrolment step
+    let desk = Desktop::new();
+    desk.account("bo", Role::Officer, false);
+    let mut intruder = desk.browser();
+    intruder
+        .submit("/login", "/login", &[("name", "bo"), ("password", PASSWORD)])
+        .await;
+    let intruders = enrolment_secret(&mut intruder).await;
+    // and the officer, who then enrols
+    let mut bo = desk.browser();
+    bo.submit("/login", "/login", &[("name", "bo"), ("password", PASSWORD)])
+        .await;
+    let own = enrolment_secret(&mut bo).await;
+    let now = u64::try_from(desk.clock.now()).unwrap();
+    let answer = bo
+        .submit("/login", "/login/enroll", &[("code", &own.code_at(now))])
+        .await;
+    assert_eq!(answer.location(), "/");
+
+    // When the intruder confirms their own secret afterwards
+    let answer = intruder
+        .submit("/login", "/login/enroll", &[("code", &intruders.code_at(now))])
+        .await;
+
+    // Then they are not signed in, the officer's secret stands, and the officer stays in
+    assert_ne!(answer.location(), "/");
+    assert_eq!(intruder.get("/").await.location(), "/login");
+    let stored = desk.state.account("bo").unwrap().totp_secret.unwrap();
+    assert_eq!(Secret::from_base32(&stored).unwrap().hotp(7), own.hotp(7));
+    assert_eq!(bo.get("/").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn test_the_session_id_changes_after_the_password() {
+    // Given a browser at the sign-in page, its session id known to someone else
+    let desk = Desktop::new();
+    desk.account("anna", Role::Officer, true);
+    let mut browser = desk.browser();
+    browser.get("/login").await;
+    let planted = browser.cookie.clone().unwrap();
+
+    // When the password is right
+    browser
+        .submit("/login", "/login", &[("name", "anna"), ("password", PASSWORD)])
+        .await;
+
+    // Then the next step goes on under a new id, and the old one is at the first step
+    assert_ne!(browser.cookie.as_deref(), Some(planted.as_str()));
+    assert!(browser
+        .get("/login")
+        .await
+        .body
+        .contains("action=\"/login/totp\""));
+    let mut other = desk.browser();
+    other.cookie = Some(planted);
+    let page = other.get("/login").await;
+    assert!(!page.body.contains("action=\"/login/totp\""), "{}", page.body);
+}
+
+#[tokio::test]
+async fn test_a_name_no_account_could_have_is_refused_without_filling_the_log() {
+    let desk = Desktop::new();
+    let mut browser = desk.browser();
+    let name = "x".repeat(200_000);
+    let answer = browser
+        .submit("/login", "/login", &[("name", &name), ("password", PASSWORD)])
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let log = desk.audit();
+    let entry = log.iter().find(|e| e.action == "login.unknown_account").unwrap();
+    assert_eq!(entry.actor, None);
+    assert!(serde_json::to_string(&log).unwrap().len() < 10_000);
+}
+
+#[tokio::test]
+async fn test_a_flood_of_refused_requests_is_counted_not_written_one_by_one() {
+    use tipline_desk::audit::{REFUSALS_NOT_WRITTEN, REFUSALS_WRITTEN, REFUSAL_WINDOW};
+    // Given a stranger posting forms with no session, many times a second
+    let desk = Desktop::new();
+    let mut stranger = desk.browser();
+    for _ in 0..300 {
+        stranger.cookie = None;
+        let answer = stranger.post("/reports/x/notes", &[("text", "x")]).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    }
+    // Then only the bound's worth are written one by one
+    let written = |desk: &Desktop| {
+        desk.audit()
+            .iter()
+            .filter(|e| e.action == "csrf.no_session")
+            .count()
+    };
+    assert_eq!(written(&desk), REFUSALS_WRITTEN);
+    // And once the minute is over, the next entry brings the count of the rest
+    desk.clock.advance(REFUSAL_WINDOW);
+    stranger.cookie = None;
+    stranger.post("/reports/x/notes", &[("text", "x")]).await;
+    let log = desk.audit();
+    let count = log.iter().find(|e| e.action == REFUSALS_NOT_WRITTEN).unwrap();
+    assert_eq!(count.detail.as_deref(), Some("240"));
+    assert_eq!(written(&desk), REFUSALS_WRITTEN + 1);
+}

@@ -590,6 +590,62 @@ async fn test_a_video_can_be_played_from_any_point() {
     let whole = browser.get(&url).await;
     assert_eq!(whole.header("accept-ranges"), "bytes");
     assert!(whole.bytes == video);
+    // And the viewing is recorded: the player's first range (it did not start at 0) once,
+    // its later ranges not again, and the whole file asked for again recorded again
+    let views = desk
+        .audit()
+        .iter()
+        .filter(|e| e.action == "attachment.view" && e.actor.as_deref() == Some("anna"))
+        .count();
+    assert_eq!(views, 2);
+}
+
+#[tokio::test]
+async fn test_a_report_read_by_any_way_is_in_the_audit_log() {
+    // Given a report with a follow-up and a note, never opened by this officer's page
+    let desk = Desktop::new();
+    let id = desk.report_with(
+        sample("text"),
+        vec![("clip.mp4", "video/mp4", b"\x00\x00\x00\x18ftypmp42 rest".to_vec())],
+    );
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    let opened = |desk: &Desktop| {
+        desk.audit()
+            .iter()
+            .filter(|e| e.action == "report.opened" && e.target.as_deref() == Some(id.to_string().as_str()))
+            .count()
+    };
+
+    // When its live parts are asked for directly, then again
+    assert_eq!(
+        browser.get(&format!("/reports/{id}/live")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(opened(&desk), 1);
+    browser.get(&format!("/reports/{id}/live")).await;
+    browser.get(&format!("/reports/{id}/live/attachments")).await;
+    // Then the reading is recorded once, not at every refresh
+    assert_eq!(opened(&desk), 1);
+    // And opening the page is recorded every time
+    browser.get(&format!("/reports/{id}")).await;
+    assert_eq!(opened(&desk), 2);
+
+    // When a range past the first byte is asked for, with no viewing recorded before
+    let mut request = axum::http::Request::get(format!("/reports/{id}/attachments/0"))
+        .header(header::HOST, HOST)
+        .header(header::RANGE, "bytes=1-")
+        .body(Body::empty())
+        .unwrap();
+    request.headers_mut().insert(
+        header::COOKIE,
+        format!("tipline_desk={}", browser.cookie.clone().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    let answer = browser.send(request).await;
+    assert_eq!(answer.status, StatusCode::PARTIAL_CONTENT);
+    // Then the viewing is recorded
+    assert!(desk.audited("anna", "attachment.view"));
 }
 
 #[tokio::test]
@@ -709,4 +765,35 @@ async fn test_an_open_report_page_redraws_its_attachments_when_they_arrive() {
         .get(&format!("/reports/{id}/live/attachments"))
         .await;
     assert!(!answer.body.contains("late.jpg"));
+}
+
+#[tokio::test]
+async fn test_out_of_bounds_searches_pages_labels_and_units_are_refused_or_answered() {
+    let desk = Desktop::new();
+    let id = desk.report("text");
+    let mut browser = desk.signed_in("anna", Role::Officer).await;
+    // A search of too many words is refused with a reason; a page far past the end is empty
+    let words = vec!["word"; 17].join(" ");
+    let answer = browser.get(&format!("/?q={}", words.replace(' ', "+"))).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.body.contains("16 words"), "{}", answer.body);
+    let answer = browser.get(&format!("/?page={}", usize::MAX)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // A label removed from a report that does not exist, or too long, is refused
+    let missing = "00000000000000000000000000000000";
+    let answer = browser
+        .submit(
+            "/",
+            &format!("/reports/{missing}/labels/remove"),
+            &[("label", "x")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let long = "l".repeat(100_000);
+    let answer = browser
+        .submit("/", &format!("/reports/{id}/labels/remove"), &[("label", &long)])
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    // and nothing of it reached the audit log
+    assert!(!desk.audit().iter().any(|e| e.action == "report.label_remove"));
 }

@@ -127,12 +127,30 @@ impl DeskStore {
 
     /// Entries of the log `kind` after position `after`, oldest first, at most `limit`.
     pub fn log(&self, kind: &str, after: i64, limit: u32) -> Result<Vec<LogEntry>> {
+        self.log_rows(
+            "SELECT seq, sealed FROM log WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            kind,
+            after,
+            limit,
+        )
+    }
+
+    /// Entries of the log `kind` before position `before` (all, if `None`), newest first, at
+    /// most `limit`: the page of a long log a reader sees first, without opening the rest.
+    pub fn log_before(&self, kind: &str, before: Option<i64>, limit: u32) -> Result<Vec<LogEntry>> {
+        self.log_rows(
+            "SELECT seq, sealed FROM log WHERE kind = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+            kind,
+            before.unwrap_or(i64::MAX),
+            limit,
+        )
+    }
+
+    fn log_rows(&self, sql: &str, kind: &str, seq: i64, limit: u32) -> Result<Vec<LogEntry>> {
         let rows: Vec<(i64, Vec<u8>)> = {
             let conn = self.conn();
-            let mut statement = conn.prepare_cached(
-                "SELECT seq, sealed FROM log WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = statement.query_map(params![kind, after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut statement = conn.prepare_cached(sql)?;
+            let rows = statement.query_map(params![kind, seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<std::result::Result<_, _>>()?
         };
         rows.into_iter()

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::views::{render, time, Me, Officer};
 
 /// Entries one page shows.
-const PAGE: usize = 200;
+const PAGE: u32 = 200;
 
 /// `/admin/audit`, `/admin/audit.json`, `/admin/audit.csv`.
 pub fn router() -> Router<AppState> {
@@ -55,16 +55,17 @@ async fn page(
     Query(paging): Query<Paging>,
 ) -> Result<Response> {
     officer.require_supervisor(&state, "audit.read")?;
-    let mut entries = audit::all(state.store())?;
-    if let Some(before) = paging.before {
-        entries.retain(|e| e.seq < before);
-    }
-    let skip = entries.len().saturating_sub(PAGE);
-    let older = (skip > 0).then(|| entries[skip].seq);
+    // One page and one more entry, to know whether there are older ones: a long log is not
+    // opened whole to show its newest entries.
+    let mut entries = audit::read_back(state.store(), paging.before, PAGE + 1)?;
+    let older = if entries.len() > PAGE as usize {
+        entries.truncate(PAGE as usize);
+        entries.last().map(|e| e.seq)
+    } else {
+        None
+    };
     let entries = entries
         .into_iter()
-        .skip(skip)
-        .rev()
         .map(|e| EntryRow {
             seq: e.seq,
             at: time(&e.at),
