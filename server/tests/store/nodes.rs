@@ -284,6 +284,59 @@ async fn test_push_reaches_a_stream_on_another_node_and_catches_up_after_a_lost_
     assert_eq!(woken, Received::Event(PushEvent::Report));
 }
 
+#[tokio::test]
+async fn test_an_event_committed_after_hundreds_of_later_ones_still_reaches_the_other_node() {
+    use tipline_server::push::{PushEvent, PushHub, Received};
+    // Given two PostgreSQL nodes, with desks' streams for two units subscribed on node b
+    let url = crate::pg::shared().fresh_database();
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    let (hub_a, hub_b) = (a.push_hub(), b.push_hub());
+    let mut busy = hub_b.subscribe("dk-east");
+    let mut late = hub_b.subscribe("dk-late");
+    let wait = std::time::Duration::from_secs(5);
+    let _ = tokio::time::timeout(wait, busy.recv()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let quiet = std::time::Duration::from_millis(50);
+    while tokio::time::timeout(quiet, busy.recv()).await.is_ok() {}
+    while tokio::time::timeout(quiet, late.recv()).await.is_ok() {}
+
+    // When one transaction takes an event's number and stays open
+    let mut slow = a.pool().begin().await.unwrap();
+    sqlx_core::query::query("INSERT INTO push_events (unit_id, created_at, origin) VALUES ('dk-late', 0, 1)")
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    // while 300 later events commit and node b reads them
+    sqlx_core::query::query(
+        "INSERT INTO push_events (unit_id, created_at, origin) SELECT 'dk-east', 0, 1 FROM generate_series(1, 300)",
+    )
+    .execute(a.pool())
+    .await
+    .unwrap();
+    hub_a.notify("dk-east", PushEvent::Report);
+    // (so many that the stream is told to look again rather than given each)
+    let woken = tokio::time::timeout(wait, busy.recv()).await.unwrap();
+    assert!(
+        matches!(woken, Received::Event(PushEvent::Report) | Received::Lagged),
+        "{woken:?}"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), late.recv())
+            .await
+            .is_err()
+    );
+    // and then it commits
+    slow.commit().await.unwrap();
+    hub_a.notify("dk-east", PushEvent::Report);
+
+    // Then node b hands it to the stream it is for
+    assert_eq!(
+        tokio::time::timeout(wait, late.recv()).await.unwrap(),
+        Received::Event(PushEvent::Report)
+    );
+}
+
 /// Report `n` (up to 65,535) for `unit`, in a case of its own.
 fn numbered(n: u16, unit: &str) -> tipline_server::store::NewReport {
     let mut report = new_report(0, unit);

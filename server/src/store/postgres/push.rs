@@ -19,9 +19,9 @@
 //! PostgreSQL's notification queue lock through that commit's flush and so serialize every
 //! node's intake commits.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx_core::query::query;
@@ -39,9 +39,12 @@ use crate::store::StoreResult;
 const CHANNEL: &str = "tipline_push";
 /// How often a node reads new events without being woken.
 const PERIODIC: Duration = Duration::from_secs(2);
-/// How far back a read looks again for events whose transaction committed after a later one's
-/// (sequence numbers are taken in one order and may become visible in another).
-const LOOK_BACK: i64 = 256;
+/// How long a number skipped by the events read is asked for again (see [`Cursor`]): longer
+/// than any transaction that writes an event stays open (a node's session idle in one is ended
+/// after a minute).
+const HOLE_WAIT: Duration = Duration::from_secs(120);
+/// Most numbers skipped that are asked for again.
+const MAX_HOLES: usize = 4096;
 /// The least time between two notifications of one node: the events of that time share one,
 /// so that a node taking thousands of reports a second sends PostgreSQL at most a few hundred
 /// notifications (each a transaction, and a wake-up of every listening node) while adding at
@@ -136,34 +139,55 @@ async fn notify_others(shared: Arc<Shared>) {
 /// wrote it.
 type EventRow = (i64, String, Option<Vec<u8>>, Option<i64>, Option<i64>);
 
-/// The events read so far: the highest number, and those seen within the look-back window.
+/// The events read so far: the highest number read, and the numbers below it not read yet.
+///
+/// Sequence numbers are taken in one order and become visible in another: a transaction that
+/// took number 7 may commit after others committed 8 to 500, and a reader that went past 500
+/// would never look at 7 again. So every number skipped is kept as a hole and asked for again
+/// at each read, until its row turns up or [`HOLE_WAIT`] has passed (a number of a transaction
+/// that rolled back never turns up). Holes are rare (a late commit, a rollback), so a read
+/// asks for few of them.
 #[derive(Default)]
 struct Cursor {
-    seen: BTreeSet<i64>,
     high: i64,
+    holes: BTreeMap<i64, Instant>,
 }
 
 impl Cursor {
     /// The events not handed out yet, handed to the node's streams.
     async fn read(&mut self, shared: &Shared) -> StoreResult<()> {
         loop {
+            let now = Instant::now();
+            self.holes
+                .retain(|_, since| now.duration_since(*since) < HOLE_WAIT);
+            let holes: Vec<i64> = self.holes.keys().copied().collect();
             let rows: Vec<EventRow> = query_as(
                 "SELECT seq, unit_id, case_id, message_seq, origin FROM push_events
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                 WHERE seq > $1 OR seq = ANY($2)
+                 ORDER BY seq LIMIT $3",
             )
-            .bind(self.high.saturating_sub(LOOK_BACK))
+            .bind(self.high)
+            .bind(&holes)
             .bind(READ_BATCH)
             .fetch_all(&shared.pool)
             .await
             .map_err(db_error)?;
             let count = rows.len();
-            let mut fresh = 0usize;
             for (seq, unit_id, case_id, message_seq, origin) in rows {
-                if !self.seen.insert(seq) {
+                if seq > self.high {
+                    // The numbers between are holes, up to a bound (a gap larger than that is
+                    // a sequence that jumped, not transactions in flight).
+                    let first = self
+                        .high
+                        .saturating_add(1)
+                        .max(seq.saturating_sub(MAX_HOLES as i64));
+                    for hole in first..seq {
+                        self.holes.insert(hole, now);
+                    }
+                    self.high = seq;
+                } else if self.holes.remove(&seq).is_none() {
                     continue;
                 }
-                fresh += 1;
-                self.high = self.high.max(seq);
                 // This node's own: its streams were woken when it wrote them.
                 if origin == Some(shared.node) {
                     continue;
@@ -177,9 +201,12 @@ impl Cursor {
                 };
                 shared.local.notify(&unit_id, event);
             }
-            let floor = self.high.saturating_sub(LOOK_BACK);
-            self.seen = self.seen.split_off(&floor);
-            if count < usize::try_from(READ_BATCH).unwrap_or(usize::MAX) || fresh == 0 {
+            while self.holes.len() > MAX_HOLES {
+                self.holes.pop_first();
+            }
+            // Each row read filled a hole or moved `high` on: a full page means there may be
+            // more.
+            if count < usize::try_from(READ_BATCH).unwrap_or(usize::MAX) {
                 return Ok(());
             }
         }
@@ -192,8 +219,8 @@ impl Cursor {
             .await
             .map_err(db_error)?;
         Ok(Cursor {
-            seen: BTreeSet::new(),
             high: high.unwrap_or(0),
+            holes: BTreeMap::new(),
         })
     }
 }
