@@ -42,6 +42,10 @@ use super::{
 const POOL_SIZE: u32 = 32;
 /// How long a request waits for a connection before the node answers 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a session may sit idle inside a transaction before PostgreSQL ends it.
+const IDLE_IN_TRANSACTION: &str = "60s";
+/// How long a statement waits for a lock before it fails (migrations wait as long as needed).
+const LOCK_TIMEOUT: &str = "10s";
 /// Rows deleted per statement by retention, so that it never holds many locks long.
 const PURGE_BATCH: i64 = 256;
 
@@ -106,8 +110,17 @@ pub(crate) fn db_error(error: SqlxError) -> StoreError {
         | SqlxError::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         SqlxError::Database(ref db) => match db.code().as_deref() {
             // Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown,
-            // cannot connect now): the database is going away or not back yet.
-            Some(code) if code.starts_with("08") || code.starts_with("57P") => {
+            // cannot connect now): the database is going away or not back yet. Class 53 (out
+            // of disk, memory or connections), 25006 (read-only, as a standby after a
+            // failover), 57014 (a statement cancelled), 55P03 (a lock not had in time) and
+            // 25P03 (a session ended idle in a transaction): the database cannot take the
+            // request now, and may later.
+            Some(code)
+                if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || matches!(code, "25006" | "57014" | "55P03" | "25P03") =>
+            {
                 StoreError::Unavailable(error.to_string())
             }
             _ => StoreError::Database(error.to_string()),
@@ -155,7 +168,14 @@ impl PostgresStore {
 
     /// The same with options already parsed.
     pub async fn connect_with(options: PgConnectOptions) -> StoreResult<PostgresStore> {
-        let options = options.application_name("tipline-server");
+        // A node cut off or killed half-way through a transaction must not hold its row locks
+        // until TCP notices (hours): PostgreSQL ends such a session after a minute. A statement
+        // waiting that long for a lock means something is held that should not be: it fails
+        // (503, which clients retry) instead of holding one of the node's connections.
+        let options = options.application_name("tipline-server").options([
+            ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION),
+            ("lock_timeout", LOCK_TIMEOUT),
+        ]);
         // Intake's own connections, one per batch in flight, so that the same backends store
         // every batch with their plans and caches warm; batches taken from the shared pool went
         // round its connections in turn (README, several nodes).

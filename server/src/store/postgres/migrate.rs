@@ -23,6 +23,11 @@ const MIGRATION_LOCK: i64 = 0x0074_6970_6c69_6e65;
 /// Applies the migrations not applied yet.
 pub(super) async fn run(pool: &PgPool) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_error)?;
+    // Another node's migration is waited for however long it takes.
+    sqlx_core::query::query("SET LOCAL lock_timeout = 0")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     sqlx_core::query::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)

@@ -10,7 +10,7 @@ use sqlx_postgres::PgPool;
 
 use super::{array, db_error, millis, time, to_i64, to_u64};
 use crate::store::{CaseRecord, MessageDirection, SealedMessage, StoreError, StoreResult, StoredAlert};
-use tipline_core::api::bounds::PageBudget;
+use tipline_core::api::bounds::{PageBudget, PAGE_ENVELOPE_BYTES};
 use tipline_core::report::{CaseId, MessageId};
 
 /// The case, if it exists.
@@ -159,20 +159,37 @@ pub(super) async fn add_message(
     }
 }
 
-/// Messages of a case after `after`, in order, at most `limit`, cut at the page budget.
+/// Messages of a case after `after`, in order, at most `limit`, cut at the page budget: cut by
+/// PostgreSQL as `PageBudget` cuts it (the first always, each next one while the running total
+/// of envelope bytes fits), so that a page of large envelopes is never read whole into the
+/// node's memory to be cut there; the cut is checked again here.
 pub(super) async fn messages(
     pool: &PgPool,
     case_id: &CaseId,
     after: i64,
     limit: u32,
 ) -> StoreResult<Vec<SealedMessage>> {
+    let budget = i64::try_from(PAGE_ENVELOPE_BYTES)
+        .map_err(|_| StoreError::Database("page budget out of range".to_owned()))?;
     let rows: Vec<MessageRow> = query_as(
-        "SELECT seq, message_id, direction, created_at, envelope FROM messages
-         WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        "WITH candidates AS (
+             SELECT seq, message_id, direction, created_at, envelope,
+                    octet_length(envelope)::BIGINT AS size
+             FROM messages WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+         )
+         SELECT seq, message_id, direction, created_at, envelope FROM (
+             SELECT seq, message_id, direction, created_at, envelope,
+                    row_number() OVER w AS n, sum(size) OVER w AS total
+             FROM candidates
+             WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
+         ) running
+         WHERE n = 1 OR total <= $4
+         ORDER BY seq",
     )
     .bind(&case_id.0[..])
     .bind(after)
     .bind(i64::from(limit))
+    .bind(budget)
     .fetch_all(pool)
     .await
     .map_err(db_error)?;
