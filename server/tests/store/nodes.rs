@@ -449,3 +449,22 @@ async fn test_a_submission_postgres_refuses_fails_alone_in_its_batch() {
     }
     assert_eq!(store.stats().await.unwrap().pending_reports, 99);
 }
+
+#[tokio::test]
+async fn test_a_node_cut_off_mid_transaction_does_not_hold_its_locks_for_long() {
+    // The node's sessions: ended by PostgreSQL when idle inside a transaction for a minute, and
+    // a lock not had in 10 s fails the statement (503) instead of holding a connection.
+    let url = crate::pg::shared().fresh_database();
+    let node = PostgresStore::connect(&url).await.unwrap();
+    let show = |setting: &'static str| {
+        let pool = node.pool().clone();
+        async move {
+            sqlx_core::query_scalar::query_scalar::<_, String>(&format!("SHOW {setting}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(show("idle_in_transaction_session_timeout").await, "1min");
+    assert_eq!(show("lock_timeout").await, "10s");
+}
