@@ -49,9 +49,11 @@ const LOCK_TIMEOUT: &str = "10s";
 /// Rows deleted per statement by retention, so that it never holds many locks long.
 const PURGE_BATCH: i64 = 256;
 
-/// Advisory lock keys of the periodic jobs, so that one node at a time runs each.
-const PURGE_LOCK: i64 = 0x7469_706c_0000_0001;
-const EXPIRE_LOCK: i64 = 0x7469_706c_0000_0002;
+/// The advisory lock key of retention's jobs (purge and expire), so that one node at a time
+/// runs either. One key for both: run at once, each would see the report the other is deleting
+/// in its snapshot, and neither would delete a case holding one of each, which then stayed
+/// past retention.
+const RETENTION_LOCK: i64 = 0x7469_706c_0000_0001;
 
 /// A session-level advisory lock held on one pooled connection while a periodic job runs: the
 /// other nodes skip the job meanwhile, and a node that dies mid-job lets go with its connection.
@@ -367,8 +369,8 @@ impl Store for PostgresStore {
     }
 
     async fn purge(&self, acked_before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
-        let Some(lock) = JobLock::try_take(&self.pool, PURGE_LOCK).await? else {
-            tracing::debug!("retention: another node is purging");
+        let Some(lock) = JobLock::try_take(&self.pool, RETENTION_LOCK).await? else {
+            tracing::debug!("retention: another node is running it");
             return Ok(0);
         };
         let purged = reports::purge(&self.pool, acked_before, now, PURGE_BATCH).await;
@@ -377,8 +379,8 @@ impl Store for PostgresStore {
     }
 
     async fn expire(&self, received_before: DateTime<Utc>) -> StoreResult<Expired> {
-        let Some(lock) = JobLock::try_take(&self.pool, EXPIRE_LOCK).await? else {
-            tracing::debug!("retention: another node is expiring");
+        let Some(lock) = JobLock::try_take(&self.pool, RETENTION_LOCK).await? else {
+            tracing::debug!("retention: another node is running it");
             return Ok(Expired::default());
         };
         let expired = reports::expire(&self.pool, received_before, PURGE_BATCH).await;

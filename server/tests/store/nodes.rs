@@ -203,8 +203,12 @@ async fn test_retention_runs_on_one_node_at_a_time() {
         .await
         .unwrap();
 
-    // When another node's retention runs, it leaves the job to the holder
+    // When another node's retention runs, it leaves both its jobs to the holder (purge and
+    // expire never run at once, so that a case holding one report of each is deleted)
     assert_eq!(b.purge(at(100), at(100)).await.unwrap(), 0);
+    a.submit_report(new_report(2, "dk-east")).await.unwrap();
+    assert_eq!(b.expire(at(100)).await.unwrap().reports, 0);
+    assert_eq!(a.stats().await.unwrap().pending_reports, 1);
 
     // And once the holder is done, it runs
     sqlx_core::query::query("SELECT pg_advisory_unlock($1)")
@@ -214,6 +218,7 @@ async fn test_retention_runs_on_one_node_at_a_time() {
         .unwrap();
     assert_eq!(b.purge(at(100), at(100)).await.unwrap(), 1);
     assert_eq!(a.stats().await.unwrap().acknowledged_reports, 0);
+    assert_eq!(b.expire(at(100)).await.unwrap().reports, 1);
 }
 
 #[tokio::test]
