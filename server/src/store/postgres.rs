@@ -57,7 +57,12 @@ const RETENTION_LOCK: i64 = 0x7469_706c_0000_0001;
 
 /// A session-level advisory lock held on one pooled connection while a periodic job runs: the
 /// other nodes skip the job meanwhile, and a node that dies mid-job lets go with its connection.
-struct JobLock(sqlx_core::pool::PoolConnection<sqlx_postgres::Postgres>, i64);
+/// One dropped without [`JobLock::release`] (its job's task aborted) takes its connection out of
+/// the pool and closes it, so that the lock never goes back to the pool with it.
+struct JobLock(
+    Option<sqlx_core::pool::PoolConnection<sqlx_postgres::Postgres>>,
+    i64,
+);
 
 impl JobLock {
     /// The lock if no other node holds it.
@@ -68,17 +73,29 @@ impl JobLock {
             .fetch_one(&mut *conn)
             .await
             .map_err(db_error)?;
-        Ok(taken.then_some(JobLock(conn, key)))
+        Ok(taken.then_some(JobLock(Some(conn), key)))
     }
 
     async fn release(mut self) {
+        let Some(mut conn) = self.0.take() else {
+            return;
+        };
         let unlocked = sqlx_core::query::query("SELECT pg_advisory_unlock($1)")
             .bind(self.1)
-            .execute(&mut *self.0)
+            .execute(&mut *conn)
             .await;
         if unlocked.is_err() {
             // The lock must not stay with a connection that goes back to the pool.
-            let _ = self.0.close().await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Closed when dropped, off the pool: PostgreSQL ends the session and its lock.
+            drop(conn.detach());
         }
     }
 }

@@ -473,3 +473,37 @@ async fn test_a_node_cut_off_mid_transaction_does_not_hold_its_locks_for_long() 
     assert_eq!(show("idle_in_transaction_session_timeout").await, "1min");
     assert_eq!(show("lock_timeout").await, "10s");
 }
+
+#[tokio::test]
+async fn test_retention_meeting_a_report_added_to_the_case_it_empties_keeps_the_case_and_goes_on() {
+    // Given an acknowledged report past retention, alone in its case
+    let url = crate::pg::shared().fresh_database();
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    a.submit_report(new_report(1, "dk-east")).await.unwrap();
+    assert!(a.ack_report("dk-east", report_id(1), at(10)).await.unwrap());
+    // and a submission on another node adding a report to that case, not yet committed
+    let mut adding = a.pool().begin().await.unwrap();
+    sqlx_core::query::query(
+        "INSERT INTO reports (report_id, unit_id, case_id, state, received_at, envelope_sha256, receipt, envelope)
+         VALUES ($1, 'dk-east', $2, 'queued', 0, $3, $3, $3)",
+    )
+    .bind(&report_id(2).0[..])
+    .bind(&case_id(1).0[..])
+    .bind(&[2u8; 32][..])
+    .execute(&mut *adding)
+    .await
+    .unwrap();
+
+    // When retention runs meanwhile (its delete of the case waits for the submission), and the
+    // submission commits
+    let purge = tokio::spawn(async move { b.purge(at(100), at(100)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    adding.commit().await.unwrap();
+
+    // Then retention still deletes the acknowledged report, and keeps the case and the new one
+    assert_eq!(purge.await.unwrap().unwrap(), 1);
+    let stats = a.stats().await.unwrap();
+    assert_eq!((stats.acknowledged_reports, stats.pending_reports), (0, 1));
+    assert!(a.case(case_id(1)).await.unwrap().is_some());
+}
