@@ -286,6 +286,15 @@ impl Desk {
                 "the report names another case than the server",
             ));
         }
+        // The envelope's own id (bound into its sealing) must be the one it is delivered and
+        // stored under: a server cannot deliver one report under another's id and so replace
+        // the record the desk keeps of that one.
+        if opened.report_id != delivery.report_id {
+            return Err(Error::invalid(
+                "delivery",
+                "the envelope is another report than the server says",
+            ));
+        }
         let existing = self.store.report(delivery.report_id)?;
         // The same report under a new envelope was transferred back to this unit: a new arrival.
         let (mut record, first_time) = match existing {
@@ -360,6 +369,19 @@ impl Desk {
                 download
             };
             let state = match download {
+                // Not the sealed length of what the report declares: cut short or run on on its
+                // way (the server's or the network's doing, not the reporter's). Not taken, and
+                // not acknowledged: the next try downloads it again.
+                Ok(Download::Complete { bytes }) if bytes != attachment::sealed_size(info.size) => {
+                    let _ = std::fs::remove_file(&scratch);
+                    return Err(Error::invalid(
+                        format!("attachments[{}]", info.index),
+                        format!(
+                            "the server sent {bytes} bytes, not the {} it is sealed as",
+                            attachment::sealed_size(info.size)
+                        ),
+                    ));
+                }
                 Ok(Download::Complete { .. }) => {
                     let key = AttachmentKey::derive(context, info.index)?;
                     let mut writer = self.store.attachment_writer(record.report_id, info.index)?;
@@ -369,6 +391,15 @@ impl Desk {
                             writer.finish()?;
                             AttachmentState::Saved
                         }
+                        // The desk's own disk failed (full, unreadable): nothing is said of the
+                        // attachment, and the report is not acknowledged, so the server keeps it.
+                        Err(e @ (Error::Io(_) | Error::Storage(_))) => {
+                            writer.discard();
+                            let _ = std::fs::remove_file(&scratch);
+                            return Err(e);
+                        }
+                        // It does not open or does not match the report: the reporter's (or a
+                        // forger's) doing, and it never will.
                         Err(e) => {
                             writer.discard();
                             AttachmentState::Invalid {

@@ -385,7 +385,12 @@ impl Desk {
             Ok(messages) => messages.into_iter().rev().find(|m| m.seq == seq),
             // The network failed: the notice is not lost, the next sync reads the message.
             Err(crate::Error::Network(_)) => None,
-            Err(e) => return Err(e),
+            // Only the desk's own store failing stops the loop.
+            Err(e @ (crate::Error::Storage(_) | crate::Error::Io(_))) => return Err(e),
+            // Anything else is this notice's alone (the report was handed to another unit
+            // meanwhile, the server's answer did not parse): it is passed over, and the loop
+            // goes on with the others.
+            Err(_) => return Ok(None),
         };
         Ok(Some(DeskEvent::FollowUp {
             report_id: record.report_id,

@@ -210,3 +210,38 @@ async fn test_the_receiving_loop_takes_a_backlog_longer_than_a_batch_whole() {
     assert_eq!(desk.store().reports().unwrap().len(), 250);
     assert!(desk.client().pull(100).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_delivery_of_one_report_under_another_reports_id_is_refused() {
+    // Given two reports taken and stored by the desk
+    let options = ServerOptions {
+        lease_seconds: Some(1),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start(options).await.unwrap();
+    file(&server, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = unit_desk(&server, dir.path());
+    let deliveries = desk.client().pull(100).await.unwrap();
+    assert!(desk
+        .receive_batch(&deliveries, Duration::ZERO)
+        .await
+        .iter()
+        .all(Result::is_ok));
+    let (a, b) = (&deliveries[0], &deliveries[1]);
+    let before = desk.store().report(a.report_id).unwrap().unwrap();
+
+    // When a delivery names the first report's id but carries the second's envelope and case
+    let mut forged = a.clone();
+    forged.envelope = b.envelope.clone();
+    forged.case_id = b.case_id;
+    let result = desk.receive_batch(&[forged], Duration::ZERO).await;
+
+    // Then it is refused, and the desk still holds the first report as it was
+    assert!(
+        result[0].is_err(),
+        "{:?}",
+        result[0].as_ref().map(|r| r.record.report_id)
+    );
+    assert_eq!(desk.store().report(a.report_id).unwrap().unwrap(), before);
+}

@@ -6,28 +6,48 @@ use std::time::Duration;
 
 use anyhow::bail;
 use serde_json::json;
-use tipline_core::desk::{Delivery, Desk, DeskEvent, InboxOptions, Received};
+use tipline_core::desk::{Desk, DeskEvent, InboxOptions, Received};
 use tokio::sync::mpsc;
 
 use super::show::{conversation, describe, record_json};
 use crate::output::Output;
 
 /// Takes the reports pending now (pull), then stops.
+/// A report that cannot be taken (sealed to an old key, refused by its checks) is told and
+/// passed over, as the live inbox does: it stays on the server, leased for a while, and the
+/// reports behind it are taken. Only this desk's own store failing stops the pull.
 pub(super) async fn pull_inbox(desk: &Desk, wait: Duration, out: &Output) -> anyhow::Result<()> {
     let mut received = Vec::new();
+    let mut refused = 0usize;
     loop {
         let batch = desk.client().pull(100).await?;
         if batch.is_empty() {
             break;
         }
         for delivery in batch {
-            received.push(take(desk, &delivery, wait, out).await?);
+            match desk.receive_waiting(&delivery, wait).await {
+                Ok(taken) => received.push(show(&taken, delivery.delivery_count, out)),
+                Err(e @ (tipline_core::Error::Storage(_) | tipline_core::Error::Io(_))) => {
+                    return Err(e.into())
+                }
+                Err(e) => {
+                    refused += 1;
+                    out.note(&format!(
+                        "report {} could not be taken ({e}); it stays on the server",
+                        delivery.report_id
+                    ));
+                }
+            }
         }
     }
-    if received.is_empty() {
+    if received.is_empty() && refused == 0 {
         out.note("no reports waiting");
     }
-    out.json_only(&received)
+    out.json_only(&received)?;
+    if refused > 0 {
+        bail!("{refused} report(s) could not be taken; they stay on the server");
+    }
+    Ok(())
 }
 
 /// Holds the live stream (through the core's receiving loop): every report as it arrives, and
@@ -96,17 +116,6 @@ pub(super) async fn follow_inbox(
         result = run => Ok(result?),
         result = show => result,
     }
-}
-
-/// Receives one delivery, waiting (bounded) for attachments still uploading, and shows it.
-async fn take(
-    desk: &Desk,
-    delivery: &Delivery,
-    wait: Duration,
-    out: &Output,
-) -> anyhow::Result<serde_json::Value> {
-    let received = desk.receive_waiting(delivery, wait).await?;
-    Ok(show(&received, delivery.delivery_count, out))
 }
 
 /// Shows what receiving a report did; its JSON for `--json`.
