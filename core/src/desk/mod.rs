@@ -108,20 +108,13 @@ impl Desk {
 
     /// The stored report of a case, if any.
     pub fn report_for_case(&self, case_id: CaseId) -> Result<Option<ReportRecord>> {
-        Ok(self
-            .store
-            .reports()?
-            .into_iter()
-            .rev()
-            .find(|r| r.case_id == case_id))
+        self.store.report_for_case(case_id)
     }
 
     /// Sets a report's status.
     pub fn set_status(&self, id: &str, status: Status) -> Result<ReportRecord> {
-        let mut record = self.find(id)?;
-        record.status = status;
-        self.store.put_report(&record)?;
-        Ok(record)
+        let record = self.find(id)?;
+        self.store.update_report(&record, |r| r.status = status)
     }
 
     fn holds(&self, record: &ReportRecord) -> Result<()> {
@@ -215,12 +208,13 @@ impl Desk {
     /// returns the whole conversation. Replies are sealed to the reporter: this desk shows the
     /// text of those it wrote itself.
     pub async fn sync_messages(&self, id: &str) -> Result<Vec<MessageRecord>> {
-        let mut record = self.find(id)?;
+        let record = self.find(id)?;
         self.holds(&record)?;
         let known = self.store.messages(record.report_id)?;
         let fresh = self.client.messages(record.case_id, record.last_seq).await?;
+        let mut last_seq = record.last_seq;
         for wire in fresh {
-            record.last_seq = record.last_seq.max(wire.seq);
+            last_seq = last_seq.max(wire.seq);
             let Ok(envelope) = Envelope::from_bytes(&wire.envelope) else {
                 continue;
             };
@@ -267,7 +261,8 @@ impl Desk {
             };
             self.store.put_message(record.report_id, &message)?;
         }
-        self.store.put_report(&record)?;
+        self.store
+            .update_report(&record, |r| r.last_seq = r.last_seq.max(last_seq))?;
         self.store.messages(record.report_id)
     }
 

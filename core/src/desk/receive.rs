@@ -74,6 +74,9 @@ struct Opened {
     record: ReportRecord,
     first_time: bool,
     pending: Vec<u16>,
+    /// Whether its record is in the store already (delivered before, or stored as its
+    /// attachments came).
+    stored: bool,
 }
 
 /// `count` deliveries whose `step` ran on the blocking pool and did not finish (the task
@@ -167,7 +170,15 @@ impl Desk {
         let store = Arc::clone(&self.store);
         let count = results.len();
         let committed = tokio::task::spawn_blocking(move || {
-            let records: Vec<&ReportRecord> = results.iter().flatten().map(|o| &o.record).collect();
+            // A record stored already (a report delivered again, or one whose attachments were
+            // stored as they came) is as it should be in the store, with whatever an officer
+            // did meanwhile: it is not written again from the copy read before.
+            let records: Vec<&ReportRecord> = results
+                .iter()
+                .flatten()
+                .filter(|o| !o.stored)
+                .map(|o| &o.record)
+                .collect();
             match store.put_reports(&records) {
                 Ok(()) => Stored(Ok(results)),
                 Err(e) => Stored(Err(fail_all(results, &e))),
@@ -321,10 +332,12 @@ impl Desk {
             tokio::time::sleep(ATTACHMENT_POLL.min(deadline - Instant::now())).await;
             pending = self.fetch_attachments(&mut record, &opened.context).await?;
         }
+        let stored = !first_time || record.attachments.iter().any(|a| *a != AttachmentState::Pending);
         Ok(Opened {
             record,
             first_time,
             pending,
+            stored,
         })
     }
 
@@ -333,12 +346,12 @@ impl Desk {
     pub async fn retry_attachments(&self, report_id: ReportId) -> Result<Received> {
         let mut record = self.find(&report_id.to_string())?;
         let opened = self.open(&unb64(&record.envelope)?)?;
+        // Each attachment taken is stored as it is (see `fetch_attachments`).
         let pending = self.fetch_attachments(&mut record, &opened.context).await?;
-        self.store.put_report(&record)?;
         if pending.is_empty() && !record.acked {
             self.client.ack(record.report_id).await?;
+            self.store.mark_acked(&[record.report_id])?;
             record.acked = true;
-            self.store.put_report(&record)?;
         }
         Ok(Received {
             record,
@@ -422,9 +435,14 @@ impl Desk {
             };
             let _ = std::fs::remove_file(&scratch);
             let moved = state != AttachmentState::Pending;
-            record.attachments[i] = state;
             if moved {
-                self.store.put_report(record)?;
+                // Only this attachment's state is changed in the stored record: what an officer
+                // did meanwhile stays.
+                *record = self.store.update_report(record, |r| {
+                    if let Some(stored) = r.attachments.get_mut(i) {
+                        *stored = state;
+                    }
+                })?;
             }
         }
         Ok(pending)

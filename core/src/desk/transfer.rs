@@ -44,7 +44,7 @@ impl Desk {
         to_unit: &str,
         directory: &VerifiedDirectory,
     ) -> Result<ReportRecord> {
-        let mut record = self.find(id)?;
+        let record = self.find(id)?;
         if to_unit == self.unit_id() {
             return Err(Error::invalid("transfer", "the report is already this unit's"));
         }
@@ -106,14 +106,16 @@ impl Desk {
             sealer.finish()?.flush()?;
         }
         let upload_secret = random_array::<32>(&mut rng)?;
-        record.transfer = Some(TransferRecord {
+        let transfer = TransferRecord {
             to_unit: to_unit.to_owned(),
             at: Utc::now(),
             upload_secret: has_attachments.then(|| b64(&upload_secret)),
             envelope: Some(b64(&sealed.envelope.to_bytes())),
             done: false,
-        });
-        self.store().put_report(&record)?;
+        };
+        let record = self
+            .store()
+            .update_report(&record, |r| r.transfer = Some(transfer))?;
         self.finish_transfer(record).await
     }
 
@@ -124,7 +126,7 @@ impl Desk {
 
     /// Sends the transfer (again, if a first attempt may have reached the server) and uploads
     /// what the server lacks of each re-sealed attachment.
-    async fn finish_transfer(&self, mut record: ReportRecord) -> Result<ReportRecord> {
+    async fn finish_transfer(&self, record: ReportRecord) -> Result<ReportRecord> {
         let transfer = record
             .transfer
             .clone()
@@ -169,15 +171,15 @@ impl Desk {
         for info in &record.report.attachments {
             let _ = std::fs::remove_file(self.scratch(&record, info.index));
         }
-        record.transfer = Some(TransferRecord {
-            upload_secret: None,
-            envelope: None,
-            done: true,
-            ..transfer
-        });
-        record.status = Status::Forwarded;
-        self.store().put_report(&record)?;
-        Ok(record)
+        self.store().update_report(&record, |r| {
+            r.transfer = Some(TransferRecord {
+                upload_secret: None,
+                envelope: None,
+                done: true,
+                ..transfer
+            });
+            r.status = Status::Forwarded;
+        })
     }
 }
 

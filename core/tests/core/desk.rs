@@ -209,3 +209,78 @@ fn test_the_store_is_owner_only_on_disk() {
     DeskStore::open(&store_dir, UNIT, "correct horse", FAST).unwrap();
     assert_eq!(mode(&store_dir.join("desk.db")), 0o600);
 }
+
+#[test]
+fn test_a_change_made_from_an_older_copy_keeps_what_others_wrote_meanwhile() {
+    // Given a stored report with an attachment still uploading, not yet acknowledged
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeskStore::open(dir.path(), UNIT, "correct horse", FAST).unwrap();
+    let mut first = record("text");
+    first.acked = false;
+    first.attachments = vec![AttachmentState::Pending];
+    store.put_report(&first).unwrap();
+    // and a copy read by the receiving loop before an officer changed its status and the
+    // intake was told it is stored
+    let older = store.report(first.report_id).unwrap().unwrap();
+    store
+        .update_report(&older, |r| r.status = Status::InProgress)
+        .unwrap();
+    store.mark_acked(&[first.report_id]).unwrap();
+
+    // When the loop records the attachment from its older copy
+    let after = store
+        .update_report(&older, |r| r.attachments[0] = AttachmentState::Saved)
+        .unwrap();
+
+    // Then the status and the acknowledgement stay, with the attachment
+    let stored = store.report(first.report_id).unwrap().unwrap();
+    assert_eq!(stored, after);
+    assert_eq!(stored.status, Status::InProgress);
+    assert_eq!(stored.attachments, vec![AttachmentState::Saved]);
+    assert!(stored.acked);
+
+    // A report that came back under another envelope (handed on and back) is stored afresh
+    let mut back = first.clone();
+    back.envelope = "Ag".into();
+    back.status = Status::New;
+    let stored = store.update_report(&back, |_| {}).unwrap();
+    assert_eq!((stored.envelope.as_str(), stored.status), ("Ag", Status::New));
+}
+
+#[test]
+fn test_the_report_of_a_case_is_its_newest_and_found_after_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeskStore::open(dir.path(), UNIT, "correct horse", FAST).unwrap();
+    let older = record("first");
+    let mut newer = record("second, same case");
+    newer.case_id = older.case_id;
+    newer.report.case_id = older.case_id;
+    newer.received_at = older.received_at + chrono::Duration::seconds(5);
+    let other = record("another case");
+    store.put_reports(&[&older, &other]).unwrap();
+    // Found once the index is made from the records
+    assert_eq!(
+        store.report_for_case(older.case_id).unwrap().unwrap().report_id,
+        older.report_id
+    );
+    // and kept up to date by later writes: a newer report of the case, and a new case
+    store.put_report(&newer).unwrap();
+    assert_eq!(
+        store.report_for_case(older.case_id).unwrap().unwrap().report_id,
+        newer.report_id
+    );
+    let later = record("a case stored after the index was made");
+    store.update_report(&later, |_| {}).unwrap();
+    assert_eq!(
+        store.report_for_case(later.case_id).unwrap().unwrap().report_id,
+        later.report_id
+    );
+    assert_eq!(
+        store.report_for_case(other.case_id).unwrap().unwrap().report_id,
+        other.report_id
+    );
+    assert!(store
+        .report_for_case(tipline_core::report::CaseId::random().unwrap())
+        .unwrap()
+        .is_none());
+}

@@ -77,6 +77,8 @@ pub struct DeskStore {
     dir: PathBuf,
     vault: Vault,
     unit_id: String,
+    /// The newest report of each case, once asked for (see [`DeskStore::report_for_case`]).
+    cases: Mutex<Option<records::CaseIndex>>,
 }
 
 impl std::fmt::Debug for DeskStore {
@@ -129,6 +131,7 @@ impl DeskStore {
             dir: dir.to_owned(),
             vault,
             unit_id: unit_id.to_owned(),
+            cases: Mutex::new(None),
         })
     }
 

@@ -142,6 +142,24 @@ pub struct MessageRecord {
     pub status: Option<crate::message::CaseStatus>,
 }
 
+/// Stores a sealed record, or replaces it.
+const UPSERT_REPORT: &str =
+    "INSERT INTO reports (report_id, received_ms, sealed, acked) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed, acked = excluded.acked";
+
+/// The newest report of each case (by when it was received, then by id), so that a follow-up
+/// notice finds its report without opening every record. Case ids stay out of the database
+/// (they would link a case's reports in clear): this lives in memory, made from the records
+/// the first time it is needed and kept up to date by every write.
+pub(super) type CaseIndex = std::collections::HashMap<CaseId, (i64, ReportId)>;
+
+/// Notes `record` in `cases`: kept if it is the case's newest.
+fn note_case(cases: &mut CaseIndex, record: &ReportRecord) {
+    let key = (ms(record.received_at), record.report_id);
+    let newest = cases.entry(record.case_id).or_insert(key);
+    *newest = (*newest).max(key);
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -171,16 +189,96 @@ impl DeskStore {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         {
-            let mut statement = tx.prepare_cached(
-                "INSERT INTO reports (report_id, received_ms, sealed, acked) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(report_id) DO UPDATE SET sealed = excluded.sealed, acked = excluded.acked",
-            )?;
+            let mut statement = tx.prepare_cached(UPSERT_REPORT)?;
             for (id, received_ms, sealed, acked) in &rows {
                 statement.execute(params![id, received_ms, sealed, acked])?;
             }
         }
         tx.commit()?;
+        drop(conn);
+        self.index_cases(records.iter().copied());
         Ok(())
+    }
+
+    /// Notes `records` in the case index, if it was made.
+    fn index_cases<'a>(&self, records: impl Iterator<Item = &'a ReportRecord>) {
+        let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cases) = cases.as_mut() {
+            for record in records {
+                note_case(cases, record);
+            }
+        }
+    }
+
+    /// The newest stored report of case `case_id`, if any.
+    pub fn report_for_case(&self, case_id: CaseId) -> Result<Option<ReportRecord>> {
+        let known = {
+            let cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+            cases.as_ref().map(|cases| cases.get(&case_id).map(|&(_, id)| id))
+        };
+        let id = match known {
+            Some(id) => id,
+            None => {
+                // The first time: every record read once (outside the index's lock).
+                let mut made = CaseIndex::new();
+                for record in self.reports()? {
+                    note_case(&mut made, &record);
+                }
+                let id = made.get(&case_id).map(|&(_, id)| id);
+                let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+                // A write meanwhile is in the records read, or was noted after them: nothing is
+                // lost by keeping the newest of both.
+                match cases.as_mut() {
+                    Some(existing) => {
+                        for (case, key) in made {
+                            let newest = existing.entry(case).or_insert(key);
+                            *newest = (*newest).max(key);
+                        }
+                    }
+                    None => *cases = Some(made),
+                }
+                id
+            }
+        };
+        id.map(|id| self.report(id)).transpose().map(Option::flatten)
+    }
+
+    /// Changes the stored record of `record`'s report with `change`, read and written in one
+    /// transaction under the store's lock, so that what was written meanwhile by someone else
+    /// (an officer's status, the receiving loop's attachments) is kept, not overwritten with an
+    /// older copy. A report not stored yet, or stored under another envelope (it was handed on
+    /// and has come back), is stored as `record` with `change` made to it. The record as stored.
+    pub fn update_report(
+        &self,
+        record: &ReportRecord,
+        change: impl FnOnce(&mut ReportRecord),
+    ) -> Result<ReportRecord> {
+        let id = record.report_id.to_string();
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let row: Option<(Vec<u8>, bool)> = tx
+            .prepare_cached("SELECT sealed, acked FROM reports WHERE report_id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let mut stored = match row {
+            Some((sealed, acked)) => Some(self.open_report(&id, &sealed, acked)?),
+            None => None,
+        }
+        .filter(|stored| stored.envelope == record.envelope)
+        .unwrap_or_else(|| record.clone());
+        change(&mut stored);
+        let json = Zeroizing::new(serde_json::to_vec(&stored)?);
+        let sealed = self.vault.seal(format!("report:{id}").as_bytes(), &json)?;
+        tx.prepare_cached(UPSERT_REPORT)?.execute(params![
+            id,
+            ms(stored.received_at),
+            sealed,
+            stored.acked
+        ])?;
+        tx.commit()?;
+        drop(conn);
+        self.index_cases(std::iter::once(&stored));
+        Ok(stored)
     }
 
     /// Records that the intake was told these stored reports are stored: one transaction, one
